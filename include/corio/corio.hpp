@@ -1,0 +1,8 @@
+#pragma once
+/// \file
+/// corio: asyncio for C++20. This umbrella header brings in the whole public API.
+
+#include "corio/errors.hpp"
+#include "corio/generator.hpp"
+#include "corio/sync_wait.hpp"
+#include "corio/task.hpp"

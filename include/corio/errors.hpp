@@ -1,0 +1,52 @@
+#pragma once
+/// \file
+/// The exception types corio throws, named after their asyncio counterparts.
+
+#include <stdexcept>
+#include <string>
+
+namespace corio {
+
+/// Misuse of a corio object in its current state: awaiting a task twice, sending a value
+/// into a generator that has not started, asking for a result that does not exist yet.
+/// (Python: `asyncio.InvalidStateError`, and the `TypeError`/`ValueError`/`RuntimeError`
+/// that generators raise for the same mistakes.)
+class invalid_state_error : public std::logic_error {
+public:
+    explicit invalid_state_error(const std::string& what);
+    explicit invalid_state_error(const char* what);
+    ~invalid_state_error() override;
+};
+
+/// An operation did not finish before its deadline (`wait_for`, `fail_after`).
+/// (Python: `TimeoutError`.)
+class timeout_error : public std::runtime_error {
+public:
+    timeout_error();
+    explicit timeout_error(const std::string& what);
+    ~timeout_error() override;
+};
+
+/// Raised inside a generator at its suspended `co_yield` by `generator::close()`.
+///
+/// Like Python's `GeneratorExit`, it does not derive from `std::exception`, so a
+/// `catch (const std::exception&)` in the generator body does not swallow it by accident.
+/// Catch it by name to run cleanup, then let it propagate or `co_return`.
+class generator_exit {
+public:
+    /// "generator_exit".
+    [[nodiscard]] const char* what() const noexcept;
+};
+
+/// Delivered at the suspension point of a task that was cancelled.
+///
+/// Like asyncio's `CancelledError` (a `BaseException` since Python 3.8), it does not
+/// derive from `std::exception`, so generic error handling does not swallow a cancellation.
+/// A task may catch it to clean up, and should then rethrow it.
+class cancelled_error {
+public:
+    /// "cancelled".
+    [[nodiscard]] const char* what() const noexcept;
+};
+
+} // namespace corio

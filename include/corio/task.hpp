@@ -1,0 +1,192 @@
+#pragma once
+/// \file
+/// `corio::task<T>`: a lazy coroutine that `co_return`s a `T` (Python's `async def`).
+///
+/// ```cpp
+/// corio::task<int> answer() { co_return 42; }
+/// corio::task<int> twice() { co_return 2 * co_await answer(); }
+/// int v = corio::sync_wait(twice());   // or corio::run(twice()) with an event loop
+/// ```
+
+#include "corio/detail/transfer.hpp"
+#include "corio/errors.hpp"
+
+#include <concepts>
+#include <coroutine>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace corio {
+
+template <class T = void>
+class task;
+
+namespace detail {
+
+class task_promise_base {
+public:
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+            return transfer(h.promise().m_continuation);
+        }
+        void await_resume() const noexcept {}
+    };
+
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    final_awaiter final_suspend() const noexcept { return {}; }
+    void unhandled_exception() noexcept { m_exception = std::current_exception(); }
+
+    /// Who runs when this task ends: the awaiting coroutine, or whatever drives the task.
+    std::coroutine_handle<> m_continuation = std::noop_coroutine();
+    std::exception_ptr m_exception;
+    bool m_awaited = false;
+
+protected:
+    void rethrow_if_failed() const {
+        if (m_exception) {
+            std::rethrow_exception(m_exception);
+        }
+    }
+};
+
+template <class T>
+class task_promise final : public task_promise_base {
+public:
+    task<T> get_return_object() noexcept;
+
+    template <class U = T>
+    requires std::constructible_from<T, U&&>
+    void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
+        m_value.emplace(std::forward<U>(value));
+    }
+
+    /// The result, moved out, or the exception rethrown.
+    T take_result() {
+        rethrow_if_failed();
+        return std::move(*m_value);
+    }
+
+private:
+    std::optional<T> m_value;
+};
+
+template <class T>
+class task_promise<T&> final : public task_promise_base {
+public:
+    task<T&> get_return_object() noexcept;
+    void return_value(T& value) noexcept { m_value = std::addressof(value); }
+    T& take_result() {
+        rethrow_if_failed();
+        return *m_value;
+    }
+
+private:
+    T* m_value = nullptr;
+};
+
+template <>
+class task_promise<void> final : public task_promise_base {
+public:
+    task<void> get_return_object() noexcept;
+    void return_void() const noexcept {}
+    void take_result() const { rethrow_if_failed(); }
+};
+
+} // namespace detail
+
+/// A coroutine that computes a `T` (or a `T&`, or nothing) and may `co_await` anything
+/// awaitable on the way.
+///
+/// - Lazy: the body does not start until the task is awaited (or spawned on a loop).
+/// - `co_await t` runs `t` to completion and gives its value, or rethrows the exception
+///   that ended it. Control passes by symmetric transfer: a chain of awaits of any depth
+///   uses constant stack.
+/// - Move-only; each task can be awaited once.
+///
+/// Destroying a task destroys its coroutine frame; a task must not be destroyed while
+/// it is running.
+template <class T>
+class [[nodiscard]] task {
+public:
+    using promise_type = detail::task_promise<T>;
+    using value_type = T;
+
+    /// An empty task; awaiting it throws `invalid_state_error`.
+    task() noexcept = default;
+    task(task&& other) noexcept : m_handle(std::exchange(other.m_handle, nullptr)) {}
+    task& operator=(task&& other) noexcept {
+        if (this != &other) {
+            if (m_handle) {
+                m_handle.destroy();
+            }
+            m_handle = std::exchange(other.m_handle, nullptr);
+        }
+        return *this;
+    }
+    ~task() {
+        if (m_handle) {
+            m_handle.destroy();
+        }
+    }
+
+    /// True if this task holds a coroutine (it was not default-constructed or moved from).
+    [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(m_handle); }
+
+    /// True once the body has finished.
+    [[nodiscard]] bool done() const noexcept { return m_handle && m_handle.done(); }
+
+    /// Awaiting a task starts it; the awaiting coroutine resumes when it ends.
+    /// \throws invalid_state_error if the task is empty or was already awaited.
+    auto operator co_await() const& noexcept { return awaiter{m_handle}; }
+    auto operator co_await() const&& noexcept { return awaiter{m_handle}; }
+
+    /// The coroutine handle, for schedulers that drive tasks (the event loop, sync_wait).
+    /// The task keeps ownership.
+    [[nodiscard]] std::coroutine_handle<promise_type> handle() const noexcept { return m_handle; }
+
+private:
+    friend class detail::task_promise<T>;
+    explicit task(std::coroutine_handle<promise_type> h) noexcept : m_handle(h) {}
+
+    struct awaiter {
+        std::coroutine_handle<promise_type> m_handle;
+
+        bool await_ready() const {
+            if (!m_handle) {
+                throw invalid_state_error(
+                    "co_await on an empty task (default-constructed or moved-from)");
+            }
+            if (m_handle.promise().m_awaited) {
+                throw invalid_state_error("task awaited twice");
+            }
+            m_handle.promise().m_awaited = true;
+            return false;
+        }
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) const noexcept {
+            m_handle.promise().m_continuation = awaiting;
+            return detail::transfer(m_handle);
+        }
+        decltype(auto) await_resume() const { return m_handle.promise().take_result(); }
+    };
+
+    std::coroutine_handle<promise_type> m_handle;
+};
+
+template <class T>
+task<T> detail::task_promise<T>::get_return_object() noexcept {
+    return task<T>(std::coroutine_handle<task_promise>::from_promise(*this));
+}
+template <class T>
+task<T&> detail::task_promise<T&>::get_return_object() noexcept {
+    return task<T&>(std::coroutine_handle<task_promise>::from_promise(*this));
+}
+inline task<void> detail::task_promise<void>::get_return_object() noexcept {
+    return task<void>(std::coroutine_handle<task_promise>::from_promise(*this));
+}
+
+} // namespace corio
