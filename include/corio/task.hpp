@@ -26,25 +26,74 @@ class task;
 
 namespace detail {
 
+class task_state_base;
+// Defined with the event loop (src/event_loop.cpp).
+void on_spawned_task_complete(task_state_base* state) noexcept;
+bool check_start_cancelled(task_state_base* state) noexcept;
+bool task_creation_tracking() noexcept;
+void record_task_creation(const void* promise, const char* function, const char* file,
+                          unsigned line);
+void forget_task_creation(const void* promise) noexcept;
+void report_never_awaited(const void* promise) noexcept;
+
 class task_promise_base {
 public:
+    struct initial_awaiter {
+        task_promise_base* promise;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<>) const noexcept {}
+        /// A spawned task cancelled before its first step does not run its body.
+        void await_resume() const {
+            if (promise->m_task_state != nullptr && check_start_cancelled(promise->m_task_state)) {
+                throw cancelled_error{};
+            }
+        }
+    };
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
         template <class P>
         std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
-            return transfer(h.promise().m_continuation);
+            task_promise_base& p = h.promise();
+            if (p.m_task_state != nullptr) {
+                // A spawned task: its control block wakes the awaiters (and may destroy
+                // this frame, which is allowed: it is suspended).
+                on_spawned_task_complete(p.m_task_state);
+                return std::noop_coroutine();
+            }
+            return transfer(p.m_continuation);
         }
         void await_resume() const noexcept {}
     };
 
-    std::suspend_always initial_suspend() const noexcept { return {}; }
+    /// Records where the coroutine was defined when debug mode tracks task creation, for
+    /// the "task was never awaited" report.
+    explicit task_promise_base(const char* function = __builtin_FUNCTION(),
+                               const char* file = __builtin_FILE(),
+                               unsigned line = __builtin_LINE()) {
+        if (task_creation_tracking()) {
+            m_tracked = true;
+            record_task_creation(this, function, file, line);
+        }
+    }
+    task_promise_base(const task_promise_base&) = delete;
+    task_promise_base& operator=(const task_promise_base&) = delete;
+    ~task_promise_base() {
+        if (m_tracked) {
+            forget_task_creation(this);
+        }
+    }
+
+    initial_awaiter initial_suspend() noexcept { return {this}; }
     final_awaiter final_suspend() const noexcept { return {}; }
     void unhandled_exception() noexcept { m_exception = std::current_exception(); }
 
     /// Who runs when this task ends: the awaiting coroutine, or whatever drives the task.
     std::coroutine_handle<> m_continuation = std::noop_coroutine();
     std::exception_ptr m_exception;
+    /// Set when the task was spawned on a loop: its control block.
+    task_state_base* m_task_state = nullptr;
     bool m_awaited = false;
+    bool m_tracked = false;
 
 protected:
     void rethrow_if_failed() const {
@@ -57,6 +106,9 @@ protected:
 template <class T>
 class task_promise final : public task_promise_base {
 public:
+    explicit task_promise(const char* function = __builtin_FUNCTION(),
+                          const char* file = __builtin_FILE(), unsigned line = __builtin_LINE())
+        : task_promise_base(function, file, line) {}
     task<T> get_return_object() noexcept;
 
     template <class U = T>
@@ -70,6 +122,8 @@ public:
         rethrow_if_failed();
         return std::move(*m_value);
     }
+    /// The stored result (valid once the task returned).
+    T& result_ref() noexcept { return *m_value; }
 
 private:
     std::optional<T> m_value;
@@ -78,12 +132,16 @@ private:
 template <class T>
 class task_promise<T&> final : public task_promise_base {
 public:
+    explicit task_promise(const char* function = __builtin_FUNCTION(),
+                          const char* file = __builtin_FILE(), unsigned line = __builtin_LINE())
+        : task_promise_base(function, file, line) {}
     task<T&> get_return_object() noexcept;
     void return_value(T& value) noexcept { m_value = std::addressof(value); }
     T& take_result() {
         rethrow_if_failed();
         return *m_value;
     }
+    T& result_ref() const noexcept { return *m_value; }
 
 private:
     T* m_value = nullptr;
@@ -92,6 +150,9 @@ private:
 template <>
 class task_promise<void> final : public task_promise_base {
 public:
+    explicit task_promise(const char* function = __builtin_FUNCTION(),
+                          const char* file = __builtin_FILE(), unsigned line = __builtin_LINE())
+        : task_promise_base(function, file, line) {}
     task<void> get_return_object() noexcept;
     void return_void() const noexcept {}
     void take_result() const { rethrow_if_failed(); }
@@ -130,6 +191,9 @@ public:
     }
     ~task() {
         if (m_handle) {
+            if (m_handle.promise().m_tracked && !m_handle.promise().m_awaited) {
+                detail::report_never_awaited(&m_handle.promise());
+            }
             m_handle.destroy();
         }
     }

@@ -1,0 +1,242 @@
+#pragma once
+// The control block of a spawned task, and the protocol every suspending corio awaitable
+// follows so that cancellation reaches it.
+//
+// A spawned task is a user `task<T>` frame plus this control block. The loop resumes
+// coroutines with the control block of the task they belong to (`event_loop::schedule`),
+// so while a step runs, `current_task_state()` names the task, and every awaitable it
+// reaches can find it.
+//
+// Parking: a corio awaitable that suspends fills a `waiter` (the handle to resume, and how
+// to detach from what it waits on) and calls `park()`. If the task already has a
+// cancellation pending, `park()` refuses and the awaitable does not suspend: its
+// await_resume throws `cancelled_error` at once. Otherwise the task records the waiter as
+// the place it is parked at. Whatever completes the wait calls `wake()`.
+//
+// Cancelling: a cancellation is requested of a *scope*: the task's root scope
+// (join_handle::cancel) or a `cancel_scope` entered inside the task (deadlines, task
+// groups). The request is delivered to the task once: at the waiter it is parked at
+// (detached and resumed, or told to throw when it wakes), or, when the task is running,
+// at its next park. When `cancelled_error` reaches the boundary of a scope that requested
+// it, the scope absorbs it only if no enclosing scope also asked for cancellation; that is
+// how an outer cancellation survives an inner timeout or task group that expires at the
+// same moment (python/cpython#95289, #116720).
+
+#include "corio/detail/transfer.hpp"
+#include "corio/errors.hpp"
+#include "corio/task.hpp"
+
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+
+namespace corio {
+class event_loop;
+}
+
+namespace corio::detail {
+
+class task_state_base;
+
+/// A coroutine parked on a corio awaitable.
+struct waiter {
+    std::coroutine_handle<> handle;
+    task_state_base* task = nullptr;
+    /// Called when the task is cancelled while parked here. Returns true if it detached the
+    /// waiter from what it waits on (the loop then resumes it, and it throws
+    /// cancelled_error); false if the waiter stays where it is and will be woken later
+    /// (it throws cancelled_error then).
+    bool (*on_cancel)(waiter&) = nullptr;
+    /// The awaiter this waiter belongs to, for on_cancel.
+    void* context = nullptr;
+    bool cancelled = false;
+
+    /// Throw cancelled_error if the wait ended by cancellation.
+    void check_cancelled() const {
+        if (cancelled) {
+            throw cancelled_error{};
+        }
+    }
+};
+
+/// A node in an intrusive doubly linked list (completion listeners, all tasks).
+struct list_node {
+    list_node* prev = nullptr;
+    list_node* next = nullptr;
+    [[nodiscard]] bool linked() const noexcept { return prev != nullptr; }
+    void unlink() noexcept {
+        if (prev != nullptr) {
+            prev->next = next;
+            next->prev = prev;
+            prev = next = nullptr;
+        }
+    }
+};
+
+/// A circular list with a sentinel head.
+struct intrusive_list {
+    list_node head;
+    intrusive_list() noexcept { head.prev = head.next = &head; }
+    intrusive_list(const intrusive_list&) = delete;
+    intrusive_list& operator=(const intrusive_list&) = delete;
+    [[nodiscard]] bool empty() const noexcept { return head.next == &head; }
+    void push_back(list_node& n) noexcept {
+        n.prev = head.prev;
+        n.next = &head;
+        head.prev->next = &n;
+        head.prev = &n;
+    }
+    list_node* pop_front() noexcept {
+        if (empty()) {
+            return nullptr;
+        }
+        list_node* n = head.next;
+        n->unlink();
+        return n;
+    }
+};
+
+/// Something to run when a task (or future) completes.
+struct completion_listener : list_node {
+    void (*on_complete)(completion_listener&) = nullptr;
+    /// The object this listener belongs to, for on_complete.
+    void* context = nullptr;
+};
+
+/// A cancel scope as the task sees it.
+struct scope_state {
+    scope_state* parent = nullptr;
+    task_state_base* task = nullptr;
+    bool requested = false;
+
+    /// True if a scope enclosing this one (up to and including the task's root scope)
+    /// has requested cancellation.
+    [[nodiscard]] bool enclosing_requested() const noexcept {
+        for (const scope_state* s = parent; s != nullptr; s = s->parent) {
+            if (s->requested) {
+                return true;
+            }
+        }
+        return false;
+    }
+};
+
+/// A task's node in its loop's list of tasks.
+struct task_list_node : list_node {
+    task_state_base* owner = nullptr;
+};
+
+/// The control block of a spawned task. Reference counted: the loop holds one reference
+/// until the task finishes, each join_handle holds one.
+class task_state_base {
+public:
+    task_state_base(event_loop& loop, std::coroutine_handle<> frame,
+                    task_promise_base& promise) noexcept;
+    task_state_base(const task_state_base&) = delete;
+    task_state_base& operator=(const task_state_base&) = delete;
+
+    void add_ref() noexcept { ++m_refs; }
+    void release() noexcept {
+        if (--m_refs == 0) {
+            destroy();
+        }
+    }
+
+    [[nodiscard]] bool done() const noexcept { return m_done; }
+    [[nodiscard]] bool cancelled() const noexcept { return m_cancelled; }
+    [[nodiscard]] std::uint64_t id() const noexcept { return m_id; }
+    [[nodiscard]] std::string name() const;
+    void set_name(std::string name);
+    [[nodiscard]] event_loop* loop() const noexcept { return m_loop; }
+
+    /// Request cancellation of the whole task. Returns false if it has already finished.
+    bool cancel();
+
+    /// The exception that ended the task, if any; marks it retrieved.
+    [[nodiscard]] std::exception_ptr exception() noexcept {
+        m_exception_retrieved = true;
+        return m_promise->m_exception;
+    }
+    /// Rethrow what ended the task, if it did not return.
+    void rethrow_if_failed() {
+        if (m_promise->m_exception) {
+            m_exception_retrieved = true;
+            std::rethrow_exception(m_promise->m_exception);
+        }
+    }
+
+    void add_listener(completion_listener& l) noexcept { m_listeners.push_back(l); }
+
+    // --- cancellation machinery (see the file comment) ---
+    /// Deliver a cancellation requested by one of this task's scopes.
+    void deliver_cancel();
+    /// Park at `w`; false if a pending cancellation must be delivered instead.
+    [[nodiscard]] bool park(waiter& w) noexcept {
+        if (m_cancel_pending) {
+            m_cancel_pending = false;
+            w.cancelled = true;
+            return false;
+        }
+        m_parked = &w;
+        return true;
+    }
+    void unpark(const waiter& w) noexcept {
+        if (m_parked == &w) {
+            m_parked = nullptr;
+        }
+    }
+
+    scope_state m_root_scope;
+    scope_state* m_scope = &m_root_scope;
+
+    /// Called from the final suspend point of the task's frame.
+    void complete() noexcept;
+
+    /// Destroy the frame of a task that never finished (loop shutdown).
+    void abandon() noexcept;
+
+    /// True if a cancellation is waiting for the task's next suspension point; clears it.
+    [[nodiscard]] bool take_pending_cancel() noexcept {
+        const bool pending = m_cancel_pending;
+        m_cancel_pending = false;
+        return pending;
+    }
+
+    task_list_node m_all_tasks_node;
+
+protected:
+    virtual ~task_state_base();
+    void destroy() noexcept { delete this; }
+
+    event_loop* m_loop;
+    std::coroutine_handle<> m_frame;
+    task_promise_base* m_promise;
+
+private:
+    friend class corio::event_loop;
+    waiter* m_parked = nullptr;
+    intrusive_list m_listeners;
+    std::unique_ptr<std::string> m_name;
+    std::uint64_t m_id;
+    std::uint32_t m_refs = 1;
+    bool m_cancel_pending = false;
+    bool m_done = false;
+    bool m_cancelled = false;
+    bool m_exception_retrieved = false;
+};
+
+/// The task whose step is running on this thread's loop, or nullptr.
+task_state_base* current_task_state() noexcept;
+
+/// Park the current coroutine at `w` (see the file comment). Returns false if it must not
+/// suspend because a cancellation is pending (w.cancelled is then set).
+bool park(waiter& w) noexcept;
+/// Resume a parked waiter on its loop.
+void wake(waiter& w) noexcept;
+
+/// True if `e` holds a cancelled_error.
+bool is_cancellation(const std::exception_ptr& e) noexcept;
+
+} // namespace corio::detail

@@ -1,0 +1,362 @@
+#pragma once
+/// \file
+/// `corio::event_loop` and `corio::run`: asyncio's event loop for C++20 coroutines.
+///
+/// ```cpp
+/// corio::task<int> main_task() {
+///     co_await corio::sleep(10ms);
+///     co_return 42;
+/// }
+/// int main() { return corio::run(main_task()) == 42 ? 0 : 1; }
+/// ```
+///
+/// One loop per thread. The loop owns a ready queue (drained in batches: what becomes ready
+/// during a batch runs in the next one), a timer heap, and a reactor (epoll) that waits for
+/// I/O until the earliest timer is due. Nothing in a loop is thread-safe except
+/// `call_soon_threadsafe`.
+
+#include "corio/detail/task_state.hpp"
+#include "corio/errors.hpp"
+#include "corio/task.hpp"
+
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace corio {
+
+/// The clock of every loop: `event_loop::time()` and all deadlines use it.
+using clock = std::chrono::steady_clock;
+
+/// Which I/O reactor a loop uses.
+enum class backend {
+    automatic, ///< io_uring where the kernel allows it, else epoll
+    epoll,
+    io_uring,
+};
+
+/// Options for `corio::run` and `event_loop`.
+struct run_options {
+    /// The reactor; `CORIO_BACKEND=epoll|io_uring|automatic` in the environment overrides
+    /// `automatic`.
+    corio::backend backend = corio::backend::automatic;
+    /// Debug mode (also `CORIO_DEBUG=1`): reports tasks never awaited, unretrieved
+    /// exceptions, slow steps, and use of the loop from another thread.
+    bool debug = false;
+    /// A step or callback that holds the loop longer than this is reported in debug mode.
+    std::chrono::milliseconds slow_callback_duration{100};
+    /// Virtual time for tests: the clock does not move by itself; when every task is
+    /// waiting and no I/O is ready, it jumps to the next timer. A test of a one-hour
+    /// timeout finishes at once.
+    bool virtual_clock = false;
+    /// With `virtual_clock`, how long (real time) the loop waits for I/O or another thread
+    /// before jumping; 0 jumps as soon as nothing is ready.
+    std::chrono::milliseconds autojump_threshold{0};
+};
+
+/// What the loop's exception handler receives.
+struct exception_context {
+    std::string message;
+    std::exception_ptr exception;
+    /// The task concerned, if any ("Task-3").
+    std::string task_name;
+};
+
+class event_loop;
+using exception_handler = std::function<void(event_loop&, const exception_context&)>;
+
+/// Cancels a callback scheduled with `call_later` / `call_at`.
+class timer_handle {
+public:
+    timer_handle() noexcept = default;
+    /// Cancel the callback if it has not run yet; harmless otherwise.
+    void cancel() noexcept;
+    /// True while the callback is scheduled and has not run or been cancelled.
+    [[nodiscard]] bool pending() const noexcept;
+
+private:
+    friend class event_loop;
+    timer_handle(event_loop* loop, std::uint32_t slot, std::uint32_t generation) noexcept
+        : m_loop(loop), m_slot(slot), m_generation(generation) {}
+    event_loop* m_loop = nullptr;
+    std::uint32_t m_slot = 0;
+    std::uint32_t m_generation = 0;
+};
+
+namespace detail {
+class reactor;
+struct timer_slot;
+struct fd_entry;
+template <class T>
+class task_state;
+} // namespace detail
+
+/// The event loop (asyncio's `AbstractEventLoop`).
+class event_loop {
+public:
+    explicit event_loop(run_options options = {});
+    event_loop(const event_loop&) = delete;
+    event_loop& operator=(const event_loop&) = delete;
+    /// Closes the loop if it is not closed.
+    ~event_loop();
+
+    /// Run `main` as a task until it finishes; return its value or rethrow its exception.
+    /// \throws invalid_state_error if a loop is already running on this thread, or this
+    /// loop is closed.
+    template <class T>
+    T run_until_complete(task<T> main);
+
+    /// Run until `stop()` is called.
+    void run_forever();
+    /// Make `run_forever()` return after the current iteration.
+    void stop() noexcept;
+    /// Release the loop's resources: tasks still pending are destroyed (their frames, not
+    /// run), timers dropped, the reactor closed. \throws invalid_state_error if running.
+    void close();
+    [[nodiscard]] bool is_running() const noexcept { return m_running; }
+    [[nodiscard]] bool is_closed() const noexcept { return m_closed; }
+
+    /// The loop's time (steady clock; the virtual time when `virtual_clock` is set).
+    [[nodiscard]] clock::time_point time() const noexcept;
+
+    /// Run `fn` in the next batch of the ready queue.
+    void call_soon(std::function<void()> fn);
+    /// Run `fn` after `delay` (at the earliest).
+    timer_handle call_later(clock::duration delay, std::function<void()> fn);
+    /// Run `fn` at `when` (at the earliest).
+    timer_handle call_at(clock::time_point when, std::function<void()> fn);
+    /// Run `fn` on the loop's thread; callable from any thread (wakes the loop).
+    void call_soon_threadsafe(std::function<void()> fn);
+
+    /// Call `fn` whenever `fd` is readable (level-triggered, as asyncio), until
+    /// `remove_reader`. Replaces a previous reader callback.
+    void add_reader(int fd, std::function<void()> fn);
+    /// Returns true if a reader callback was registered.
+    bool remove_reader(int fd);
+    /// Call `fn` whenever `fd` is writable, until `remove_writer`.
+    void add_writer(int fd, std::function<void()> fn);
+    bool remove_writer(int fd);
+
+    /// Call `fn` on the loop whenever signal `signo` arrives (through signalfd; the signal
+    /// is blocked for this thread while a handler is registered).
+    /// \throws std::system_error if signalfd fails; std::invalid_argument for a bad signo.
+    void add_signal_handler(int signo, std::function<void()> fn);
+    bool remove_signal_handler(int signo);
+
+    /// Replace the handler for errors nobody else can receive (unretrieved task
+    /// exceptions, exceptions from callbacks, debug reports). An empty function restores
+    /// the default, which prints to stderr.
+    void set_exception_handler(exception_handler handler);
+    void call_exception_handler(const exception_context& context);
+    static void default_exception_handler(event_loop& loop, const exception_context& context);
+
+    void set_debug(bool enabled) noexcept { m_debug = enabled; }
+    [[nodiscard]] bool get_debug() const noexcept { return m_debug; }
+    [[nodiscard]] const run_options& options() const noexcept { return m_options; }
+    /// The reactor in use: `backend::epoll` or `backend::io_uring`.
+    [[nodiscard]] corio::backend backend() const noexcept { return m_backend; }
+
+    /// Close every async generator still open (their cleanup runs); `run()` awaits this
+    /// before closing the loop.
+    task<> shutdown_asyncgens();
+
+    // --- Building blocks for awaitables (corio's own, or yours) ------------------------
+
+    /// Resume `h` in the next batch, as part of `task` (nullptr if it belongs to none).
+    void schedule(std::coroutine_handle<> h, detail::task_state_base* task);
+    /// Arm a one-shot timer that calls `fire(context)` at `when`; returns its slot.
+    timer_handle add_timer(clock::time_point when, void (*fire)(void*), void* context);
+    void cancel_timer(const timer_handle& handle) noexcept;
+    [[nodiscard]] bool timer_pending(const timer_handle& handle) const noexcept;
+
+    /// Wait for `fd` to become readable/writable (edge-triggered: the fd is registered once
+    /// with the reactor; call after a read or write returned EAGAIN). Cancellable.
+    /// An fd is used either with these or with add_reader/add_writer, not both.
+    void watch_fd(int fd, bool readable, detail::waiter& w);
+    void unwatch_fd(int fd, bool readable, detail::waiter& w) noexcept;
+    /// Forget everything about `fd` before closing it.
+    void forget_fd(int fd) noexcept;
+
+    /// The running task (nullptr between steps or outside a task).
+    [[nodiscard]] detail::task_state_base* current_task_state() const noexcept { return m_current; }
+    /// Register a newly spawned task; the loop schedules its first step.
+    void start_task(detail::task_state_base& task);
+    /// Every task spawned on this loop that has not been destroyed.
+    template <class F>
+    void for_each_task(F&& fn) const;
+
+    /// Cancel every pending task and run the loop until they have all finished (what
+    /// `run()` does once its main task is done).
+    void cancel_remaining_tasks();
+
+    /// Report an unusual thread: in debug mode, use from a thread other than the loop's.
+    void check_thread(const char* operation) const;
+
+private:
+    friend class detail::task_state_base;
+    struct ready_entry {
+        std::coroutine_handle<> handle;
+        detail::task_state_base* task;
+        std::function<void()>* callback;
+    };
+
+    void run_once();
+    void process_timers();
+    void run_ready_batch();
+    void poll_io(bool may_block);
+    void run_entry(ready_entry& e);
+    void run_entry_callback(std::function<void()>& fn);
+    void enter_running();
+    void leave_running() noexcept;
+    void report_slow(const std::string& who, clock::duration took);
+    detail::fd_entry& fd_slot(int fd);
+    void update_fd_interest(int fd);
+    void drain_threadsafe();
+    void on_signalfd();
+
+    template <class T>
+    static T take_main_result(detail::task_state<T>& state);
+
+    run_options m_options;
+    corio::backend m_backend = corio::backend::epoll;
+    std::unique_ptr<detail::reactor> m_reactor;
+    std::vector<ready_entry> m_ready;
+    std::vector<ready_entry> m_running_batch;
+    std::vector<detail::timer_slot> m_timer_slots;
+    std::vector<std::uint32_t> m_free_timer_slots;
+    struct heap_entry {
+        clock::time_point when;
+        std::uint64_t sequence;
+        std::uint32_t slot;
+        std::uint32_t generation;
+    };
+    std::vector<heap_entry> m_timer_heap;
+    std::size_t m_cancelled_timers = 0;
+    std::uint64_t m_timer_sequence = 0;
+    std::vector<std::unique_ptr<detail::fd_entry>> m_fds;
+    detail::intrusive_list m_tasks;
+    detail::task_state_base* m_current = nullptr;
+    exception_handler m_exception_handler;
+    std::mutex m_threadsafe_mutex;
+    std::vector<std::function<void()>> m_threadsafe_queue;
+    std::vector<std::function<void()>> m_threadsafe_batch;
+    int m_wakeup_fd = -1;
+    int m_signal_fd = -1;
+    std::vector<std::pair<int, std::function<void()>>> m_signal_handlers;
+    clock::time_point m_virtual_now{};
+    std::thread::id m_thread;
+    std::uint64_t m_next_task_id = 1;
+    bool m_running = false;
+    bool m_stopping = false;
+    bool m_closed = false;
+    bool m_debug = false;
+};
+
+/// The loop running on this thread.
+/// \throws invalid_state_error "get_running_loop: no running event loop" if there is none.
+event_loop& get_running_loop();
+
+namespace detail {
+/// The loop running on this thread, or nullptr.
+event_loop* running_loop() noexcept;
+
+/// The control block of a task<T> spawned on a loop.
+template <class T>
+class task_state final : public task_state_base {
+public:
+    task_state(event_loop& loop, task<T> t) noexcept
+        : task_state_base(loop, t.handle(), t.handle().promise()), m_task(std::move(t)) {}
+
+    /// The result: copied out (so any number of awaiters get it) or moved out for
+    /// move-only types (then only once).
+    T result() {
+        rethrow_if_failed();
+        if constexpr (std::is_void_v<T>) {
+            return;
+        } else if constexpr (std::is_reference_v<T> || std::is_copy_constructible_v<T>) {
+            return m_task.handle().promise().result_ref();
+        } else {
+            if (m_result_taken) {
+                throw invalid_state_error("result of a move-only task already taken");
+            }
+            m_result_taken = true;
+            return std::move(m_task.handle().promise().result_ref());
+        }
+    }
+
+private:
+    ~task_state() override = default;
+    task<T> m_task;
+    bool m_result_taken = false;
+};
+} // namespace detail
+
+template <class F>
+void event_loop::for_each_task(F&& fn) const {
+    for (const detail::list_node* n = m_tasks.head.next; n != &m_tasks.head;) {
+        const detail::list_node* next = n->next;
+        fn(*static_cast<const detail::task_list_node*>(n)->owner);
+        n = next;
+    }
+}
+
+template <class T>
+T event_loop::take_main_result(detail::task_state<T>& state) {
+    return state.result();
+}
+
+template <class T>
+T event_loop::run_until_complete(task<T> main) {
+    if (!main.valid()) {
+        throw invalid_state_error("run_until_complete: empty task");
+    }
+    enter_running();
+    struct leave {
+        event_loop* loop;
+        ~leave() { loop->leave_running(); }
+    } guard{this};
+    auto* state = new detail::task_state<T>(*this, std::move(main));
+    state->add_ref(); // ours, besides the loop's
+    struct drop {
+        detail::task_state_base* s;
+        ~drop() { s->release(); }
+    } drop_ref{state};
+    start_task(*state);
+    while (!state->done()) {
+        run_once();
+    }
+    return take_main_result(*state);
+}
+
+/// Run `main` to completion on a new event loop (asyncio.run): the loop runs until `main`
+/// finishes, then cancels the tasks still pending and waits for them, closes every async
+/// generator still open, stops the thread pool, closes the loop, and returns `main`'s value
+/// or rethrows its exception.
+/// \throws invalid_state_error if called while a loop is running on this thread.
+template <class T>
+T run(task<T> main, run_options options = {});
+
+namespace detail {
+void run_prologue();
+void run_epilogue(event_loop& loop);
+} // namespace detail
+
+template <class T>
+T run(task<T> main, run_options options) {
+    detail::run_prologue();
+    event_loop loop(options);
+    struct finish {
+        event_loop& loop;
+        ~finish() { detail::run_epilogue(loop); }
+    } finally{loop};
+    return loop.run_until_complete(std::move(main));
+}
+
+} // namespace corio

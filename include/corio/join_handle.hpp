@@ -1,0 +1,220 @@
+#pragma once
+/// \file
+/// `corio::spawn` and `corio::join_handle<T>`: tasks that run concurrently on the loop
+/// (asyncio's `create_task` and `Task`).
+///
+/// ```cpp
+/// auto h = corio::spawn(fetch(url), "fetch");   // starts in the next loop iteration
+/// ...
+/// std::string page = co_await h;                // any number of awaiters
+/// ```
+
+#include "corio/detail/awaitable_traits.hpp"
+#include "corio/detail/task_state.hpp"
+#include "corio/event_loop.hpp"
+#include "corio/task.hpp"
+
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace corio {
+
+template <class T = void>
+class join_handle;
+
+namespace detail {
+
+template <class T>
+struct is_task : std::false_type {};
+template <class T>
+struct is_task<task<T>> : std::true_type {};
+
+/// Wrap any awaitable in a task (what spawn does for a sleep, a future, a queue get...).
+template <class A>
+task<await_result_t<A>> as_task(A a) {
+    co_return co_await std::move(a);
+}
+
+/// What a coroutine parked on `co_await handle` leaves in the task's listener list.
+struct join_waiter : completion_listener {
+    waiter w;
+    task_state_base* target = nullptr;
+    bool propagate_cancel = true;
+};
+
+inline void wake_join_waiter(completion_listener& l) noexcept {
+    wake(static_cast<join_waiter&>(l).w);
+}
+
+/// asyncio semantics: cancelling a task that awaits another task cancels that task too,
+/// and the awaiter keeps waiting for it to finish (then throws cancelled_error).
+/// `shield` turns this off: the awaiter stops waiting at once and the task runs on.
+inline bool cancel_join_waiter(waiter& w) {
+    auto* jw = static_cast<join_waiter*>(w.context);
+    if (jw->propagate_cancel) {
+        jw->target->cancel();
+        return false;
+    }
+    jw->unlink();
+    return true;
+}
+
+} // namespace detail
+
+/// A spawned task (asyncio's `Task`). Copyable: copies refer to the same task. Dropping
+/// every handle does not stop the task; it runs to completion on its loop.
+template <class T>
+class join_handle {
+public:
+    join_handle() noexcept = default;
+    join_handle(const join_handle& other) noexcept : m_state(other.m_state) {
+        if (m_state != nullptr) {
+            m_state->add_ref();
+        }
+    }
+    join_handle(join_handle&& other) noexcept : m_state(std::exchange(other.m_state, nullptr)) {}
+    join_handle& operator=(join_handle other) noexcept {
+        std::swap(m_state, other.m_state);
+        return *this;
+    }
+    ~join_handle() {
+        if (m_state != nullptr) {
+            m_state->release();
+        }
+    }
+
+    /// Request cancellation: the task gets `cancelled_error` at the point it is suspended
+    /// at, or at its next suspension if it is running. Returns false if it already finished.
+    bool cancel() { return state("cancel").cancel(); }
+    /// True once the task has finished (returned, thrown, or been cancelled).
+    [[nodiscard]] bool done() const { return state("done").done(); }
+    /// True if the task finished by `cancelled_error`.
+    [[nodiscard]] bool cancelled() const { return state("cancelled").cancelled(); }
+    /// The task's value. \throws invalid_state_error if it has not finished;
+    /// `cancelled_error` if it was cancelled; the task's own exception if it failed.
+    T result() const {
+        auto& s = state("result");
+        if (!s.done()) {
+            throw invalid_state_error("result: task " + s.name() + " has not finished");
+        }
+        return s.result();
+    }
+    /// The exception that ended the task (nullptr if it returned).
+    /// \throws invalid_state_error if it has not finished.
+    [[nodiscard]] std::exception_ptr exception() const {
+        auto& s = state("exception");
+        if (!s.done()) {
+            throw invalid_state_error("exception: task " + s.name() + " has not finished");
+        }
+        return s.exception();
+    }
+    /// The task's name: the one given to spawn, or "Task-<id>".
+    [[nodiscard]] std::string name() const { return state("name").name(); }
+    void set_name(std::string name) { state("set_name").set_name(std::move(name)); }
+    /// A number unique among the tasks of its loop.
+    [[nodiscard]] std::uint64_t id() const { return state("id").id(); }
+    [[nodiscard]] bool valid() const noexcept { return m_state != nullptr; }
+
+    /// Wait for the task and give its result (or rethrow). Cancelling the awaiting task
+    /// cancels this task too, as in asyncio; wrap it in `shield()` to prevent that.
+    auto operator co_await() const { return awaiter(&state("co_await"), true); }
+
+    /// The control block (for combinators).
+    [[nodiscard]] detail::task_state<T>* state_ptr() const noexcept { return m_state; }
+
+    class awaiter {
+    public:
+        awaiter(detail::task_state<T>* state, bool propagate_cancel) noexcept : m_state(state) {
+            m_node.target = state;
+            m_node.propagate_cancel = propagate_cancel;
+            m_node.on_complete = &detail::wake_join_waiter;
+            m_node.w.on_cancel = &detail::cancel_join_waiter;
+            m_node.w.context = &m_node;
+        }
+        awaiter(const awaiter&) = delete;
+        awaiter& operator=(const awaiter&) = delete;
+        ~awaiter() { m_node.unlink(); }
+        bool await_ready() const noexcept { return m_state->done(); }
+        bool await_suspend(std::coroutine_handle<> h) {
+            m_node.w.handle = h;
+            if (!detail::park(m_node.w)) {
+                return false;
+            }
+            m_state->add_listener(m_node);
+            return true;
+        }
+        T await_resume() {
+            m_node.w.check_cancelled();
+            return m_state->result();
+        }
+
+    private:
+        detail::task_state<T>* m_state;
+        detail::join_waiter m_node;
+    };
+
+private:
+    template <class U>
+    friend join_handle<U> spawn_on(event_loop&, task<U>, std::string);
+    explicit join_handle(detail::task_state<T>* state) noexcept : m_state(state) {}
+
+    detail::task_state<T>& state(const char* operation) const {
+        if (m_state == nullptr) {
+            throw invalid_state_error(std::string(operation) +
+                                      ": empty join_handle (default-constructed or moved-from)");
+        }
+        return *m_state;
+    }
+
+    detail::task_state<T>* m_state = nullptr;
+};
+
+/// Spawn `t` on `loop` (which must be the loop running on this thread).
+template <class T>
+join_handle<T> spawn_on(event_loop& loop, task<T> t, std::string name = {}) {
+    if (!t.valid()) {
+        throw invalid_state_error("spawn: empty task (default-constructed or moved-from)");
+    }
+    if (t.handle().promise().m_awaited) {
+        throw invalid_state_error("spawn: task was already awaited or spawned");
+    }
+    loop.check_thread("spawn");
+    auto* state = new detail::task_state<T>(loop, std::move(t));
+    if (!name.empty()) {
+        state->set_name(std::move(name));
+    }
+    loop.start_task(*state);
+    state->add_ref(); // the handle's
+    return join_handle<T>(state);
+}
+
+/// Run `t` concurrently on the running loop, starting in its next iteration
+/// (asyncio.create_task). Any other awaitable (a sleep, a future, a queue get) is wrapped in
+/// a task first.
+/// \throws invalid_state_error if no loop is running, or the task was already awaited.
+template <class T>
+join_handle<T> spawn(task<T> t, std::string name = {}) {
+    return spawn_on(get_running_loop(), std::move(t), std::move(name));
+}
+template <awaitable A>
+requires(!detail::is_task<std::remove_cvref_t<A>>::value)
+    join_handle<await_result_t<A>> spawn(A&& a, std::string name = {}) {
+    return spawn(detail::as_task<std::remove_cvref_t<A>>(std::forward<A>(a)), std::move(name));
+}
+
+/// Description of a live task, as `current_task()` and `all_tasks()` give it.
+struct task_info {
+    std::uint64_t id;
+    std::string name;
+    bool done;
+    bool cancelled;
+};
+
+/// The task running now, or std::nullopt outside a task.
+std::optional<task_info> current_task();
+/// Every task of the running loop that has not finished.
+std::vector<task_info> all_tasks();
+
+} // namespace corio

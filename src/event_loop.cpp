@@ -1,0 +1,1026 @@
+// The event loop: a ready queue drained in batches, a timer heap with lazy deletion, and a
+// reactor.
+//
+// One iteration (run_once): wait for I/O (not at all if something is ready; otherwise until
+// the earliest timer), move expired timers to the ready queue, then run the batch that is
+// ready now. What a batch makes ready runs in the next batch, so a task that keeps
+// yielding cannot starve I/O or timers.
+//
+// Timers: a binary min-heap of (deadline, sequence) entries pointing at slots. A cancelled
+// timer frees its slot and bumps the slot's generation; its heap entry stays until it
+// reaches the top and is skipped (lazy deletion). When stale entries outnumber live ones
+// the heap is rebuilt, so a program that sets and cancels many long timeouts does not grow
+// the heap without bound (asyncio does the same).
+
+#include "corio/event_loop.hpp"
+
+#include "reactor.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+
+namespace corio {
+namespace detail {
+
+struct timer_slot {
+    void (*fire)(void*) = nullptr;
+    void* context = nullptr;
+    std::uint32_t generation = 0;
+    bool armed = false;
+};
+
+struct fd_entry {
+    std::function<void()> reader;
+    std::function<void()> writer;
+    waiter* read_waiter = nullptr;
+    waiter* write_waiter = nullptr;
+    bool registered = false;
+    bool edge = false;
+};
+
+namespace {
+thread_local event_loop* t_running_loop = nullptr;
+
+void fire_callback_timer(void* context);
+
+struct creation_site {
+    const char* function;
+    const char* file;
+    unsigned line;
+};
+thread_local std::unordered_map<const void*, creation_site>* t_creation_sites = nullptr;
+} // namespace
+
+event_loop* running_loop() noexcept {
+    return t_running_loop;
+}
+
+task_state_base* current_task_state() noexcept {
+    return t_running_loop != nullptr ? t_running_loop->current_task_state() : nullptr;
+}
+
+bool park(waiter& w) noexcept {
+    task_state_base* t = current_task_state();
+    w.task = t;
+    return t == nullptr || t->park(w);
+}
+
+void wake(waiter& w) noexcept {
+    if (w.task != nullptr) {
+        w.task->unpark(w);
+        w.task->loop()->schedule(w.handle, w.task);
+    } else if (t_running_loop != nullptr) {
+        t_running_loop->schedule(w.handle, nullptr);
+    } else {
+        resume(w.handle);
+    }
+}
+
+bool is_cancellation(const std::exception_ptr& e) noexcept {
+    if (!e) {
+        return false;
+    }
+    try {
+        std::rethrow_exception(e);
+    } catch (const cancelled_error&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+// --- task_state_base ----------------------------------------------------------------
+
+task_state_base::task_state_base(event_loop& loop, std::coroutine_handle<> frame,
+                                 task_promise_base& promise) noexcept
+    : m_loop(&loop), m_frame(frame), m_promise(&promise) {
+    m_root_scope.task = this;
+    m_all_tasks_node.owner = this;
+    promise.m_awaited = true;
+    promise.m_task_state = this;
+}
+
+task_state_base::~task_state_base() {
+    m_all_tasks_node.unlink();
+    if (m_loop != nullptr && m_done && !m_cancelled && m_promise->m_exception &&
+        !m_exception_retrieved) {
+        m_loop->call_exception_handler(
+            {"Task exception was never retrieved", m_promise->m_exception, name()});
+    }
+}
+
+std::string task_state_base::name() const {
+    return m_name ? *m_name : "Task-" + std::to_string(m_id);
+}
+
+void task_state_base::set_name(std::string name) {
+    m_name = std::make_unique<std::string>(std::move(name));
+}
+
+bool task_state_base::cancel() {
+    if (m_done) {
+        return false;
+    }
+    m_root_scope.requested = true;
+    deliver_cancel();
+    return true;
+}
+
+void task_state_base::deliver_cancel() {
+    if (m_done) {
+        return;
+    }
+    if (waiter* w = m_parked) {
+        w->cancelled = true;
+        if (w->on_cancel == nullptr || w->on_cancel(*w)) {
+            m_parked = nullptr;
+            m_loop->schedule(w->handle, this);
+        }
+    } else {
+        m_cancel_pending = true;
+    }
+}
+
+void task_state_base::complete() noexcept {
+    m_done = true;
+    m_parked = nullptr;
+    m_cancel_pending = false;
+    m_cancelled = is_cancellation(m_promise->m_exception);
+    while (list_node* n = m_listeners.pop_front()) {
+        auto* l = static_cast<completion_listener*>(n);
+        l->on_complete(*l);
+    }
+    release(); // the loop's reference
+}
+
+void task_state_base::abandon() noexcept {
+    // The frame is suspended somewhere and will never be resumed: destroying it runs the
+    // destructors of its locals and awaiters, which unregister their timers and waits.
+    m_done = true;
+    m_cancelled = true;
+    m_parked = nullptr;
+    m_promise->m_task_state = nullptr;
+    m_frame.destroy();
+    m_frame = nullptr;
+    while (list_node* n = m_listeners.pop_front()) {
+        auto* l = static_cast<completion_listener*>(n);
+        l->on_complete(*l);
+    }
+}
+
+void on_spawned_task_complete(task_state_base* state) noexcept {
+    state->complete();
+}
+
+bool check_start_cancelled(task_state_base* state) noexcept {
+    return state != nullptr && state->take_pending_cancel();
+}
+
+void record_task_creation(const void* promise, const char* function, const char* file,
+                          unsigned line) {
+    if (t_creation_sites == nullptr) {
+        t_creation_sites = new std::unordered_map<const void*, creation_site>();
+    }
+    (*t_creation_sites)[promise] = {function, file, line};
+}
+
+bool task_creation_tracking() noexcept {
+    return t_running_loop != nullptr && t_running_loop->get_debug();
+}
+
+void forget_task_creation(const void* promise) noexcept {
+    if (t_creation_sites != nullptr) {
+        t_creation_sites->erase(promise);
+    }
+}
+
+void report_never_awaited(const void* promise) noexcept {
+    std::string where;
+    if (t_creation_sites != nullptr) {
+        if (auto it = t_creation_sites->find(promise); it != t_creation_sites->end()) {
+            where = std::string(" (created in ") + it->second.function + " at " + it->second.file +
+                    ":" + std::to_string(it->second.line) + ")";
+        }
+    }
+    const std::string message = "task was never awaited" + where;
+    if (t_running_loop != nullptr && t_running_loop->get_debug()) {
+        t_running_loop->call_exception_handler({message, nullptr, {}});
+    }
+}
+
+void run_prologue() {
+    if (t_running_loop != nullptr) {
+        throw invalid_state_error(
+            "run() cannot be called while an event loop is running on this thread");
+    }
+}
+
+void run_epilogue(event_loop& loop) {
+    try {
+        if (!loop.is_closed()) {
+            loop.cancel_remaining_tasks();
+            loop.run_until_complete(loop.shutdown_asyncgens());
+        }
+    } catch (...) {
+        loop.call_exception_handler(
+            {"error while finalizing the loop", std::current_exception(), {}});
+    }
+    loop.close();
+}
+
+} // namespace detail
+
+namespace {
+
+corio::backend backend_from_environment(corio::backend requested) {
+    if (requested != corio::backend::automatic) {
+        return requested;
+    }
+    const char* env = std::getenv("CORIO_BACKEND");
+    if (env == nullptr || *env == '\0') {
+        return requested;
+    }
+    const std::string_view v(env);
+    if (v == "epoll") {
+        return corio::backend::epoll;
+    }
+    if (v == "io_uring") {
+        return corio::backend::io_uring;
+    }
+    if (v == "automatic") {
+        return corio::backend::automatic;
+    }
+    throw std::invalid_argument("CORIO_BACKEND=" + std::string(v) +
+                                ": expected epoll, io_uring or automatic");
+}
+
+bool debug_from_environment() {
+    const char* env = std::getenv("CORIO_DEBUG");
+    return env != nullptr && *env != '\0' && std::string_view(env) != "0";
+}
+
+} // namespace
+
+namespace detail {
+namespace {
+void fire_callback_timer(void* context) {
+    auto* fn = static_cast<std::function<void()>*>(context);
+    if (t_running_loop != nullptr) {
+        t_running_loop->call_soon(std::move(*fn));
+    }
+    delete fn;
+}
+} // namespace
+} // namespace detail
+
+// --- timer_handle ---------------------------------------------------------------------
+
+void timer_handle::cancel() noexcept {
+    if (m_loop != nullptr) {
+        m_loop->cancel_timer(*this);
+    }
+}
+
+bool timer_handle::pending() const noexcept {
+    return m_loop != nullptr && m_loop->timer_pending(*this);
+}
+
+// --- event_loop ------------------------------------------------------------------------
+
+event_loop::event_loop(run_options options) : m_options(options) {
+    m_debug = options.debug || debug_from_environment();
+    const corio::backend wanted = backend_from_environment(options.backend);
+    if (wanted == corio::backend::io_uring) {
+        throw invalid_state_error(
+            "backend::io_uring was requested, but this corio has no io_uring reactor; use "
+            "backend::epoll or backend::automatic");
+    }
+    m_reactor = detail::make_epoll_reactor();
+    m_backend = m_reactor->kind();
+    m_wakeup_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (m_wakeup_fd < 0) {
+        throw std::system_error(errno, std::generic_category(), "eventfd");
+    }
+    m_reactor->add(m_wakeup_fd, true, false, false);
+    m_virtual_now = clock::now();
+    m_thread = std::this_thread::get_id();
+}
+
+event_loop::~event_loop() {
+    if (!m_closed) {
+        try {
+            close();
+        } catch (...) { // close() throws only while running, which cannot be the case here
+        }
+    }
+}
+
+clock::time_point event_loop::time() const noexcept {
+    return m_options.virtual_clock ? m_virtual_now : clock::now();
+}
+
+void event_loop::check_thread(const char* operation) const {
+    if (m_debug && m_running && std::this_thread::get_id() != m_thread) {
+        throw invalid_state_error(std::string(operation) +
+                                  ": event loop used from a thread other than its own (use "
+                                  "call_soon_threadsafe)");
+    }
+}
+
+void event_loop::schedule(std::coroutine_handle<> h, detail::task_state_base* task) {
+    m_ready.push_back({h, task, nullptr});
+}
+
+void event_loop::call_soon(std::function<void()> fn) {
+    check_thread("call_soon");
+    if (!fn) {
+        throw std::invalid_argument("call_soon: empty function");
+    }
+    m_ready.push_back({nullptr, nullptr, new std::function<void()>(std::move(fn))});
+}
+
+timer_handle event_loop::call_later(clock::duration delay, std::function<void()> fn) {
+    return call_at(time() + delay, std::move(fn));
+}
+
+timer_handle event_loop::call_at(clock::time_point when, std::function<void()> fn) {
+    check_thread("call_at");
+    if (!fn) {
+        throw std::invalid_argument("call_at: empty function");
+    }
+    auto* holder = new std::function<void()>(std::move(fn));
+    return add_timer(when, &detail::fire_callback_timer, holder);
+}
+
+void event_loop::call_soon_threadsafe(std::function<void()> fn) {
+    if (!fn) {
+        throw std::invalid_argument("call_soon_threadsafe: empty function");
+    }
+    bool was_empty = false;
+    {
+        std::lock_guard lock(m_threadsafe_mutex);
+        if (m_closed) {
+            throw invalid_state_error("call_soon_threadsafe: event loop is closed");
+        }
+        was_empty = m_threadsafe_queue.empty();
+        m_threadsafe_queue.push_back(std::move(fn));
+    }
+    if (was_empty) {
+        const std::uint64_t one = 1;
+        // EAGAIN means the counter is saturated: the loop is woken anyway.
+        [[maybe_unused]] const auto written = ::write(m_wakeup_fd, &one, sizeof one);
+    }
+}
+
+void event_loop::drain_threadsafe() {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto got = ::read(m_wakeup_fd, &count, sizeof count);
+    {
+        std::lock_guard lock(m_threadsafe_mutex);
+        m_threadsafe_batch.swap(m_threadsafe_queue);
+    }
+    for (auto& fn : m_threadsafe_batch) {
+        m_ready.push_back({nullptr, nullptr, new std::function<void()>(std::move(fn))});
+    }
+    m_threadsafe_batch.clear();
+}
+
+// --- timers ------------------------------------------------------------------------------
+
+namespace {
+struct heap_later {
+    template <class E>
+    bool operator()(const E& a, const E& b) const noexcept {
+        return a.when != b.when ? a.when > b.when : a.sequence > b.sequence;
+    }
+};
+} // namespace
+
+timer_handle event_loop::add_timer(clock::time_point when, void (*fire)(void*), void* context) {
+    std::uint32_t slot = 0;
+    if (!m_free_timer_slots.empty()) {
+        slot = m_free_timer_slots.back();
+        m_free_timer_slots.pop_back();
+    } else {
+        slot = static_cast<std::uint32_t>(m_timer_slots.size());
+        m_timer_slots.emplace_back();
+    }
+    detail::timer_slot& s = m_timer_slots[slot];
+    s.fire = fire;
+    s.context = context;
+    s.armed = true;
+    m_timer_heap.push_back({when, m_timer_sequence++, slot, s.generation});
+    std::push_heap(m_timer_heap.begin(), m_timer_heap.end(), heap_later{});
+    return timer_handle(this, slot, s.generation);
+}
+
+bool event_loop::timer_pending(const timer_handle& handle) const noexcept {
+    if (handle.m_slot >= m_timer_slots.size()) {
+        return false;
+    }
+    const detail::timer_slot& s = m_timer_slots[handle.m_slot];
+    return s.armed && s.generation == handle.m_generation;
+}
+
+void event_loop::cancel_timer(const timer_handle& handle) noexcept {
+    if (!timer_pending(handle)) {
+        return;
+    }
+    detail::timer_slot& s = m_timer_slots[handle.m_slot];
+    if (s.fire == &detail::fire_callback_timer) {
+        delete static_cast<std::function<void()>*>(s.context);
+    }
+    s.armed = false;
+    ++s.generation;
+    m_free_timer_slots.push_back(handle.m_slot);
+    ++m_cancelled_timers;
+    if (m_cancelled_timers > 64 && m_cancelled_timers * 2 > m_timer_heap.size()) {
+        std::erase_if(m_timer_heap, [this](const heap_entry& e) {
+            return m_timer_slots[e.slot].generation != e.generation;
+        });
+        std::make_heap(m_timer_heap.begin(), m_timer_heap.end(), heap_later{});
+        m_cancelled_timers = 0;
+    }
+}
+
+void event_loop::process_timers() {
+    const clock::time_point now = time();
+    while (!m_timer_heap.empty()) {
+        const heap_entry top = m_timer_heap.front();
+        detail::timer_slot& s = m_timer_slots[top.slot];
+        const bool stale = s.generation != top.generation;
+        if (!stale && top.when > now) {
+            break;
+        }
+        std::pop_heap(m_timer_heap.begin(), m_timer_heap.end(), heap_later{});
+        m_timer_heap.pop_back();
+        if (stale) {
+            if (m_cancelled_timers > 0) {
+                --m_cancelled_timers;
+            }
+            continue;
+        }
+        s.armed = false;
+        ++s.generation;
+        m_free_timer_slots.push_back(top.slot);
+        s.fire(s.context);
+    }
+}
+
+// --- file descriptors ---------------------------------------------------------------------
+
+detail::fd_entry& event_loop::fd_slot(int fd) {
+    if (fd < 0) {
+        throw std::invalid_argument("invalid file descriptor " + std::to_string(fd));
+    }
+    const auto index = static_cast<std::size_t>(fd);
+    if (index >= m_fds.size()) {
+        m_fds.resize(index + 1);
+    }
+    if (!m_fds[index]) {
+        m_fds[index] = std::make_unique<detail::fd_entry>();
+    }
+    return *m_fds[index];
+}
+
+void event_loop::update_fd_interest(int fd) {
+    detail::fd_entry& e = fd_slot(fd);
+    const bool r = static_cast<bool>(e.reader);
+    const bool w = static_cast<bool>(e.writer);
+    if (!r && !w) {
+        if (e.registered) {
+            m_reactor->remove(fd);
+            e.registered = false;
+        }
+        return;
+    }
+    if (!e.registered) {
+        m_reactor->add(fd, r, w, false);
+        e.registered = true;
+    } else {
+        m_reactor->modify(fd, r, w);
+    }
+}
+
+namespace {
+void refuse_mixed_use(const detail::fd_entry& e, int fd, bool callbacks) {
+    if (callbacks && e.edge) {
+        throw invalid_state_error("fd " + std::to_string(fd) +
+                                  " is in use by corio I/O; add_reader/add_writer cannot "
+                                  "watch it too");
+    }
+    if (!callbacks && (e.reader || e.writer)) {
+        throw invalid_state_error("fd " + std::to_string(fd) +
+                                  " has add_reader/add_writer callbacks; corio I/O cannot "
+                                  "wait on it too");
+    }
+}
+} // namespace
+
+void event_loop::add_reader(int fd, std::function<void()> fn) {
+    check_thread("add_reader");
+    if (!fn) {
+        throw std::invalid_argument("add_reader: empty function");
+    }
+    detail::fd_entry& e = fd_slot(fd);
+    refuse_mixed_use(e, fd, true);
+    e.reader = std::move(fn);
+    update_fd_interest(fd);
+}
+
+bool event_loop::remove_reader(int fd) {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd] ||
+        !m_fds[fd]->reader) {
+        return false;
+    }
+    m_fds[fd]->reader = nullptr;
+    update_fd_interest(fd);
+    return true;
+}
+
+void event_loop::add_writer(int fd, std::function<void()> fn) {
+    check_thread("add_writer");
+    if (!fn) {
+        throw std::invalid_argument("add_writer: empty function");
+    }
+    detail::fd_entry& e = fd_slot(fd);
+    refuse_mixed_use(e, fd, true);
+    e.writer = std::move(fn);
+    update_fd_interest(fd);
+}
+
+bool event_loop::remove_writer(int fd) {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd] ||
+        !m_fds[fd]->writer) {
+        return false;
+    }
+    m_fds[fd]->writer = nullptr;
+    update_fd_interest(fd);
+    return true;
+}
+
+void event_loop::watch_fd(int fd, bool readable, detail::waiter& w) {
+    detail::fd_entry& e = fd_slot(fd);
+    refuse_mixed_use(e, fd, false);
+    detail::waiter*& slot = readable ? e.read_waiter : e.write_waiter;
+    if (slot != nullptr) {
+        throw invalid_state_error("fd " + std::to_string(fd) +
+                                  ": another coroutine is already waiting to " +
+                                  (readable ? "read" : "write"));
+    }
+    if (!e.registered) {
+        m_reactor->add(fd, true, true, true);
+        e.registered = true;
+        e.edge = true;
+    }
+    slot = &w;
+}
+
+void event_loop::unwatch_fd(int fd, bool readable, detail::waiter& w) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd]) {
+        return;
+    }
+    detail::waiter*& slot = readable ? m_fds[fd]->read_waiter : m_fds[fd]->write_waiter;
+    if (slot == &w) {
+        slot = nullptr;
+    }
+}
+
+void event_loop::forget_fd(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd]) {
+        return;
+    }
+    if (m_fds[fd]->registered) {
+        m_reactor->remove(fd);
+    }
+    m_fds[fd].reset();
+}
+
+void event_loop::poll_io(bool may_block) {
+    std::int64_t timeout_ns = 0;
+    bool jump = false;
+    if (may_block) {
+        // Skip cancelled timers at the top, so the wait is for a live one.
+        while (!m_timer_heap.empty() && m_timer_slots[m_timer_heap.front().slot].generation !=
+                                            m_timer_heap.front().generation) {
+            std::pop_heap(m_timer_heap.begin(), m_timer_heap.end(), heap_later{});
+            m_timer_heap.pop_back();
+            if (m_cancelled_timers > 0) {
+                --m_cancelled_timers;
+            }
+        }
+        if (m_timer_heap.empty()) {
+            timeout_ns = -1;
+        } else if (m_options.virtual_clock) {
+            timeout_ns = std::chrono::nanoseconds(m_options.autojump_threshold).count();
+            jump = true;
+        } else {
+            const auto until = m_timer_heap.front().when - clock::now();
+            timeout_ns = std::max<std::int64_t>(
+                0, std::chrono::duration_cast<std::chrono::nanoseconds>(until).count());
+        }
+    }
+    std::vector<detail::reactor_event> events;
+    m_reactor->wait(timeout_ns, events);
+    if (jump && events.empty() && m_virtual_now < m_timer_heap.front().when) {
+        m_virtual_now = m_timer_heap.front().when;
+    }
+    for (const detail::reactor_event& ev : events) {
+        if (ev.fd == m_wakeup_fd) {
+            drain_threadsafe();
+            continue;
+        }
+        if (ev.fd == m_signal_fd) {
+            on_signalfd();
+            continue;
+        }
+        if (static_cast<std::size_t>(ev.fd) >= m_fds.size() || !m_fds[ev.fd]) {
+            continue;
+        }
+        detail::fd_entry& e = *m_fds[ev.fd];
+        if (e.edge) {
+            if (ev.readable && e.read_waiter != nullptr) {
+                detail::wake(*std::exchange(e.read_waiter, nullptr));
+            }
+            if (ev.writable && e.write_waiter != nullptr) {
+                detail::wake(*std::exchange(e.write_waiter, nullptr));
+            }
+            continue;
+        }
+        // Level-triggered callbacks run now; copies, because a callback may remove itself.
+        if (ev.readable && e.reader) {
+            auto fn = e.reader;
+            run_entry_callback(fn);
+        }
+        if (ev.writable && static_cast<std::size_t>(ev.fd) < m_fds.size() && m_fds[ev.fd] &&
+            m_fds[ev.fd]->writer) {
+            auto fn = m_fds[ev.fd]->writer;
+            run_entry_callback(fn);
+        }
+    }
+}
+
+// --- signals ------------------------------------------------------------------------------
+
+void event_loop::add_signal_handler(int signo, std::function<void()> fn) {
+    check_thread("add_signal_handler");
+    if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP) {
+        throw std::invalid_argument("add_signal_handler: invalid signal " + std::to_string(signo));
+    }
+    if (!fn) {
+        throw std::invalid_argument("add_signal_handler: empty function");
+    }
+    auto it = std::find_if(m_signal_handlers.begin(), m_signal_handlers.end(),
+                           [signo](const auto& h) { return h.first == signo; });
+    if (it != m_signal_handlers.end()) {
+        it->second = std::move(fn);
+        return;
+    }
+    m_signal_handlers.emplace_back(signo, std::move(fn));
+    sigset_t set;
+    sigemptyset(&set);
+    for (const auto& h : m_signal_handlers) {
+        sigaddset(&set, h.first);
+    }
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    pthread_sigmask(SIG_BLOCK, &one, nullptr);
+    const bool fresh = m_signal_fd < 0;
+    const int fd = ::signalfd(m_signal_fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+        const int err = errno;
+        m_signal_handlers.pop_back();
+        pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+        throw std::system_error(err, std::generic_category(), "signalfd");
+    }
+    m_signal_fd = fd;
+    if (fresh) {
+        m_reactor->add(m_signal_fd, true, false, false);
+    }
+}
+
+bool event_loop::remove_signal_handler(int signo) {
+    auto it = std::find_if(m_signal_handlers.begin(), m_signal_handlers.end(),
+                           [signo](const auto& h) { return h.first == signo; });
+    if (it == m_signal_handlers.end()) {
+        return false;
+    }
+    m_signal_handlers.erase(it);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
+    if (m_signal_handlers.empty()) {
+        m_reactor->remove(m_signal_fd);
+        ::close(m_signal_fd);
+        m_signal_fd = -1;
+        return true;
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    for (const auto& h : m_signal_handlers) {
+        sigaddset(&set, h.first);
+    }
+    ::signalfd(m_signal_fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return true;
+}
+
+void event_loop::on_signalfd() {
+    signalfd_siginfo info{};
+    while (::read(m_signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+        const int signo = static_cast<int>(info.ssi_signo);
+        for (const auto& h : m_signal_handlers) {
+            if (h.first == signo) {
+                m_ready.push_back({nullptr, nullptr, new std::function<void()>(h.second)});
+            }
+        }
+    }
+}
+
+// --- running ------------------------------------------------------------------------------
+
+void event_loop::enter_running() {
+    if (m_closed) {
+        throw invalid_state_error("event loop is closed");
+    }
+    if (detail::t_running_loop != nullptr) {
+        throw invalid_state_error("cannot run an event loop while another loop is running on "
+                                  "this thread");
+    }
+    detail::t_running_loop = this;
+    m_running = true;
+    m_thread = std::this_thread::get_id();
+}
+
+void event_loop::leave_running() noexcept {
+    m_running = false;
+    m_stopping = false;
+    detail::t_running_loop = nullptr;
+}
+
+void event_loop::run_forever() {
+    enter_running();
+    struct leave {
+        event_loop* loop;
+        ~leave() { loop->leave_running(); }
+    } guard{this};
+    while (!m_stopping) {
+        run_once();
+    }
+}
+
+void event_loop::stop() noexcept {
+    m_stopping = true;
+}
+
+void event_loop::run_once() {
+    poll_io(m_ready.empty() && !m_stopping);
+    process_timers();
+    run_ready_batch();
+}
+
+void event_loop::run_ready_batch() {
+    m_running_batch.swap(m_ready);
+    for (ready_entry& e : m_running_batch) {
+        run_entry(e);
+    }
+    m_running_batch.clear();
+}
+
+void event_loop::run_entry_callback(std::function<void()>& fn) {
+    const clock::time_point start = m_debug ? clock::now() : clock::time_point{};
+    try {
+        fn();
+    } catch (...) {
+        call_exception_handler({"Exception in callback", std::current_exception(), {}});
+    }
+    if (m_debug) {
+        const auto took = clock::now() - start;
+        if (took > m_options.slow_callback_duration) {
+            report_slow("a callback", took);
+        }
+    }
+}
+
+void event_loop::run_entry(ready_entry& e) {
+    if (e.callback != nullptr) {
+        std::unique_ptr<std::function<void()>> fn(e.callback);
+        run_entry_callback(*fn);
+        return;
+    }
+    m_current = e.task;
+    if (!m_debug) {
+        detail::resume(e.handle);
+        m_current = nullptr;
+        return;
+    }
+    const std::string who = e.task != nullptr ? "task " + e.task->name() : "a coroutine";
+    const clock::time_point start = clock::now();
+    detail::resume(e.handle);
+    m_current = nullptr;
+    const auto took = clock::now() - start;
+    if (took > m_options.slow_callback_duration) {
+        report_slow(who, took);
+    }
+}
+
+void event_loop::report_slow(const std::string& who, clock::duration took) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.3f", std::chrono::duration<double>(took).count());
+    call_exception_handler({"Executing " + who + " took " + seconds +
+                                " seconds (slow_callback_duration is " +
+                                std::to_string(m_options.slow_callback_duration.count()) + " ms)",
+                            nullptr,
+                            {}});
+}
+
+void event_loop::start_task(detail::task_state_base& task) {
+    task.m_loop = this;
+    task.m_id = m_next_task_id++;
+    m_tasks.push_back(task.m_all_tasks_node);
+    schedule(task.m_frame, &task);
+}
+
+void event_loop::cancel_remaining_tasks() {
+    std::vector<detail::task_state_base*> pending;
+    for_each_task([&](detail::task_state_base& t) {
+        if (!t.done()) {
+            t.add_ref();
+            pending.push_back(&t);
+        }
+    });
+    for (auto* t : pending) {
+        t->cancel();
+    }
+    enter_running();
+    struct leave {
+        event_loop* loop;
+        ~leave() { loop->leave_running(); }
+    } guard{this};
+    auto all_done = [&] {
+        return std::all_of(pending.begin(), pending.end(), [](auto* t) { return t->done(); });
+    };
+    while (!all_done()) {
+        run_once();
+    }
+    for (auto* t : pending) {
+        if (!t->cancelled() && t->exception() != nullptr) {
+            call_exception_handler(
+                {"unhandled exception during run() shutdown", t->exception(), t->name()});
+        }
+        t->release();
+    }
+}
+
+task<> event_loop::shutdown_asyncgens() {
+    co_return;
+}
+
+void event_loop::close() {
+    if (m_running) {
+        throw invalid_state_error("close: cannot close a running event loop");
+    }
+    if (m_closed) {
+        return;
+    }
+    // Drop what was scheduled, then destroy the frames of tasks that never finished.
+    for (ready_entry& e : m_ready) {
+        delete e.callback;
+    }
+    m_ready.clear();
+    std::vector<detail::task_state_base*> pending;
+    for_each_task([&](detail::task_state_base& t) {
+        if (!t.done()) {
+            t.add_ref();
+            pending.push_back(&t);
+        }
+    });
+    for (auto* t : pending) {
+        t->abandon();
+        t->release(); // the loop's reference
+    }
+    for (auto* t : pending) {
+        t->release(); // ours
+    }
+    for (ready_entry& e : m_ready) {
+        delete e.callback;
+    }
+    m_ready.clear();
+    for (detail::timer_slot& s : m_timer_slots) {
+        if (s.armed && s.fire == &detail::fire_callback_timer) {
+            delete static_cast<std::function<void()>*>(s.context);
+        }
+        s.armed = false;
+    }
+    m_timer_heap.clear();
+    // Tasks that outlive the loop through their join_handles no longer report to it.
+    for_each_task([](detail::task_state_base& t) { t.m_loop = nullptr; });
+    while (m_tasks.pop_front() != nullptr) {
+    }
+    while (!m_signal_handlers.empty()) {
+        remove_signal_handler(m_signal_handlers.back().first);
+    }
+    {
+        std::lock_guard lock(m_threadsafe_mutex);
+        m_closed = true;
+        m_threadsafe_queue.clear();
+    }
+    ::close(m_wakeup_fd);
+    m_wakeup_fd = -1;
+    m_fds.clear();
+    m_reactor.reset();
+}
+
+// --- errors -------------------------------------------------------------------------------
+
+void event_loop::set_exception_handler(exception_handler handler) {
+    m_exception_handler = std::move(handler);
+}
+
+void event_loop::call_exception_handler(const exception_context& context) {
+    try {
+        if (m_exception_handler) {
+            m_exception_handler(*this, context);
+        } else {
+            default_exception_handler(*this, context);
+        }
+    } catch (...) {
+        std::fputs("corio: the exception handler threw; falling back to the default handler\n",
+                   stderr);
+        default_exception_handler(*this, context);
+    }
+}
+
+void event_loop::default_exception_handler(event_loop&, const exception_context& context) {
+    std::string line = "corio: " + context.message;
+    if (!context.task_name.empty()) {
+        line += " [" + context.task_name + "]";
+    }
+    if (context.exception) {
+        try {
+            std::rethrow_exception(context.exception);
+        } catch (const std::exception& e) {
+            line += ": ";
+            line += e.what();
+        } catch (const cancelled_error& e) {
+            line += ": ";
+            line += e.what();
+        } catch (...) {
+            line += ": unknown exception";
+        }
+    }
+    line += '\n';
+    std::fputs(line.c_str(), stderr);
+}
+
+event_loop& get_running_loop() {
+    if (detail::t_running_loop == nullptr) {
+        throw invalid_state_error("get_running_loop: no running event loop");
+    }
+    return *detail::t_running_loop;
+}
+
+} // namespace corio
+
+#include "corio/join_handle.hpp"
+
+namespace corio {
+
+namespace {
+task_info describe(detail::task_state_base& t) {
+    return {t.id(), t.name(), t.done(), t.cancelled()};
+}
+} // namespace
+
+std::optional<task_info> current_task() {
+    detail::task_state_base* t = detail::current_task_state();
+    if (t == nullptr) {
+        return std::nullopt;
+    }
+    return describe(*t);
+}
+
+std::vector<task_info> all_tasks() {
+    std::vector<task_info> out;
+    get_running_loop().for_each_task([&](detail::task_state_base& t) {
+        if (!t.done()) {
+            out.push_back(describe(t));
+        }
+    });
+    return out;
+}
+
+} // namespace corio

@@ -1,0 +1,36 @@
+#pragma once
+// The reactor interface: how the event loop waits for file descriptors. One implementation
+// per kernel mechanism (reactor_epoll.cpp; io_uring later), chosen when the loop is made.
+
+#include "corio/event_loop.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace corio::detail {
+
+struct reactor_event {
+    int fd;
+    bool readable;
+    bool writable;
+};
+
+class reactor {
+public:
+    virtual ~reactor() = default;
+    [[nodiscard]] virtual corio::backend kind() const noexcept = 0;
+    /// Start watching `fd`. `edge`: report each change of readiness once (the fd stays
+    /// registered for its life); otherwise report readiness for `readable`/`writable`
+    /// as long as it lasts.
+    virtual void add(int fd, bool readable, bool writable, bool edge) = 0;
+    /// Change what a level-triggered fd is watched for.
+    virtual void modify(int fd, bool readable, bool writable) = 0;
+    /// Stop watching `fd` (it may already be closed).
+    virtual void remove(int fd) noexcept = 0;
+    /// Wait up to `timeout_ns` (-1: no limit, 0: just look) and append what is ready.
+    virtual void wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) = 0;
+};
+
+std::unique_ptr<reactor> make_epoll_reactor();
+
+} // namespace corio::detail
