@@ -21,3 +21,36 @@ const char* cancelled_error::what() const noexcept {
 }
 
 } // namespace corio
+
+namespace corio {
+
+namespace {
+std::string describe(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (const cancelled_error& x) {
+        return x.what();
+    } catch (const generator_exit& x) {
+        return x.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+} // namespace
+
+exception_group::exception_group(std::vector<std::exception_ptr> exceptions)
+    : m_exceptions(std::move(exceptions)) {
+    m_what = "exception_group: " + std::to_string(m_exceptions.size()) +
+             (m_exceptions.size() == 1 ? " exception" : " exceptions");
+    if (!m_exceptions.empty()) {
+        m_what += " (first: " + describe(m_exceptions.front()) + ")";
+    }
+}
+exception_group::~exception_group() = default;
+const char* exception_group::what() const noexcept {
+    return m_what.c_str();
+}
+
+} // namespace corio

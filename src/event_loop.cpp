@@ -114,6 +114,9 @@ task_state_base::task_state_base(event_loop& loop, std::coroutine_handle<> frame
 
 task_state_base::~task_state_base() {
     m_all_tasks_node.unlink();
+}
+
+void task_state_base::report_unretrieved() noexcept {
     if (m_loop != nullptr && m_done && !m_cancelled && m_promise->m_exception &&
         !m_exception_retrieved) {
         m_loop->call_exception_handler(

@@ -50,3 +50,27 @@ public:
 };
 
 } // namespace corio
+
+#include <exception>
+#include <vector>
+
+namespace corio {
+
+/// Several exceptions raised together: the failures of a task group's children
+/// (Python's `ExceptionGroup`). `what()` names how many and the first one.
+class exception_group : public std::exception {
+public:
+    explicit exception_group(std::vector<std::exception_ptr> exceptions);
+    ~exception_group() override;
+    [[nodiscard]] const char* what() const noexcept override;
+    /// The exceptions, in the order they happened.
+    [[nodiscard]] const std::vector<std::exception_ptr>& exceptions() const noexcept {
+        return m_exceptions;
+    }
+
+private:
+    std::vector<std::exception_ptr> m_exceptions;
+    std::string m_what;
+};
+
+} // namespace corio

@@ -292,7 +292,7 @@ public:
     }
 
 private:
-    ~task_state() override = default;
+    ~task_state() override { report_unretrieved(); }
     task<T> m_task;
     bool m_result_taken = false;
 };

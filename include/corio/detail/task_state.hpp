@@ -208,6 +208,9 @@ public:
 
 protected:
     virtual ~task_state_base();
+    /// "Task exception was never retrieved": called by the derived destructor while the
+    /// task's frame (which holds the exception) still exists.
+    void report_unretrieved() noexcept;
     void destroy() noexcept { delete this; }
 
     event_loop* m_loop;

@@ -1,0 +1,214 @@
+#pragma once
+/// \file
+/// Cancel scopes and deadlines: `cancel_scope`, `move_on_after`, `fail_after`, `wait_for`,
+/// and `shield`.
+///
+/// ```cpp
+/// // asyncio.timeout(5): the body gets cancelled_error after 5 s; we get timeout_error.
+/// std::string page = co_await corio::fail_after(5s, fetch(url));
+/// // trio.move_on_after: empty if the deadline passed first.
+/// std::optional<std::string> maybe = co_await corio::move_on_after(5s, fetch(url));
+/// ```
+///
+/// A scope runs an awaitable inside the current task. Cancelling the scope (`cancel()`,
+/// or its deadline passing) delivers `cancelled_error` to that task at its suspension
+/// point. When the error comes back out of the awaitable, the scope absorbs it only if
+/// the scope itself asked for the cancellation and no enclosing scope, nor the task
+/// itself (`join_handle::cancel`), did. So a timeout inside a timeout, or a timeout that
+/// expires at the moment the task is cancelled from outside, never swallows the outer
+/// cancellation: the outer one propagates as `cancelled_error`.
+
+#include "corio/detail/awaitable_traits.hpp"
+#include "corio/detail/task_state.hpp"
+#include "corio/event_loop.hpp"
+#include "corio/join_handle.hpp"
+#include "corio/task.hpp"
+
+#include <chrono>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace corio {
+
+namespace detail {
+/// What a scope gives back when it absorbed its own cancellation: empty.
+template <class T>
+using scope_result_t = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
+} // namespace detail
+
+/// A region of a task that can be cancelled as a unit, optionally with a deadline
+/// (trio's CancelScope; asyncio.timeout is `fail_after`). Not movable: it is referred to
+/// while it runs.
+class cancel_scope {
+public:
+    /// A scope without a deadline.
+    cancel_scope() noexcept = default;
+    /// A scope cancelled when the loop's clock reaches `deadline`.
+    explicit cancel_scope(clock::time_point deadline) noexcept : m_deadline(deadline) {}
+    cancel_scope(const cancel_scope&) = delete;
+    cancel_scope& operator=(const cancel_scope&) = delete;
+    ~cancel_scope() { disarm(); }
+
+    /// Run `a` inside the scope: its value, or empty (`false` for void) if the scope
+    /// cancelled it. \throws cancelled_error if the cancellation came from outside,
+    /// whatever `a` throws, and invalid_state_error if the scope is already running or
+    /// there is no current task.
+    template <awaitable A>
+    task<detail::scope_result_t<await_result_t<A>>> run(A a);
+
+    /// Cancel the work inside the scope (now, or as soon as it starts).
+    void cancel() {
+        m_state.requested = true;
+        if (m_active && m_state.task != nullptr) {
+            m_state.task->deliver_cancel();
+        }
+    }
+    /// True once cancel() was called or the deadline passed.
+    [[nodiscard]] bool cancel_called() const noexcept { return m_state.requested; }
+    /// True if the scope absorbed the cancellation it caused.
+    [[nodiscard]] bool cancelled_caught() const noexcept { return m_caught; }
+    [[nodiscard]] std::optional<clock::time_point> deadline() const noexcept { return m_deadline; }
+    /// Move the deadline (rearms the timer if the scope is running).
+    void set_deadline(clock::time_point deadline) {
+        m_deadline = deadline;
+        if (m_active) {
+            disarm();
+            arm();
+        }
+    }
+
+private:
+    void enter() {
+        if (m_active) {
+            throw invalid_state_error("cancel_scope: already running");
+        }
+        detail::task_state_base* t = detail::current_task_state();
+        if (t == nullptr) {
+            throw invalid_state_error("cancel_scope: must be used inside a task running on an "
+                                      "event loop");
+        }
+        m_state.task = t;
+        m_state.parent = t->m_scope;
+        t->m_scope = &m_state;
+        m_active = true;
+        if (m_state.requested) {
+            t->deliver_cancel();
+        } else {
+            arm();
+        }
+    }
+    void exit() noexcept {
+        if (!m_active) {
+            return;
+        }
+        m_active = false;
+        disarm();
+        m_state.task->m_scope = m_state.parent;
+    }
+    void arm() {
+        if (m_deadline && !m_state.requested) {
+            m_loop = &get_running_loop();
+            m_timer = m_loop->add_timer(*m_deadline, &on_deadline, this);
+        }
+    }
+    void disarm() noexcept {
+        if (m_loop != nullptr) {
+            m_loop->cancel_timer(m_timer);
+            m_loop = nullptr;
+        }
+    }
+    static void on_deadline(void* self) {
+        auto* s = static_cast<cancel_scope*>(self);
+        s->m_loop = nullptr;
+        s->cancel();
+    }
+    /// Whether a cancelled_error leaving the scope is the scope's own to absorb.
+    [[nodiscard]] bool absorbs() const noexcept {
+        return m_state.requested && !m_state.enclosing_requested();
+    }
+
+    detail::scope_state m_state;
+    std::optional<clock::time_point> m_deadline;
+    event_loop* m_loop = nullptr;
+    timer_handle m_timer;
+    bool m_active = false;
+    bool m_caught = false;
+};
+
+template <awaitable A>
+task<detail::scope_result_t<await_result_t<A>>> cancel_scope::run(A a) {
+    using T = await_result_t<A>;
+    enter();
+    struct leave {
+        cancel_scope* s;
+        ~leave() { s->exit(); }
+    } guard{this};
+    std::exception_ptr cancelled;
+    try {
+        if constexpr (std::is_void_v<T>) {
+            co_await std::move(a);
+            co_return true;
+        } else {
+            co_return std::optional<T>(co_await std::move(a));
+        }
+    } catch (const cancelled_error&) {
+        cancelled = std::current_exception();
+    }
+    exit();
+    if (absorbs()) {
+        m_caught = true;
+        co_return detail::scope_result_t<T>{};
+    }
+    std::rethrow_exception(cancelled);
+}
+
+/// Run `a` with a time limit; empty (`false` for void) if the limit passed first
+/// (trio.move_on_after).
+template <class Rep, class Period, awaitable A>
+task<detail::scope_result_t<await_result_t<A>>> move_on_after(std::chrono::duration<Rep, Period> d,
+                                                              A a) {
+    cancel_scope scope(get_running_loop().time() + std::chrono::ceil<clock::duration>(d));
+    co_return co_await scope.run(std::move(a));
+}
+
+/// Run `a` with a time limit; `timeout_error` if the limit passed first (asyncio.timeout,
+/// trio.fail_after). The awaitable is cancelled at the deadline and may clean up first.
+template <class Rep, class Period, awaitable A>
+task<await_result_t<A>> fail_after(std::chrono::duration<Rep, Period> d, A a) {
+    using T = await_result_t<A>;
+    cancel_scope scope(get_running_loop().time() + std::chrono::ceil<clock::duration>(d));
+    auto r = co_await scope.run(std::move(a));
+    if (scope.cancelled_caught()) {
+        throw timeout_error("deadline of " +
+                            std::to_string(std::chrono::duration<double>(d).count()) +
+                            " s exceeded");
+    }
+    if constexpr (!std::is_void_v<T>) {
+        co_return std::move(*r);
+    }
+}
+
+/// asyncio.wait_for: the value of `a`, or `timeout_error` after cancelling it.
+template <class Rep, class Period, awaitable A>
+task<await_result_t<A>> wait_for(A a, std::chrono::duration<Rep, Period> d) {
+    co_return co_await fail_after(d, std::move(a));
+}
+
+/// asyncio.shield: run `a` as its own task and wait for it; cancelling the awaiting task
+/// stops the wait (it gets cancelled_error) but not the inner task, which runs on.
+template <awaitable A>
+task<await_result_t<A>> shield(A a) {
+    using T = await_result_t<A>;
+    join_handle<T> inner = [&] {
+        if constexpr (detail::is_task<A>::value) {
+            return spawn(std::move(a));
+        } else {
+            return spawn(detail::as_task<A>(std::move(a)));
+        }
+    }();
+    typename join_handle<T>::awaiter wait(inner.state_ptr(), false);
+    co_return co_await wait;
+}
+
+} // namespace corio
