@@ -75,23 +75,43 @@ public:
     std::coroutine_handle<> m_handle;
     generator_frame* m_parent = nullptr;
     generator_frame* m_child = nullptr;
-    /// Root only: the innermost frame of the delegation chain (this, when not delegating).
+    /// Root only: the innermost frame of the delegation chain (this, when not delegating),
+    /// or nullptr when unknown: a generator delegated to by reference stops tracking its
+    /// leaf, and leaf() finds it again if its owner resumes it after the delegation ends.
     generator_frame* m_leaf;
     /// Set by `co_yield yield_from(sub)` as the frame suspends: the driver starts `sub`.
     generator_frame* m_delegate = nullptr;
     /// When this frame belongs to the `yield_from` awaiter of its parent, that awaiter's
     /// flag saying the root's destroy_chain() has already destroyed this frame.
     bool* m_owner = nullptr;
+    /// Root only, while close() (or throw_into(generator_exit)) runs: the frame of the chain
+    /// being closed. When it returns normally, generator_exit is raised in its parent, which
+    /// inherits the role (Python: closing a delegating generator closes the sub-generator,
+    /// then raises GeneratorExit in the delegating one). Sub-generators started during the
+    /// cleanup are not being closed and return to their delegating generator as usual.
+    generator_frame* m_closing = nullptr;
     bool m_started = false;
     bool m_running = false;
-    bool m_closing = false;
     bool m_closed_unstarted = false;
 
     [[nodiscard]] bool finished() const noexcept { return m_closed_unstarted || m_handle.done(); }
 
-    /// Run the chain until the next value. Returns the frame holding it, or nullptr once
-    /// the root has finished (rethrowing what ended it, if anything did).
-    generator_frame* step() {
+    /// Root only: the innermost frame of the delegation chain.
+    generator_frame* leaf() noexcept {
+        if (m_leaf == nullptr) {
+            generator_frame* f = this;
+            while (f->m_child != nullptr) {
+                f = f->m_child;
+            }
+            m_leaf = f;
+        }
+        return m_leaf;
+    }
+
+    /// Throws unless this root may be resumed now. Every operation calls it before it
+    /// stores a sent value or an exception to deliver, so a refused operation leaves the
+    /// generator as it was.
+    void check_resumable() const {
         if (m_running) {
             throw invalid_state_error(
                 "generator already running: it was resumed from inside its own body");
@@ -99,6 +119,17 @@ public:
         if (m_parent != nullptr) {
             throw invalid_state_error("generator is being delegated to by yield_from and "
                                       "cannot be resumed directly");
+        }
+    }
+
+    /// Run the chain until the next value. Returns the frame holding it, or nullptr once
+    /// the root has finished (rethrowing what ended it, if anything did).
+    generator_frame* step() {
+        check_resumable();
+        if (finished()) {
+            // The consumer may finish the generator (close(), next()) while an iterator
+            // still points at its last value; that iterator's ++ ends the iteration.
+            return nullptr;
         }
         m_running = true;
         struct running_guard {
@@ -112,9 +143,27 @@ public:
         return f;
     }
 
+    /// Raise `e` at the leaf's `co_yield` and run to the next value, like step(). `closing`
+    /// says that `e` is generator_exit: the chain is being closed, so each delegating
+    /// generator whose sub-generator returns normally gets generator_exit in turn.
+    generator_frame* step_throwing(std::exception_ptr e, bool closing) {
+        check_resumable();
+        leaf()->m_thrown = std::move(e);
+        if (!closing) {
+            return step();
+        }
+        m_closing = leaf();
+        struct closing_guard {
+            generator_frame*& closing;
+            ~closing_guard() { closing = nullptr; }
+        } guard{m_closing};
+        return step();
+    }
+
     /// Destroy this root's frame and every sub-generator frame it owns, innermost first,
     /// without recursion. A sub-generator delegated to by reference (`yield_from(g)` on an
-    /// lvalue) is not owned: it is detached and left suspended for its owner.
+    /// lvalue) is not owned: it is detached and left suspended for its owner, in O(1), so
+    /// that a chain of such generators each owning the next is destroyed in linear time.
     void destroy_chain() noexcept {
         generator_frame* bottom = this;
         while (bottom->m_child != nullptr && bottom->m_child->m_owner != nullptr) {
@@ -122,11 +171,7 @@ public:
         }
         if (generator_frame* borrowed = bottom->m_child) {
             borrowed->m_parent = nullptr;
-            generator_frame* leaf = borrowed;
-            while (leaf->m_child != nullptr) {
-                leaf = leaf->m_child;
-            }
-            borrowed->m_leaf = leaf;
+            borrowed->m_leaf = nullptr;
             bottom->m_child = nullptr;
         }
         while (bottom != this) {
@@ -140,14 +185,17 @@ public:
 
 private:
     generator_frame* advance() {
-        generator_frame* cur = m_leaf;
+        generator_frame* cur = leaf();
         for (;;) {
             cur->m_handle.resume();
             if (generator_frame* sub = cur->m_delegate) {
                 cur->m_delegate = nullptr;
                 cur->m_child = sub;
                 sub->m_parent = cur;
-                cur = sub->m_leaf;
+                cur = sub->leaf();
+                // While delegated to, the sub's own chain changes without it: forget its
+                // leaf until it is a root again.
+                sub->m_leaf = nullptr;
                 continue;
             }
             if (!cur->m_handle.done()) {
@@ -161,15 +209,27 @@ private:
             generator_frame* parent = cur->m_parent;
             parent->m_child = nullptr;
             cur->m_parent = nullptr;
-            if (m_closing && !cur->m_exception) {
-                // Python: closing a delegating generator closes the sub-generator, then
-                // raises GeneratorExit in the delegating one even if the sub returned.
-                parent->m_thrown = std::make_exception_ptr(generator_exit{});
+            if (cur == m_closing) {
+                m_closing = parent;
+                if (!cur->m_exception) {
+                    parent->m_thrown = std::make_exception_ptr(generator_exit{});
+                }
             }
             cur = parent;
         }
     }
 };
+
+/// Whether `e` holds a `generator_exit` (throw_into of one closes a delegation chain).
+inline bool is_generator_exit(const std::exception_ptr& e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const generator_exit&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
 
 template <class R>
 class generator_return {
@@ -408,7 +468,8 @@ public:
     using return_type = R;
 
     /// Iterates the yielded values; `*it` refers to the value the generator is suspended
-    /// at. Incrementing resumes the generator. Exceptions from the body propagate out of
+    /// at. Incrementing resumes the generator, or ends the iteration if the loop body has
+    /// finished it (with `close()`, say). Exceptions from the body propagate out of
     /// `begin()` and `++`.
     class iterator {
     public:
@@ -462,11 +523,12 @@ public:
 
     /// Resume with `value` as the result of the pending `co_yield` and run to the next one.
     /// \throws invalid_state_error if the generator has not started (call `next()` first,
-    /// as Python requires).
+    /// as Python requires), is running, or is being delegated to; the value is not kept.
     std::optional<Y>
     send(std::conditional_t<std::is_void_v<S>, detail::no_send_type, S> value) requires(
         !std::is_void_v<S>) {
         auto& root = frame("send()");
+        root.check_resumable();
         if (!root.m_started && !root.finished()) {
             throw invalid_state_error(
                 "send(): generator has not started; call next() to run it to its first co_yield");
@@ -474,14 +536,16 @@ public:
         if (root.finished()) {
             return std::nullopt;
         }
-        root.m_leaf->m_sent.value.emplace(std::move(value));
+        root.leaf()->m_sent.value.emplace(std::move(value));
         return take(root.step());
     }
 
     /// Raise `e` at the suspended `co_yield` (Python's `g.throw(e)`). If the generator
     /// catches it and yields again, that value is returned; if it finishes, empty; an
     /// exception escaping the body propagates. On a generator that has already finished,
-    /// `e` is rethrown as is.
+    /// `e` is rethrown as is. Throwing `generator_exit` into a delegating generator closes
+    /// the delegation as `close()` does (PEP 380): if the sub-generator returns, the
+    /// delegating generator gets `generator_exit` too.
     std::optional<Y> throw_into(std::exception_ptr e) {
         auto& root = frame("throw_into()");
         if (!e) {
@@ -490,8 +554,8 @@ public:
         if (root.finished()) {
             std::rethrow_exception(e);
         }
-        root.m_leaf->m_thrown = std::move(e);
-        return take(root.step());
+        const bool exiting = detail::is_generator_exit(e);
+        return take(root.step_throwing(std::move(e), exiting));
     }
 
     /// Raise `generator_exit` at the suspended `co_yield` so the body can clean up
@@ -505,19 +569,14 @@ public:
         if (root.finished()) {
             return;
         }
+        root.check_resumable();
         if (!root.m_started) {
             root.m_closed_unstarted = true;
             return;
         }
-        root.m_closing = true;
-        struct closing_guard {
-            bool& closing;
-            ~closing_guard() { closing = false; }
-        } guard{root.m_closing};
-        root.m_leaf->m_thrown = std::make_exception_ptr(generator_exit{});
         detail::generator_frame<Y, S>* yielded = nullptr;
         try {
-            yielded = root.step();
+            yielded = root.step_throwing(std::make_exception_ptr(generator_exit{}), true);
         } catch (const generator_exit&) {
             return;
         }
@@ -631,7 +690,11 @@ generator<Y, S> detail::yield_range(Range& range) {
 ///
 /// Passing `sub` as an lvalue delegates to it without taking it: it must outlive the
 /// delegation, and if the outer generator is destroyed first, `sub` stays suspended
-/// where it was, for its owner to continue.
+/// where it was, for its owner to continue. When `sub` finishes, the expression moves its
+/// return value out of it. For deep recursion prefer the rvalue form: a chain of
+/// generators that each hold the next as a local and delegate to it by reference is
+/// destroyed recursively (each frame's local destroys the next frame), one stack frame
+/// per level, whereas a chain of owned sub-generators is destroyed in a loop.
 template <class Y, class S, class R>
 detail::delegate_to<generator<Y, S, R>, true> yield_from(generator<Y, S, R>&& sub) noexcept {
     return {std::move(sub)};
