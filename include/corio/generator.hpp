@@ -43,6 +43,13 @@ inline constexpr bool is_generator_v = false;
 template <class Y, class S, class R>
 inline constexpr bool is_generator_v<generator<Y, S, R>> = true;
 
+/// Raise the exception that throw_into()/close() left for a frame at its co_yield. Out of
+/// line so that the exception_ptr temporary and its cleanup stay out of the generator
+/// body's resume path.
+[[noreturn]] [[gnu::noinline, gnu::cold]] inline void rethrow_pending(std::exception_ptr& pending) {
+    std::rethrow_exception(std::exchange(pending, nullptr));
+}
+
 /// Where a value passed to `send()` waits for the `co_yield` to pick it up.
 template <class S>
 struct sent_slot {
@@ -112,21 +119,20 @@ public:
     /// stores a sent value or an exception to deliver, so a refused operation leaves the
     /// generator as it was.
     void check_resumable() const {
-        if (m_running) {
-            throw invalid_state_error(
-                "generator already running: it was resumed from inside its own body");
-        }
-        if (m_parent != nullptr) {
-            throw invalid_state_error("generator is being delegated to by yield_from and "
-                                      "cannot be resumed directly");
+        if (m_running || m_parent != nullptr) [[unlikely]] {
+            throw_not_resumable();
         }
     }
 
     /// Run the chain until the next value. Returns the frame holding it, or nullptr once
     /// the root has finished (rethrowing what ended it, if anything did).
+    ///
+    /// This is the per-value path, small enough to inline into `next()` and the iterator:
+    /// resume the leaf, and if it simply yielded again, that was the whole step. A
+    /// delegation starting or ending, or the root finishing, goes on in advance().
     generator_frame* step() {
         check_resumable();
-        if (finished()) {
+        if (finished()) [[unlikely]] {
             // The consumer may finish the generator (close(), next()) while an iterator
             // still points at its last value; that iterator's ++ ends the iteration.
             return nullptr;
@@ -136,11 +142,12 @@ public:
             bool& running;
             ~running_guard() { running = false; }
         } guard{m_running};
-        generator_frame* f = advance();
-        if (f == nullptr && m_exception) {
-            std::rethrow_exception(std::exchange(m_exception, nullptr));
+        generator_frame* cur = leaf();
+        cur->m_handle.resume();
+        if (cur->m_delegate == nullptr && !cur->m_handle.done()) [[likely]] {
+            return cur;
         }
-        return f;
+        return advance(cur);
     }
 
     /// Raise `e` at the leaf's `co_yield` and run to the next value, like step(). `closing`
@@ -184,10 +191,20 @@ public:
     }
 
 private:
-    generator_frame* advance() {
-        generator_frame* cur = leaf();
+    [[noreturn]] [[gnu::noinline, gnu::cold]] void throw_not_resumable() const {
+        if (m_running) {
+            throw invalid_state_error(
+                "generator already running: it was resumed from inside its own body");
+        }
+        throw invalid_state_error("generator is being delegated to by yield_from and "
+                                  "cannot be resumed directly");
+    }
+
+    /// The rest of step(), out of line: `cur` was just resumed and did not simply yield.
+    /// Returns the frame holding the next value, or nullptr once the root has finished
+    /// (rethrowing what ended it, if anything did).
+    [[gnu::noinline]] generator_frame* advance(generator_frame* cur) {
         for (;;) {
-            cur->m_handle.resume();
             if (generator_frame* sub = cur->m_delegate) {
                 cur->m_delegate = nullptr;
                 cur->m_child = sub;
@@ -196,6 +213,7 @@ private:
                 // While delegated to, the sub's own chain changes without it: forget its
                 // leaf until it is a root again.
                 sub->m_leaf = nullptr;
+                cur->m_handle.resume();
                 continue;
             }
             if (!cur->m_handle.done()) {
@@ -204,6 +222,9 @@ private:
             }
             if (cur == this) {
                 m_leaf = this;
+                if (m_exception) {
+                    std::rethrow_exception(std::exchange(m_exception, nullptr));
+                }
                 return nullptr;
             }
             generator_frame* parent = cur->m_parent;
@@ -216,6 +237,7 @@ private:
                 }
             }
             cur = parent;
+            cur->m_handle.resume();
         }
     }
 };
@@ -258,8 +280,8 @@ public:
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<>) const noexcept {}
     auto await_resume() {
-        if (m_frame->m_thrown) {
-            std::rethrow_exception(std::exchange(m_frame->m_thrown, nullptr));
+        if (m_frame->m_thrown) [[unlikely]] {
+            rethrow_pending(m_frame->m_thrown);
         }
         if constexpr (!std::is_void_v<S>) {
             return m_frame->m_sent.take();
@@ -316,8 +338,8 @@ public:
             void await_suspend(std::coroutine_handle<>) const noexcept {}
             void await_resume() const {
                 frame->m_started = true;
-                if (frame->m_thrown) {
-                    std::rethrow_exception(std::exchange(frame->m_thrown, nullptr));
+                if (frame->m_thrown) [[unlikely]] {
+                    rethrow_pending(frame->m_thrown);
                 }
             }
         };
