@@ -54,3 +54,18 @@ const char* exception_group::what() const noexcept {
 }
 
 } // namespace corio
+
+namespace corio {
+
+queue_empty::queue_empty() : std::runtime_error("queue_empty: the queue is empty") {}
+queue_empty::~queue_empty() = default;
+queue_full::queue_full() : std::runtime_error("queue_full: the queue is full") {}
+queue_full::~queue_full() = default;
+queue_shut_down::queue_shut_down()
+    : std::runtime_error("queue_shut_down: the queue has been shut down") {}
+queue_shut_down::~queue_shut_down() = default;
+broken_barrier_error::broken_barrier_error()
+    : std::runtime_error("broken_barrier_error: the barrier was aborted or reset") {}
+broken_barrier_error::~broken_barrier_error() = default;
+
+} // namespace corio

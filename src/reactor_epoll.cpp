@@ -58,7 +58,10 @@ public:
         epoll_event ev{};
         ev.events = level_mask(readable, writable);
         ev.data.fd = fd;
-        if (::epoll_ctl(m_epfd, EPOLL_CTL_MOD, fd, &ev) < 0) {
+        // ENOENT: the fd was closed (which dropped it from the set) and its number reused
+        // before the loop heard of it; register the new file.
+        if (::epoll_ctl(m_epfd, EPOLL_CTL_MOD, fd, &ev) < 0 &&
+            (errno != ENOENT || ::epoll_ctl(m_epfd, EPOLL_CTL_ADD, fd, &ev) < 0)) {
             throw std::system_error(errno, std::generic_category(),
                                     "epoll_ctl(MOD) fd " + std::to_string(fd));
         }

@@ -16,7 +16,9 @@
 /// the scope itself asked for the cancellation and no enclosing scope, nor the task
 /// itself (`join_handle::cancel`), did. So a timeout inside a timeout, or a timeout that
 /// expires at the moment the task is cancelled from outside, never swallows the outer
-/// cancellation: the outer one propagates as `cancelled_error`.
+/// cancellation: the outer one propagates as `cancelled_error`. As with asyncio's
+/// `Task.cancelling()`, a request the code swallowed still counts: inside a task that caught
+/// and ignored its own cancellation, an inner timeout comes out as `cancelled_error`.
 
 #include "corio/detail/awaitable_traits.hpp"
 #include "corio/detail/task_state.hpp"
@@ -35,11 +37,33 @@ namespace detail {
 /// What a scope gives back when it absorbed its own cancellation: empty.
 template <class T>
 using scope_result_t = std::conditional_t<std::is_void_v<T>, bool, std::optional<T>>;
+
+/// The loop's time plus `d`; empty when that lies beyond the clock's range (so
+/// `move_on_after(std::chrono::hours::max(), a)` means no limit instead of overflowing).
+template <class Rep, class Period>
+std::optional<clock::time_point> deadline_after(std::chrono::duration<Rep, Period> d) {
+    const clock::time_point now = get_running_loop().time();
+    if (d <= std::chrono::duration<Rep, Period>::zero()) {
+        return now;
+    }
+    using seconds = std::chrono::duration<long double>;
+    // A second of margin absorbs the rounding of the comparison in floating point.
+    if (seconds(d) >= seconds(clock::time_point::max() - now) - seconds(1)) {
+        return std::nullopt;
+    }
+    return now + std::chrono::ceil<clock::duration>(d);
+}
 } // namespace detail
 
 /// A region of a task that can be cancelled as a unit, optionally with a deadline
 /// (trio's CancelScope; asyncio.timeout is `fail_after`). Not movable: it is referred to
-/// while it runs.
+/// while it runs. A scope runs once.
+///
+/// ```cpp
+/// corio::cancel_scope scope(loop.time() + 5s);
+/// auto h = corio::spawn(watch_for_shutdown(&scope));  // may call scope.cancel()
+/// std::optional<int> r = co_await scope.run(work());   // empty if cancelled
+/// ```
 class cancel_scope {
 public:
     /// A scope without a deadline.
@@ -52,16 +76,17 @@ public:
 
     /// Run `a` inside the scope: its value, or empty (`false` for void) if the scope
     /// cancelled it. \throws cancelled_error if the cancellation came from outside,
-    /// whatever `a` throws, and invalid_state_error if the scope is already running or
-    /// there is no current task.
+    /// whatever `a` throws, and invalid_state_error if the scope is running or has run
+    /// already, or there is no current task.
     template <awaitable A>
     task<detail::scope_result_t<await_result_t<A>>> run(A a);
 
     /// Cancel the work inside the scope (now, or as soon as it starts).
     void cancel() {
-        m_state.requested = true;
-        if (m_active && m_state.task != nullptr) {
-            m_state.task->deliver_cancel();
+        if (m_active) {
+            m_state.task->request_cancel(m_state);
+        } else {
+            m_state.requested = true;
         }
     }
     /// True once cancel() was called or the deadline passed.
@@ -83,28 +108,33 @@ private:
         if (m_active) {
             throw invalid_state_error("cancel_scope: already running");
         }
+        if (m_used) {
+            throw invalid_state_error("cancel_scope: already used (a scope runs once)");
+        }
         detail::task_state_base* t = detail::current_task_state();
         if (t == nullptr) {
             throw invalid_state_error("cancel_scope: must be used inside a task running on an "
                                       "event loop");
         }
+        m_used = true;
         m_state.task = t;
         m_state.parent = t->m_scope;
         t->m_scope = &m_state;
         m_active = true;
         if (m_state.requested) {
-            t->deliver_cancel();
+            t->request_cancel(m_state);
         } else {
             arm();
         }
     }
-    void exit() noexcept {
+    /// `cancellation_leaving`: a cancelled_error is propagating out of the scope.
+    void exit(bool cancellation_leaving) noexcept {
         if (!m_active) {
             return;
         }
         m_active = false;
         disarm();
-        m_state.task->m_scope = m_state.parent;
+        m_state.task->leave_scope(m_state, cancellation_leaving);
     }
     void arm() {
         if (m_deadline && !m_state.requested) {
@@ -133,6 +163,7 @@ private:
     event_loop* m_loop = nullptr;
     timer_handle m_timer;
     bool m_active = false;
+    bool m_used = false;
     bool m_caught = false;
 };
 
@@ -142,7 +173,7 @@ task<detail::scope_result_t<await_result_t<A>>> cancel_scope::run(A a) {
     enter();
     struct leave {
         cancel_scope* s;
-        ~leave() { s->exit(); }
+        ~leave() { s->exit(false); }
     } guard{this};
     std::exception_ptr cancelled;
     try {
@@ -155,7 +186,7 @@ task<detail::scope_result_t<await_result_t<A>>> cancel_scope::run(A a) {
     } catch (const cancelled_error&) {
         cancelled = std::current_exception();
     }
-    exit();
+    exit(true);
     if (absorbs()) {
         m_caught = true;
         co_return detail::scope_result_t<T>{};
@@ -168,7 +199,10 @@ task<detail::scope_result_t<await_result_t<A>>> cancel_scope::run(A a) {
 template <class Rep, class Period, awaitable A>
 task<detail::scope_result_t<await_result_t<A>>> move_on_after(std::chrono::duration<Rep, Period> d,
                                                               A a) {
-    cancel_scope scope(get_running_loop().time() + std::chrono::ceil<clock::duration>(d));
+    cancel_scope scope;
+    if (const auto deadline = detail::deadline_after(d)) {
+        scope.set_deadline(*deadline);
+    }
     co_return co_await scope.run(std::move(a));
 }
 
@@ -177,7 +211,10 @@ task<detail::scope_result_t<await_result_t<A>>> move_on_after(std::chrono::durat
 template <class Rep, class Period, awaitable A>
 task<await_result_t<A>> fail_after(std::chrono::duration<Rep, Period> d, A a) {
     using T = await_result_t<A>;
-    cancel_scope scope(get_running_loop().time() + std::chrono::ceil<clock::duration>(d));
+    cancel_scope scope;
+    if (const auto deadline = detail::deadline_after(d)) {
+        scope.set_deadline(*deadline);
+    }
     auto r = co_await scope.run(std::move(a));
     if (scope.cancelled_caught()) {
         throw timeout_error("deadline of " +

@@ -74,3 +74,36 @@ private:
 };
 
 } // namespace corio
+
+namespace corio {
+
+/// `get_nowait()` on an empty queue (asyncio.QueueEmpty).
+class queue_empty : public std::runtime_error {
+public:
+    queue_empty();
+    ~queue_empty() override;
+};
+
+/// `put_nowait()` on a full queue (asyncio.QueueFull).
+class queue_full : public std::runtime_error {
+public:
+    queue_full();
+    ~queue_full() override;
+};
+
+/// `put()` after `shutdown()`, or `get()` once a shut-down queue is empty
+/// (asyncio.QueueShutDown, Python 3.13).
+class queue_shut_down : public std::runtime_error {
+public:
+    queue_shut_down();
+    ~queue_shut_down() override;
+};
+
+/// A barrier was aborted or reset while a coroutine waited at it (asyncio.BrokenBarrierError).
+class broken_barrier_error : public std::runtime_error {
+public:
+    broken_barrier_error();
+    ~broken_barrier_error() override;
+};
+
+} // namespace corio

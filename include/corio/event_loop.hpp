@@ -22,6 +22,7 @@
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -70,6 +71,8 @@ struct exception_context {
 };
 
 class event_loop;
+class executor;
+class thread_pool;
 using exception_handler = std::function<void(event_loop&, const exception_context&)>;
 
 /// Cancels a callback scheduled with `call_later` / `call_at`.
@@ -93,6 +96,8 @@ private:
 namespace detail {
 class reactor;
 struct timer_slot;
+struct timer_entry;
+class timer_heap;
 struct fd_entry;
 template <class T>
 class task_state;
@@ -113,9 +118,12 @@ public:
     template <class T>
     T run_until_complete(task<T> main);
 
-    /// Run until `stop()` is called.
+    /// Run until `stop()` is called. At least one iteration runs: after a `stop()` made
+    /// while the loop was not running, it polls I/O once without blocking, runs what is
+    /// ready, and returns (as asyncio).
     void run_forever();
-    /// Make `run_forever()` return after the current iteration.
+    /// Make `run_forever()` return after the current iteration; a `run_until_complete`
+    /// whose task has not finished then throws `invalid_state_error`.
     void stop() noexcept;
     /// Release the loop's resources: tasks still pending are destroyed (their frames, not
     /// run), timers dropped, the reactor closed. \throws invalid_state_error if running.
@@ -127,8 +135,12 @@ public:
     [[nodiscard]] clock::time_point time() const noexcept;
 
     /// Run `fn` in the next batch of the ready queue.
+    /// \throws invalid_state_error if the loop is closed (so do call_later, call_at,
+    /// call_soon_threadsafe, add_reader, add_writer and add_signal_handler);
+    /// std::invalid_argument if `fn` is empty.
     void call_soon(std::function<void()> fn);
-    /// Run `fn` after `delay` (at the earliest).
+    /// Run `fn` after `delay` (at the earliest). The handle cancels it until it has run,
+    /// even once its deadline has passed and it waits in the ready queue.
     timer_handle call_later(clock::duration delay, std::function<void()> fn);
     /// Run `fn` at `when` (at the earliest).
     timer_handle call_at(clock::time_point when, std::function<void()> fn);
@@ -148,6 +160,8 @@ public:
     /// is blocked for this thread while a handler is registered).
     /// \throws std::system_error if signalfd fails; std::invalid_argument for a bad signo.
     void add_signal_handler(int signo, std::function<void()> fn);
+    /// Unregister and unblock `signo`; an instance still pending is dropped. Returns true
+    /// if a handler was registered.
     bool remove_signal_handler(int signo);
 
     /// Replace the handler for errors nobody else can receive (unretrieved task
@@ -166,6 +180,21 @@ public:
     /// Close every async generator still open (their cleanup runs); `run()` awaits this
     /// before closing the loop.
     task<> shutdown_asyncgens();
+
+    /// The thread pool behind `to_thread`, made on first use (asyncio's default executor).
+    executor& default_executor();
+    /// Finish the default executor's queued calls and join its threads; `run()` does this
+    /// at the end. Blocks the calling thread.
+    void shutdown_default_executor();
+
+    /// While work is ready, the loop asks the reactor for I/O once every this many batches
+    /// (a non-blocking epoll_wait costs more than most task steps); when nothing is ready it
+    /// waits in the reactor every time. So ready I/O is serviced within this many batches
+    /// however busy the loop is (Tokio's event_interval is 61 too).
+    static constexpr unsigned io_poll_interval = 61;
+
+    /// The open async generators (for shutdown_asyncgens).
+    [[nodiscard]] detail::intrusive_list& asyncgen_registry() noexcept { return m_asyncgens; }
 
     // --- Building blocks for awaitables (corio's own, or yours) ------------------------
 
@@ -201,24 +230,34 @@ public:
 
 private:
     friend class detail::task_state_base;
+    friend void detail::wake(detail::waiter& w) noexcept;
+    /// Unpark `t` from `w`, which is being woken. If the wait ended by cancellation, `t`
+    /// is marked as having a cancellation on its way until it runs again, so that more
+    /// cancel() calls meanwhile do not deliver a second one (asyncio throws once).
+    static void unpark_woken(detail::task_state_base& t, const detail::waiter& w) noexcept;
+    /// A coroutine to resume as part of a task, or (both null) the next of m_callbacks.
     struct ready_entry {
         std::coroutine_handle<> handle;
         detail::task_state_base* task;
-        std::function<void()>* callback;
     };
 
     void run_once();
+    [[nodiscard]] bool timer_entry_stale(const detail::timer_entry& e) const noexcept;
+    void drop_stale_timers() noexcept;
     void process_timers();
     void run_ready_batch();
     void poll_io(bool may_block);
     void run_entry(ready_entry& e);
     void run_entry_callback(std::function<void()>& fn);
+    void push_callback(std::function<void()> fn);
     void enter_running();
     void leave_running() noexcept;
     void report_slow(const std::string& who, clock::duration took);
     detail::fd_entry& fd_slot(int fd);
     void update_fd_interest(int fd);
     void drain_threadsafe();
+    void check_open(const char* operation) const;
+    void run_timer_callback(std::uint32_t slot);
     void on_signalfd();
 
     template <class T>
@@ -229,19 +268,18 @@ private:
     std::unique_ptr<detail::reactor> m_reactor;
     std::vector<ready_entry> m_ready;
     std::vector<ready_entry> m_running_batch;
+    std::deque<std::function<void()>> m_callbacks;
     std::vector<detail::timer_slot> m_timer_slots;
     std::vector<std::uint32_t> m_free_timer_slots;
-    struct heap_entry {
-        clock::time_point when;
-        std::uint64_t sequence;
-        std::uint32_t slot;
-        std::uint32_t generation;
-    };
-    std::vector<heap_entry> m_timer_heap;
+    std::unique_ptr<detail::timer_heap> m_timer_heap;
     std::size_t m_cancelled_timers = 0;
-    std::uint64_t m_timer_sequence = 0;
+    std::uint32_t m_timer_sequence = 0;
     std::vector<std::unique_ptr<detail::fd_entry>> m_fds;
     detail::intrusive_list m_tasks;
+    detail::intrusive_list m_asyncgens;
+    std::unique_ptr<thread_pool> m_default_executor;
+    /// Batches run since the reactor was last asked for I/O.
+    unsigned m_batches_since_poll = 0;
     detail::task_state_base* m_current = nullptr;
     exception_handler m_exception_handler;
     std::mutex m_threadsafe_mutex;
@@ -272,7 +310,9 @@ template <class T>
 class task_state final : public task_state_base {
 public:
     task_state(event_loop& loop, task<T> t) noexcept
-        : task_state_base(loop, t.handle(), t.handle().promise()), m_task(std::move(t)) {}
+        : task_state_base(loop, t.handle(), t.handle().promise()) {
+        t.release();
+    }
 
     /// The result: copied out (so any number of awaiters get it) or moved out for
     /// move-only types (then only once).
@@ -281,20 +321,21 @@ public:
         if constexpr (std::is_void_v<T>) {
             return;
         } else if constexpr (std::is_reference_v<T> || std::is_copy_constructible_v<T>) {
-            return m_task.handle().promise().result_ref();
+            return promise().result_ref();
         } else {
             if (m_result_taken) {
                 throw invalid_state_error("result of a move-only task already taken");
             }
             m_result_taken = true;
-            return std::move(m_task.handle().promise().result_ref());
+            return std::move(promise().result_ref());
         }
     }
 
 private:
-    ~task_state() override { report_unretrieved(); }
-    task<T> m_task;
-    bool m_result_taken = false;
+    ~task_state() override = default;
+    task_promise<T>& promise() const noexcept {
+        return std::coroutine_handle<task_promise<T>>::from_address(m_frame.address()).promise();
+    }
 };
 } // namespace detail
 
@@ -317,6 +358,9 @@ T event_loop::run_until_complete(task<T> main) {
     if (!main.valid()) {
         throw invalid_state_error("run_until_complete: empty task");
     }
+    if (main.handle().promise().m_awaited) {
+        throw invalid_state_error("run_until_complete: task was already awaited or spawned");
+    }
     enter_running();
     struct leave {
         event_loop* loop;
@@ -331,6 +375,12 @@ T event_loop::run_until_complete(task<T> main) {
     start_task(*state);
     while (!state->done()) {
         run_once();
+        if (m_stopping && !state->done()) {
+            // asyncio: "Event loop stopped before Future completed." The task stays
+            // pending on the loop.
+            throw invalid_state_error(
+                "run_until_complete: the event loop was stopped before the task completed");
+        }
     }
     return take_main_result(*state);
 }

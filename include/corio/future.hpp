@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -30,7 +31,7 @@ template <>
 struct future_value<void> {};
 
 template <class T>
-class future_state : public future_value<T> {
+class future_state : public future_value<T>, public std::enable_shared_from_this<future_state<T>> {
 public:
     explicit future_state(event_loop& loop) noexcept : m_loop(&loop) {}
     future_state(const future_state&) = delete;
@@ -59,10 +60,15 @@ public:
             auto* l = static_cast<completion_listener*>(n);
             l->on_complete(*l);
         }
-        for (auto& cb : m_callbacks) {
-            m_loop->call_soon(std::move(cb));
+        if (!m_callbacks.empty()) {
+            // The callbacks hold no reference to the state while they wait (that would be
+            // a cycle, leaking a future never resolved); once queued, they keep it alive.
+            auto self = this->shared_from_this();
+            for (auto& cb : m_callbacks) {
+                m_loop->call_soon([self, cb = std::move(cb)] { cb(self); });
+            }
+            m_callbacks.clear();
         }
-        m_callbacks.clear();
     }
 
     bool cancel() {
@@ -85,8 +91,9 @@ public:
     event_loop* m_loop;
     std::exception_ptr m_exception;
     intrusive_list m_listeners;
-    std::vector<std::function<void()>> m_callbacks;
+    std::vector<std::function<void(const std::shared_ptr<future_state>&)>> m_callbacks;
     bool m_done = false;
+    bool m_value_taken = false;
     bool m_cancelled = false;
     bool m_retrieved = false;
 };
@@ -151,21 +158,30 @@ public:
     /// Call `fn(*this)` (through call_soon) once the future is done; at once (next
     /// iteration) if it already is.
     void add_done_callback(std::function<void(future&)> fn) {
-        std::function<void()> cb = [self = *this, fn = std::move(fn)]() mutable { fn(self); };
+        if (!fn) {
+            throw std::invalid_argument("add_done_callback: empty function");
+        }
         if (m_state->done()) {
-            m_state->m_loop->call_soon(std::move(cb));
+            m_state->m_loop->call_soon([self = *this, fn = std::move(fn)]() mutable { fn(self); });
         } else {
-            m_state->m_callbacks.push_back(std::move(cb));
+            m_state->m_callbacks.push_back(
+                [fn = std::move(fn)](const std::shared_ptr<detail::future_state<T>>& state) {
+                    future f(state);
+                    fn(f);
+                });
         }
     }
 
-    /// Wait for the result (a copy of it; the future keeps its value for other awaiters).
-    /// Cancelling the awaiting task cancels the future, as in asyncio.
-    auto operator co_await() const noexcept { return awaiter(m_state.get()); }
+    /// Wait for the result (a copy of it; the future keeps its value for other awaiters;
+    /// a move-only value is moved out to the first awaiter, and a second one gets
+    /// `invalid_state_error`). Cancelling the awaiting task cancels the future, as in
+    /// asyncio. The awaiter keeps the future's state alive while it waits.
+    auto operator co_await() const noexcept { return awaiter(m_state); }
 
     class awaiter {
     public:
-        explicit awaiter(detail::future_state<T>* state) noexcept : m_state(state) {
+        explicit awaiter(std::shared_ptr<detail::future_state<T>> state) noexcept
+            : m_state(std::move(state)) {
             m_node.on_complete = &on_complete;
             m_node.context = this;
             m_waiter.on_cancel = &on_cancel;
@@ -188,8 +204,15 @@ public:
                 throw cancelled_error{};
             }
             m_state->rethrow_if_failed();
-            if constexpr (!std::is_void_v<T>) {
+            if constexpr (std::is_copy_constructible_v<T>) {
                 return *m_state->value;
+            } else if constexpr (!std::is_void_v<T>) {
+                if (m_state->m_value_taken) {
+                    throw invalid_state_error("co_await: the move-only result of this future "
+                                              "was already taken");
+                }
+                m_state->m_value_taken = true;
+                return std::move(*m_state->value);
             }
         }
 
@@ -204,12 +227,15 @@ public:
             return false;
         }
 
-        detail::future_state<T>* m_state;
+        std::shared_ptr<detail::future_state<T>> m_state;
         detail::completion_listener m_node;
         detail::waiter m_waiter;
     };
 
 private:
+    explicit future(std::shared_ptr<detail::future_state<T>> state) noexcept
+        : m_state(std::move(state)) {}
+
     std::shared_ptr<detail::future_state<T>> m_state;
 };
 

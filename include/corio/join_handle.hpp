@@ -126,7 +126,10 @@ public:
 
     class awaiter {
     public:
+        /// Holds a reference to the task, so that it outlives the wait even if every
+        /// join_handle is dropped meanwhile.
         awaiter(detail::task_state<T>* state, bool propagate_cancel) noexcept : m_state(state) {
+            m_state->add_ref();
             m_node.target = state;
             m_node.propagate_cancel = propagate_cancel;
             m_node.on_complete = &detail::wake_join_waiter;
@@ -135,7 +138,10 @@ public:
         }
         awaiter(const awaiter&) = delete;
         awaiter& operator=(const awaiter&) = delete;
-        ~awaiter() { m_node.unlink(); }
+        ~awaiter() {
+            m_node.unlink();
+            m_state->release();
+        }
         bool await_ready() const noexcept { return m_state->done(); }
         bool await_suspend(std::coroutine_handle<> h) {
             m_node.w.handle = h;
@@ -181,6 +187,9 @@ join_handle<T> spawn_on(event_loop& loop, task<T> t, std::string name = {}) {
         throw invalid_state_error("spawn: task was already awaited or spawned");
     }
     loop.check_thread("spawn");
+    if (loop.is_closed()) {
+        throw invalid_state_error("spawn: event loop is closed");
+    }
     auto* state = new detail::task_state<T>(loop, std::move(t));
     if (!name.empty()) {
         state->set_name(std::move(name));

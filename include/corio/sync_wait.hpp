@@ -109,6 +109,13 @@ private:
     std::coroutine_handle<promise_type> m_handle;
 };
 
+/// What sync_wait returns when `co_await a` gives `R`: `R`, except that an rvalue
+/// reference becomes a value, moved out while the object it refers to (often inside the
+/// awaiter, gone once sync_wait returns) still exists.
+template <class R>
+using sync_wait_result_t =
+    std::conditional_t<std::is_rvalue_reference_v<R>, std::remove_cvref_t<R>, R>;
+
 template <class T, class A>
 sync_wait_driver<T> make_sync_wait_driver(A&& a) {
     if constexpr (std::is_void_v<T>) {
@@ -121,13 +128,14 @@ sync_wait_driver<T> make_sync_wait_driver(A&& a) {
 } // namespace detail
 
 /// Run `a` (a task or any other awaitable) to completion on this thread and return its
-/// result, rethrowing its exception. Blocks until `a` is done, so `a` must be able to
-/// finish without this thread's help: it may suspend on something another thread
-/// completes, but not on an event loop that this thread should be running (use
-/// `corio::run` for that).
+/// result (by value when `co_await a` gives an rvalue reference), rethrowing its
+/// exception. Blocks until `a` is done, so `a` must be able to finish without this
+/// thread's help: it may suspend on something another thread completes, but not on an
+/// event loop that this thread should be running (use `corio::run` for that).
 template <awaitable A>
-await_result_t<A> sync_wait(A&& a) {
-    return detail::make_sync_wait_driver<await_result_t<A>>(std::forward<A>(a)).run();
+detail::sync_wait_result_t<await_result_t<A>> sync_wait(A&& a) {
+    using result = detail::sync_wait_result_t<await_result_t<A>>;
+    return detail::make_sync_wait_driver<result>(std::forward<A>(a)).run();
 }
 
 } // namespace corio

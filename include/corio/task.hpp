@@ -8,6 +8,7 @@
 /// int v = corio::sync_wait(twice());   // or corio::run(twice()) with an event loop
 /// ```
 
+#include "corio/detail/frame_allocator.hpp"
 #include "corio/detail/transfer.hpp"
 #include "corio/errors.hpp"
 
@@ -65,22 +66,46 @@ public:
         void await_resume() const noexcept {}
     };
 
+    /// Where a coroutine was defined. A type of its own so that no coroutine parameter
+    /// list matches the promise constructor: the compiler first tries to construct the
+    /// promise from the coroutine's arguments, and a coroutine taking a `const char*` would
+    /// otherwise have its argument recorded as the function name (and read, possibly
+    /// freed, when the report is printed).
+    struct creation_site {
+        const char* function;
+        const char* file;
+        unsigned line;
+
+        static creation_site here(const char* function = __builtin_FUNCTION(),
+                                  const char* file = __builtin_FILE(),
+                                  unsigned line = __builtin_LINE()) noexcept {
+            return {function, file, line};
+        }
+    };
+
     /// Records where the coroutine was defined when debug mode tracks task creation, for
     /// the "task was never awaited" report.
-    explicit task_promise_base(const char* function = __builtin_FUNCTION(),
-                               const char* file = __builtin_FILE(),
-                               unsigned line = __builtin_LINE()) {
+    explicit task_promise_base(creation_site site = creation_site::here()) {
         if (task_creation_tracking()) {
             m_tracked = true;
-            record_task_creation(this, function, file, line);
+            record_task_creation(this, site.function, site.file, site.line);
         }
     }
+    /// For a promise made by hand (not by a coroutine), with the site given.
+    task_promise_base(const char* function, const char* file, unsigned line)
+        : task_promise_base(creation_site{function, file, line}) {}
     task_promise_base(const task_promise_base&) = delete;
     task_promise_base& operator=(const task_promise_base&) = delete;
     ~task_promise_base() {
         if (m_tracked) {
             forget_task_creation(this);
         }
+    }
+
+    /// Frames come from the per-thread recycling allocator.
+    static void* operator new(std::size_t size) { return allocate_frame(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept {
+        deallocate_frame(frame, size);
     }
 
     initial_awaiter initial_suspend() noexcept { return {this}; }
@@ -106,9 +131,7 @@ protected:
 template <class T>
 class task_promise final : public task_promise_base {
 public:
-    explicit task_promise(const char* function = __builtin_FUNCTION(),
-                          const char* file = __builtin_FILE(), unsigned line = __builtin_LINE())
-        : task_promise_base(function, file, line) {}
+    explicit task_promise(creation_site site = creation_site::here()) : task_promise_base(site) {}
     task<T> get_return_object() noexcept;
 
     template <class U = T>
@@ -132,9 +155,7 @@ private:
 template <class T>
 class task_promise<T&> final : public task_promise_base {
 public:
-    explicit task_promise(const char* function = __builtin_FUNCTION(),
-                          const char* file = __builtin_FILE(), unsigned line = __builtin_LINE())
-        : task_promise_base(function, file, line) {}
+    explicit task_promise(creation_site site = creation_site::here()) : task_promise_base(site) {}
     task<T&> get_return_object() noexcept;
     void return_value(T& value) noexcept { m_value = std::addressof(value); }
     T& take_result() {
@@ -150,9 +171,7 @@ private:
 template <>
 class task_promise<void> final : public task_promise_base {
 public:
-    explicit task_promise(const char* function = __builtin_FUNCTION(),
-                          const char* file = __builtin_FILE(), unsigned line = __builtin_LINE())
-        : task_promise_base(function, file, line) {}
+    explicit task_promise(creation_site site = creation_site::here()) : task_promise_base(site) {}
     task<void> get_return_object() noexcept;
     void return_void() const noexcept {}
     void take_result() const { rethrow_if_failed(); }
@@ -212,6 +231,10 @@ public:
     /// The coroutine handle, for schedulers that drive tasks (the event loop, sync_wait).
     /// The task keeps ownership.
     [[nodiscard]] std::coroutine_handle<promise_type> handle() const noexcept { return m_handle; }
+    /// Give up ownership of the frame (a scheduler that adopted it destroys it).
+    std::coroutine_handle<promise_type> release() noexcept {
+        return std::exchange(m_handle, nullptr);
+    }
 
 private:
     friend class detail::task_promise<T>;

@@ -14,7 +14,10 @@
 /// the body; once all have finished, the failures are thrown together as
 /// `exception_group`. If the task running the group is cancelled from outside, the
 /// children are cancelled, awaited, and `cancelled_error` propagates (the group does not
-/// swallow a cancellation it did not cause).
+/// swallow a cancellation it did not cause). If both happen, the failures win (they are
+/// thrown as `exception_group`) and the outside cancellation is asked for again, so it
+/// comes out at the task's next suspension instead of being lost (asyncio does the same,
+/// python/cpython#116720).
 
 #include "corio/cancel_scope.hpp"
 #include "corio/detail/task_state.hpp"
@@ -24,91 +27,69 @@
 #include "corio/task.hpp"
 
 #include <concepts>
+#include <cstddef>
 #include <exception>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace corio {
 
-/// The children of one `with_task_group` call.
-class task_group {
+namespace detail {
+
+/// What a task group is: shared by every `task_group` handle to it.
+class task_group_state {
 public:
-    task_group(const task_group&) = delete;
-    task_group& operator=(const task_group&) = delete;
-
-    /// Start `t` as a child of the group. \throws invalid_state_error once the group has
-    /// finished (all children done and the body returned).
-    template <class T>
-    join_handle<T> spawn(task<T> t, std::string name = {}) {
-        if (m_closed) {
-            throw invalid_state_error("task_group.spawn: the group has finished");
-        }
-        join_handle<T> h = corio::spawn(std::move(t), std::move(name));
-        adopt(*h.state_ptr());
-        return h;
-    }
-    /// Start any awaitable as a child (wrapped in a task).
-    template <awaitable A>
-    requires(!detail::is_task<std::remove_cvref_t<A>>::value)
-        join_handle<await_result_t<A>> spawn(A&& a, std::string name = {}) {
-        return spawn(detail::as_task<std::remove_cvref_t<A>>(std::forward<A>(a)), std::move(name));
-    }
-
-    /// Cancel every child and the body; the group then ends without an error (unless a
-    /// child failed).
-    void cancel() {
-        m_scope.cancel();
-        cancel_children();
-    }
-    /// Children not finished yet.
-    [[nodiscard]] std::size_t size() const noexcept { return m_live; }
-
-private:
-    template <class F>
-    friend task<> with_task_group(F body);
-
-    struct child : detail::completion_listener {
-        task_group* group = nullptr;
-        detail::task_state_base* state = nullptr;
-    };
-
-    task_group() = default;
-    ~task_group() {
+    task_group_state() = default;
+    task_group_state(const task_group_state&) = delete;
+    task_group_state& operator=(const task_group_state&) = delete;
+    ~task_group_state() {
+        // Only when the group's task was destroyed while children still ran (loop close).
         for (auto& c : m_children) {
             c->unlink();
             c->state->release();
         }
     }
 
-    void adopt(detail::task_state_base& s) {
-        auto c = std::make_unique<child>();
+    /// A running child: its completion listener, owned by the group until it completes.
+    struct child : completion_listener {
+        task_group_state* group = nullptr;
+        task_state_base* state = nullptr;
+        std::size_t index = 0;
+        /// The group has cancelled it (it does so once: a second failure, or the group's
+        /// task being cancelled too, must not interrupt the child's cleanup).
+        bool cancel_sent = false;
+    };
+
+    void check_open() const {
+        if (m_closed) {
+            throw invalid_state_error("task_group.spawn: the group has finished");
+        }
+    }
+
+    /// Take `s` (just spawned) as a child. `c` and room for it were allocated beforehand, so
+    /// that nothing can fail between the spawn and here.
+    void adopt(std::unique_ptr<child> c, task_state_base& s) noexcept {
         c->group = this;
         c->state = &s;
+        c->index = m_children.size();
         c->on_complete = &on_child_done;
         s.add_ref();
         s.add_listener(*c);
-        ++m_live;
-        if (m_cancelling) {
-            s.cancel();
-        }
         m_children.push_back(std::move(c));
-    }
-
-    static void on_child_done(detail::completion_listener& l) noexcept {
-        auto& c = static_cast<child&>(l);
-        task_group& g = *c.group;
-        --g.m_live;
-        if (std::exception_ptr e = c.state->exception(); e && !c.state->cancelled()) {
-            g.m_errors.push_back(std::move(e));
-            g.fail();
-        }
-        if (g.m_live == 0 && g.m_joiner != nullptr) {
-            detail::wake(*std::exchange(g.m_joiner, nullptr));
+        if (m_cancelling) {
+            cancel_child(*m_children.back());
         }
     }
 
+    void cancel() {
+        m_scope.cancel();
+        cancel_children();
+    }
+
+    /// A child failed, or the body did: cancel the body (once) and every child.
     void fail() noexcept {
         if (!m_scope_cancelled) {
             m_scope_cancelled = true;
@@ -122,30 +103,45 @@ private:
 
     void cancel_children() noexcept {
         m_cancelling = true;
-        for (auto& c : m_children) {
-            if (!c->state->done()) {
-                c->state->cancel();
+        // Cancelling never completes a task synchronously, so the list does not change here.
+        for (std::size_t i = 0; i < m_children.size(); ++i) {
+            cancel_child(*m_children[i]);
+        }
+    }
+
+    static void cancel_child(child& c) noexcept {
+        if (!c.cancel_sent && !c.state->done()) {
+            c.cancel_sent = true;
+            try {
+                c.state->cancel();
+            } catch (...) {
             }
         }
     }
 
+    /// The group's task is leaving with_task_group (returning, throwing, or destroyed).
+    void close() noexcept {
+        m_closed = true;
+        m_joiner = nullptr;
+    }
+
     /// Wait until every child is done. A cancellation arriving meanwhile cancels the
-    /// children and keeps waiting; returns true if one arrived.
+    /// children and keeps waiting; gives true if one arrived.
     struct join_awaiter {
-        task_group* g;
-        detail::waiter w;
-        bool await_ready() const noexcept { return g->m_live == 0; }
+        task_group_state* g;
+        waiter w;
+        bool await_ready() const noexcept { return g->m_children.empty(); }
         bool await_suspend(std::coroutine_handle<> h) {
             w.handle = h;
             w.context = g;
             w.on_cancel = &on_cancel;
-            if (!detail::park(w)) {
+            if (!park(w)) {
                 g->cancel_children();
-                if (g->m_live == 0) {
+                if (g->m_children.empty()) {
                     return false;
                 }
                 w.cancelled = true;
-                if (!detail::park(w)) {
+                if (!park(w)) {
                     return false;
                 }
             }
@@ -153,55 +149,141 @@ private:
             return true;
         }
         bool await_resume() const noexcept { return w.cancelled; }
-        static bool on_cancel(detail::waiter& w) {
-            static_cast<task_group*>(w.context)->cancel_children();
+        static bool on_cancel(waiter& w) {
+            static_cast<task_group_state*>(w.context)->cancel_children();
             return false;
         }
     };
 
     cancel_scope m_scope;
+    /// The children still running. A finished child is dropped at once (a long-lived group
+    /// does not accumulate them).
     std::vector<std::unique_ptr<child>> m_children;
     std::vector<std::exception_ptr> m_errors;
-    detail::waiter* m_joiner = nullptr;
-    std::size_t m_live = 0;
+    waiter* m_joiner = nullptr;
     bool m_cancelling = false;
     bool m_scope_cancelled = false;
     bool m_closed = false;
+
+private:
+    static void on_child_done(completion_listener& l) noexcept {
+        auto& c = static_cast<child&>(l);
+        task_group_state& g = *c.group;
+        task_state_base* s = c.state;
+        if (!s->cancelled()) {
+            if (std::exception_ptr e = s->exception()) {
+                try {
+                    g.m_errors.push_back(std::move(e));
+                } catch (...) {
+                }
+                g.fail();
+            }
+        }
+        const std::size_t i = c.index;
+        if (i + 1 != g.m_children.size()) {
+            std::swap(g.m_children[i], g.m_children.back());
+            g.m_children[i]->index = i;
+        }
+        g.m_children.pop_back(); // destroys c
+        s->release();
+        if (g.m_children.empty() && g.m_joiner != nullptr) {
+            wake(*std::exchange(g.m_joiner, nullptr));
+        }
+    }
+};
+
+} // namespace detail
+
+/// The children of one `with_task_group` call. A handle: copies refer to the same group, so
+/// a child can be given one to spawn siblings. Once the group has finished, `spawn` throws.
+class task_group {
+public:
+    task_group(const task_group&) noexcept = default;
+    task_group& operator=(const task_group&) noexcept = default;
+    ~task_group() = default;
+
+    /// Start `t` as a child of the group (in the next loop iteration).
+    /// \throws invalid_state_error once the group has finished (every child done and the
+    /// body returned), or if `t` is empty or was already awaited.
+    template <class T>
+    join_handle<T> spawn(task<T> t, std::string name = {}) {
+        m_state->check_open();
+        auto c = std::make_unique<detail::task_group_state::child>();
+        m_state->m_children.reserve(m_state->m_children.size() + 1);
+        join_handle<T> h = corio::spawn(std::move(t), std::move(name));
+        m_state->adopt(std::move(c), *h.state_ptr());
+        return h;
+    }
+    /// Start any awaitable as a child (wrapped in a task).
+    template <awaitable A>
+    requires(!detail::is_task<std::remove_cvref_t<A>>::value)
+        join_handle<await_result_t<A>> spawn(A&& a, std::string name = {}) {
+        m_state->check_open();
+        return spawn(detail::as_task<std::remove_cvref_t<A>>(std::forward<A>(a)), std::move(name));
+    }
+
+    /// Cancel every child and the body; the group then ends without an error (unless a
+    /// child failed, or the group's task was also cancelled from outside). Harmless once
+    /// the group has finished.
+    void cancel() { m_state->cancel(); }
+    /// Children not finished yet.
+    [[nodiscard]] std::size_t size() const noexcept { return m_state->m_children.size(); }
+
+private:
+    template <class F>
+    friend task<> with_task_group(F body);
+
+    task_group() : m_state(std::make_shared<detail::task_group_state>()) {}
+
+    std::shared_ptr<detail::task_group_state> m_state;
 };
 
 /// Run `body(group)` and wait for every child it spawns (asyncio.TaskGroup).
 /// \throws exception_group with every failure (the body's, then the children's, in
-/// order); cancelled_error if the calling task was cancelled from outside.
+/// order); cancelled_error if the calling task was cancelled from outside;
+/// invalid_state_error if not awaited inside a task running on an event loop.
 template <class F>
 task<> with_task_group(F body) {
     static_assert(std::is_invocable_r_v<task<>, F&, task_group&>,
                   "with_task_group: body must be callable as task<>(task_group&)");
+    if (detail::current_task_state() == nullptr) {
+        throw invalid_state_error(
+            "with_task_group: must be awaited inside a task running on an event loop");
+    }
     task_group g;
+    detail::task_group_state& s = *g.m_state;
+    struct closer {
+        detail::task_group_state& s;
+        ~closer() { s.close(); }
+    } guard{s};
+
+    // The body runs in the group's scope: a failing child cancels it too.
     std::exception_ptr body_error;
-    {
-        // The body runs in the group's scope: a failing child cancels it too.
-        task<> t = body(g);
-        try {
-            co_await g.m_scope.run(std::move(t));
-        } catch (...) {
-            body_error = std::current_exception();
-        }
+    try {
+        co_await s.m_scope.run(body(g));
+    } catch (...) {
+        body_error = std::current_exception();
     }
     bool cancelled = detail::is_cancellation(body_error);
     if (body_error && !cancelled) {
-        g.m_errors.insert(g.m_errors.begin(), body_error);
-        g.fail();
+        s.m_errors.insert(s.m_errors.begin(), body_error);
+        s.fail();
     } else if (cancelled) {
-        g.cancel_children();
+        s.cancel_children();
     }
-    while (g.m_live > 0) {
-        if (co_await task_group::join_awaiter{&g, {}}) {
+    while (!s.m_children.empty()) {
+        if (co_await detail::task_group_state::join_awaiter{&s, {}}) {
             cancelled = true;
         }
     }
-    g.m_closed = true;
-    if (!g.m_errors.empty()) {
-        throw exception_group(std::move(g.m_errors));
+    s.close();
+    if (!s.m_errors.empty()) {
+        if (cancelled) {
+            // The outside cancellation was received, but the failures are what we throw:
+            // ask for it again at the next suspension.
+            detail::current_task_state()->renew_requested_cancel();
+        }
+        throw exception_group(std::move(s.m_errors));
     }
     if (cancelled) {
         throw cancelled_error{};

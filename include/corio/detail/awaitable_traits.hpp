@@ -14,9 +14,12 @@ template <class T>
 concept suspend_result = std::is_void_v<T> || std::is_same_v<T, bool> ||
     std::is_convertible_v<T, std::coroutine_handle<>>;
 
+/// The three calls `co_await` makes on its awaiter. await_suspend is checked with a
+/// `coroutine_handle<>`, which a templated `await_suspend(coroutine_handle<P>)` accepts.
 template <class A>
 concept awaiter = requires(A& a, std::coroutine_handle<> h) {
     { a.await_ready() } -> std::convertible_to<bool>;
+    { a.await_suspend(h) } -> suspend_result;
     a.await_resume();
 };
 
@@ -48,10 +51,10 @@ using awaiter_t = decltype(get_awaiter(std::declval<A>()));
 
 namespace corio {
 
-/// Anything `co_await` accepts in a corio task.
+/// Anything `co_await` accepts in a corio task: an awaiter, or a type whose
+/// `operator co_await` (member or free) gives one.
 template <class A>
-concept awaitable = detail::has_member_co_await<A> || detail::has_free_co_await<A> ||
-    detail::awaiter<std::remove_reference_t<A>>;
+concept awaitable = detail::awaiter<std::remove_reference_t<detail::awaiter_t<A>>>;
 
 /// The type `co_await std::declval<A>()` evaluates to.
 template <awaitable A>

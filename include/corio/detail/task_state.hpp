@@ -21,7 +21,24 @@
 // it, the scope absorbs it only if no enclosing scope also asked for cancellation; that is
 // how an outer cancellation survives an inner timeout or task group that expires at the
 // same moment (python/cpython#95289, #116720).
+//
+// Attribution of a pending cancellation: a request made while the task is not parked (it is
+// running, or already scheduled to resume) waits for the next park, and the scope that made
+// it is marked `pending`. The task's single pending flag is what park() consults; the
+// per-scope marks say whose it is, so that:
+//   - a scope left without its request having been delivered (the body finished first)
+//     takes its request with it, unless an enclosing scope still has one waiting: a
+//     deadline passing in the same iteration as the body's wake-up does not leak a
+//     cancellation out of the scope;
+//   - a cancelled_error crossing a scope boundary carries the requests of every enclosing
+//     scope (it will reach them): they stop being pending, so a cancel that arrived while
+//     the error was already on its way is not delivered a second time to the cleanup code
+//     that catches it.
+// Root requests (cancel(), in event_loop.cpp) do not pass through the header; the header
+// notices the first one when it next looks (observe_root_request), which is exact because
+// between two looks the only possible events are root requests.
 
+#include "corio/detail/frame_allocator.hpp"
 #include "corio/detail/transfer.hpp"
 #include "corio/errors.hpp"
 #include "corio/task.hpp"
@@ -110,6 +127,8 @@ struct scope_state {
     scope_state* parent = nullptr;
     task_state_base* task = nullptr;
     bool requested = false;
+    /// Requested while the task was not parked, and not delivered yet (see the file comment).
+    bool pending = false;
 
     /// True if a scope enclosing this one (up to and including the task's root scope)
     /// has requested cancellation.
@@ -175,7 +194,7 @@ public:
     /// Park at `w`; false if a pending cancellation must be delivered instead.
     [[nodiscard]] bool park(waiter& w) noexcept {
         if (m_cancel_pending) {
-            m_cancel_pending = false;
+            cancel_delivered();
             w.cancelled = true;
             return false;
         }
@@ -200,16 +219,75 @@ public:
     /// True if a cancellation is waiting for the task's next suspension point; clears it.
     [[nodiscard]] bool take_pending_cancel() noexcept {
         const bool pending = m_cancel_pending;
-        m_cancel_pending = false;
+        if (pending) {
+            cancel_delivered();
+        }
         return pending;
+    }
+
+    // --- cancel scopes (corio/cancel_scope.hpp) ---
+    /// Scope `s`, active in this task, requests cancellation: delivered now if the task is
+    /// parked, else at its next park.
+    void request_cancel(scope_state& s) {
+        observe_root_request();
+        s.requested = true;
+        if (m_done) {
+            return;
+        }
+        if (m_parked == nullptr) {
+            s.pending = true;
+        }
+        deliver_cancel();
+    }
+    /// Leave `s`, the innermost active scope. `cancellation_leaving`: a cancelled_error is
+    /// propagating out of it (absorbed by it or not).
+    void leave_scope(scope_state& s, bool cancellation_leaving) noexcept {
+        observe_root_request();
+        m_scope = s.parent;
+        if (cancellation_leaving) {
+            // The error reaches every enclosing scope that asked: their requests are served.
+            s.pending = false;
+            cancel_delivered();
+            return;
+        }
+        if (s.pending) {
+            s.pending = false;
+            bool enclosing_pending = false;
+            for (const scope_state* e = m_scope; e != nullptr; e = e->parent) {
+                enclosing_pending = enclosing_pending || e->pending;
+            }
+            if (!enclosing_pending) {
+                m_cancel_pending = false;
+            }
+        }
+    }
+    /// Ask again, for the next park, for the cancellation every active scope has requested.
+    /// For code that received a cancellation and must report something else instead (a task
+    /// group raising its children's failures): the requests are not lost.
+    void renew_requested_cancel() {
+        observe_root_request();
+        if (m_done || m_parked != nullptr) {
+            return;
+        }
+        for (scope_state* s = m_scope; s != nullptr; s = s->parent) {
+            if (s->requested) {
+                s->pending = true;
+                m_cancel_pending = true;
+            }
+        }
     }
 
     task_list_node m_all_tasks_node;
 
+    /// Control blocks come from the per-thread recycling allocator.
+    static void* operator new(std::size_t size) { return allocate_frame(size); }
+    static void operator delete(void* block, std::size_t size) noexcept {
+        deallocate_frame(block, size);
+    }
+
 protected:
     virtual ~task_state_base();
-    /// "Task exception was never retrieved": called by the derived destructor while the
-    /// task's frame (which holds the exception) still exists.
+    /// "Task exception was never retrieved".
     void report_unretrieved() noexcept;
     void destroy() noexcept { delete this; }
 
@@ -219,15 +297,38 @@ protected:
 
 private:
     friend class corio::event_loop;
+    /// Bring the root scope's `pending` mark up to date with requests made by cancel().
+    void observe_root_request() noexcept {
+        if (m_root_scope.requested && !m_root_request_seen) {
+            m_root_request_seen = true;
+            // Made while parked: delivered at once, and nothing can be pending since. Made
+            // while not parked: it is (part of) what is pending now.
+            m_root_scope.pending = m_cancel_pending;
+        }
+    }
+    /// A cancelled_error is thrown at the task's suspension point (or start): every request
+    /// made so far is served.
+    void cancel_delivered() noexcept {
+        observe_root_request();
+        m_cancel_pending = false;
+        for (scope_state* s = m_scope; s != nullptr; s = s->parent) {
+            s->pending = false;
+        }
+    }
+
     waiter* m_parked = nullptr;
     intrusive_list m_listeners;
     std::unique_ptr<std::string> m_name;
     std::uint64_t m_id;
     std::uint32_t m_refs = 1;
     bool m_cancel_pending = false;
+    bool m_root_request_seen = false;
     bool m_done = false;
     bool m_cancelled = false;
     bool m_exception_retrieved = false;
+
+protected:
+    bool m_result_taken = false;
 };
 
 /// The task whose step is running on this thread's loop, or nullptr.

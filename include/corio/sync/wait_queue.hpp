@@ -1,0 +1,90 @@
+#pragma once
+// The FIFO of parked coroutines behind every synchronization primitive.
+//
+// A waiter that is woken has been *granted* what it waited for (the lock, a permit, an
+// item) before it runs. A cancellation that arrives after that is delivered at the task's
+// next suspension, not at this one, so a grant is never lost: a lock handed to a waiter
+// is held by it, an item given to a getter is received. A waiter cancelled while still in
+// the queue leaves it and gets cancelled_error; nothing was granted to it.
+
+#include "corio/detail/task_state.hpp"
+
+#include <coroutine>
+
+namespace corio::detail {
+
+struct queued_waiter : list_node {
+    waiter w;
+    /// The awaiter this node belongs to (for primitives that hand over a value).
+    void* owner = nullptr;
+    bool granted = false;
+};
+
+class wait_queue {
+public:
+    wait_queue() = default;
+    wait_queue(const wait_queue&) = delete;
+    wait_queue& operator=(const wait_queue&) = delete;
+
+    [[nodiscard]] bool empty() const noexcept { return m_list.empty(); }
+
+    /// Park the awaiting coroutine `h` at the back of the queue. Returns false (do not
+    /// suspend; q.w.cancelled is set) if a cancellation is pending for its task.
+    bool park(queued_waiter& q, std::coroutine_handle<> h) noexcept {
+        q.w.handle = h;
+        q.w.on_cancel = &leave;
+        q.w.context = &q;
+        if (!detail::park(q.w)) {
+            return false;
+        }
+        m_list.push_back(q);
+        return true;
+    }
+
+    /// The oldest waiter, still queued.
+    [[nodiscard]] queued_waiter* front() noexcept {
+        return empty() ? nullptr : static_cast<queued_waiter*>(m_list.head.next);
+    }
+
+    /// Grant the oldest waiter and wake it; returns it (nullptr if none).
+    queued_waiter* wake_one() noexcept {
+        auto* q = static_cast<queued_waiter*>(m_list.pop_front());
+        if (q != nullptr) {
+            q->granted = true;
+            wake(q->w);
+        }
+        return q;
+    }
+
+    void wake_all() noexcept {
+        while (wake_one() != nullptr) {
+        }
+    }
+
+    /// Wake every waiter without granting anything (shutdown, abort): each finds
+    /// `granted == false` and throws what fits.
+    void wake_all_denied() noexcept {
+        while (auto* q = static_cast<queued_waiter*>(m_list.pop_front())) {
+            wake(q->w);
+        }
+    }
+
+private:
+    static bool leave(waiter& w) noexcept {
+        static_cast<queued_waiter*>(w.context)->unlink();
+        return true;
+    }
+
+    intrusive_list m_list;
+};
+
+/// An awaiter that queues on a wait_queue; unlinks itself if destroyed while queued.
+struct queued_awaiter_base {
+    queued_waiter node;
+    queued_awaiter_base() = default;
+    queued_awaiter_base(const queued_awaiter_base&) = delete;
+    queued_awaiter_base& operator=(const queued_awaiter_base&) = delete;
+    ~queued_awaiter_base() { node.unlink(); }
+};
+
+} // namespace corio::detail

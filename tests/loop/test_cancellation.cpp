@@ -1,0 +1,468 @@
+// Cancellation of spawned tasks (API.md §4): join_handle::cancel() makes the suspension point
+// the task is parked at, or its next one, throw corio::cancelled_error; the task may catch it,
+// clean up with more co_awaits, and then rethrow (it ends cancelled()) or swallow it (it ends
+// normally). Every test runs on the virtual clock and asserts on loop.time() differences.
+
+#include "corio/corio.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using corio::cancelled_error;
+using corio::task;
+
+corio::run_options virtual_time() {
+    corio::run_options options;
+    options.virtual_clock = true;
+    return options;
+}
+
+corio::clock::time_point now() {
+    return corio::get_running_loop().time();
+}
+
+template <class E>
+bool holds(const std::exception_ptr& e) {
+    if (!e) {
+        return false;
+    }
+    try {
+        std::rethrow_exception(e);
+    } catch (const E&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+/// What awaiting `a` threw (nullptr if it returned).
+template <class A>
+task<std::exception_ptr> error_of(A a) {
+    std::exception_ptr error;
+    try {
+        co_await std::move(a);
+    } catch (...) {
+        error = std::current_exception();
+    }
+    co_return error;
+}
+
+task<> sleep_then_mark(corio::clock::duration d, bool* finished) {
+    co_await corio::sleep(d);
+    *finished = true;
+}
+
+// --- delivery at the await point ----------------------------------------------------------
+
+task<> cancel_parked_sleeper() {
+    const auto t0 = now();
+    bool finished = false;
+    auto h = corio::spawn(sleep_then_mark(1h, &finished));
+    co_await corio::sleep(1s);
+    EXPECT_FALSE(h.done());
+    EXPECT_TRUE(h.cancel());
+    EXPECT_FALSE(h.done()); // delivered when the task next runs
+    const std::exception_ptr e = co_await error_of(h);
+    EXPECT_TRUE(holds<cancelled_error>(e));
+    EXPECT_TRUE(h.done());
+    EXPECT_TRUE(h.cancelled());
+    EXPECT_FALSE(finished);
+    EXPECT_EQ(now() - t0, 1s);
+    EXPECT_THROW(h.result(), cancelled_error);
+    EXPECT_TRUE(holds<cancelled_error>(h.exception()));
+}
+
+TEST(cancellation, cancelled_error_is_delivered_at_the_await_point) {
+    corio::run(cancel_parked_sleeper(), virtual_time());
+}
+
+task<> sleep_until_then_mark(corio::clock::time_point when, bool* finished) {
+    co_await corio::sleep_until(when);
+    *finished = true;
+}
+
+task<> cancel_parked_sleep_until() {
+    const auto t0 = now();
+    bool finished = false;
+    auto h = corio::spawn(sleep_until_then_mark(t0 + 10s, &finished));
+    co_await corio::sleep(2s);
+    h.cancel();
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_FALSE(finished);
+    EXPECT_EQ(now() - t0, 2s);
+    // The cancelled sleep left no timer behind: the loop's next jump is to our own timer.
+    co_await corio::sleep(20s);
+    EXPECT_EQ(now() - t0, 22s);
+}
+
+TEST(cancellation, sleep_until_is_cancellable_and_leaves_no_timer) {
+    corio::run(cancel_parked_sleep_until(), virtual_time());
+}
+
+task<int> await_future(corio::future<int> f, bool* resumed) {
+    const int v = co_await f;
+    *resumed = true;
+    co_return v;
+}
+
+task<> cancel_parked_on_future() {
+    corio::future<int> f;
+    bool resumed = false;
+    auto h = corio::spawn(await_future(f, &resumed));
+    co_await corio::sleep(1s);
+    h.cancel();
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_TRUE(h.cancelled());
+    EXPECT_FALSE(resumed);
+    // asyncio semantics: cancelling the task that awaits a future cancels the future.
+    EXPECT_TRUE(f.cancelled());
+}
+
+TEST(cancellation, task_parked_on_a_future_is_cancelled_and_cancels_the_future) {
+    corio::run(cancel_parked_on_future(), virtual_time());
+}
+
+task<> cleanup_for(corio::clock::duration cleanup, std::vector<std::string>* log) {
+    std::exception_ptr cancelled;
+    try {
+        co_await corio::sleep(1h);
+        log->push_back("woke");
+    } catch (const cancelled_error&) {
+        cancelled = std::current_exception();
+    }
+    log->push_back("inner caught");
+    co_await corio::sleep(cleanup);
+    log->push_back("inner cleaned");
+    std::rethrow_exception(cancelled);
+}
+
+task<> await_other(corio::join_handle<> other, std::vector<std::string>* log) {
+    co_await other;
+    log->push_back("outer resumed");
+}
+
+task<> cancel_parked_on_join() {
+    const auto t0 = now();
+    std::vector<std::string> log;
+    auto inner = corio::spawn(cleanup_for(3s, &log));
+    auto outer = corio::spawn(await_other(inner, &log));
+    co_await corio::sleep(1s);
+    outer.cancel();
+    // asyncio semantics: the awaited task is cancelled too, and the awaiter waits for it.
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(outer)));
+    EXPECT_EQ(now() - t0, 4s);
+    EXPECT_TRUE(inner.done());
+    EXPECT_TRUE(inner.cancelled());
+    EXPECT_TRUE(outer.cancelled());
+    EXPECT_EQ(log, (std::vector<std::string>{"inner caught", "inner cleaned"}));
+}
+
+TEST(cancellation, cancelling_a_task_that_awaits_another_cancels_both) {
+    corio::run(cancel_parked_on_join(), virtual_time());
+}
+
+task<> nested_level(int depth, int* unwound) {
+    std::exception_ptr e;
+    try {
+        if (depth == 0) {
+            co_await corio::sleep(1h);
+        } else {
+            co_await nested_level(depth - 1, unwound);
+        }
+    } catch (const cancelled_error&) {
+        e = std::current_exception();
+    }
+    if (e) {
+        ++*unwound;
+        std::rethrow_exception(e);
+    }
+}
+
+task<> cancel_deep_chain() {
+    int unwound = 0;
+    auto h = corio::spawn(nested_level(200, &unwound));
+    co_await corio::sleep(1s);
+    h.cancel();
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_EQ(unwound, 201);
+}
+
+TEST(cancellation, cancelled_error_unwinds_every_frame_of_an_await_chain) {
+    corio::run(cancel_deep_chain(), virtual_time());
+}
+
+// --- cleanup after cancellation -----------------------------------------------------------
+
+task<int> catch_and_clean_up(bool rethrow, std::vector<std::string>* log) {
+    std::exception_ptr cancelled;
+    try {
+        co_await corio::sleep(1h);
+        log->push_back("woke");
+    } catch (const cancelled_error&) {
+        // C++20: no co_await in a handler; keep the exception and await after it.
+        cancelled = std::current_exception();
+    }
+    log->push_back("caught");
+    co_await corio::sleep(5s);
+    co_await corio::sleep(0s);
+    log->push_back("cleaned");
+    if (rethrow) {
+        std::rethrow_exception(cancelled);
+    }
+    co_return 7;
+}
+
+task<> cleanup_then_rethrow() {
+    const auto t0 = now();
+    std::vector<std::string> log;
+    auto h = corio::spawn(catch_and_clean_up(true, &log));
+    co_await corio::sleep(1s);
+    h.cancel();
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_TRUE(h.cancelled());
+    EXPECT_EQ(now() - t0, 6s);
+    EXPECT_EQ(log, (std::vector<std::string>{"caught", "cleaned"}));
+}
+
+TEST(cancellation, cancelled_task_cleans_up_with_awaits_then_rethrows) {
+    corio::run(cleanup_then_rethrow(), virtual_time());
+}
+
+task<> cleanup_then_swallow() {
+    const auto t0 = now();
+    std::vector<std::string> log;
+    auto h = corio::spawn(catch_and_clean_up(false, &log));
+    co_await corio::sleep(1s);
+    EXPECT_TRUE(h.cancel());
+    EXPECT_EQ(co_await h, 7);
+    EXPECT_TRUE(h.done());
+    EXPECT_FALSE(h.cancelled());
+    EXPECT_EQ(h.result(), 7);
+    EXPECT_EQ(h.exception(), nullptr);
+    EXPECT_EQ(now() - t0, 6s);
+    EXPECT_EQ(log, (std::vector<std::string>{"caught", "cleaned"}));
+}
+
+TEST(cancellation, cancelled_task_that_swallows_the_error_ends_normally) {
+    corio::run(cleanup_then_swallow(), virtual_time());
+}
+
+task<> replace_cancellation() {
+    std::exception_ptr cancelled;
+    try {
+        co_await corio::sleep(1h);
+    } catch (const cancelled_error&) {
+        cancelled = std::current_exception();
+    }
+    co_await corio::sleep(1s);
+    throw std::runtime_error("replaced");
+}
+
+task<> cleanup_that_fails() {
+    auto h = corio::spawn(replace_cancellation());
+    co_await corio::sleep(1s);
+    h.cancel();
+    const std::exception_ptr e = co_await error_of(h);
+    EXPECT_TRUE(holds<std::runtime_error>(e));
+    EXPECT_TRUE(h.done());
+    EXPECT_FALSE(h.cancelled());
+}
+
+TEST(cancellation, task_that_replaces_the_cancellation_ends_with_its_own_error) {
+    corio::run(cleanup_that_fails(), virtual_time());
+}
+
+task<> recancel_during_cleanup() {
+    const auto t0 = now();
+    std::vector<std::string> log;
+    auto h = corio::spawn(catch_and_clean_up(false, &log));
+    co_await corio::sleep(1s);
+    h.cancel();
+    co_await corio::sleep(2s);
+    EXPECT_FALSE(h.done());
+    // A second cancel() while the task cleans up is a new request: the cleanup's await gets it.
+    EXPECT_TRUE(h.cancel());
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_TRUE(h.cancelled());
+    EXPECT_EQ(now() - t0, 3s);
+    EXPECT_EQ(log, (std::vector<std::string>{"caught"}));
+}
+
+TEST(cancellation, second_cancel_interrupts_the_cleanup) {
+    corio::run(recancel_during_cleanup(), virtual_time());
+}
+
+// --- a cancel that arrives while the task is not parked -------------------------------------
+
+struct self_cancelling {
+    corio::join_handle<> handle;
+    bool after_cancel = false;
+    bool after_sleep = false;
+};
+
+task<> cancels_itself(self_cancelling* s) {
+    co_await corio::sleep(0s); // let the spawner store our handle
+    EXPECT_TRUE(s->handle.cancel());
+    s->after_cancel = true; // still running: nothing is thrown here
+    co_await corio::sleep(1s);
+    s->after_sleep = true;
+}
+
+task<> cancel_while_running() {
+    const auto t0 = now();
+    self_cancelling s;
+    s.handle = corio::spawn(cancels_itself(&s));
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(s.handle)));
+    EXPECT_TRUE(s.after_cancel);
+    EXPECT_FALSE(s.after_sleep);
+    EXPECT_TRUE(s.handle.cancelled());
+    EXPECT_EQ(now() - t0, 0s);
+}
+
+TEST(cancellation, cancel_while_running_is_delivered_at_the_next_suspension) {
+    corio::run(cancel_while_running(), virtual_time());
+}
+
+task<int> await_future_then_sleep(corio::future<int> f, int* got, bool* after) {
+    *got = co_await f;
+    co_await corio::sleep(1s);
+    *after = true;
+    co_return *got;
+}
+
+task<> cancel_after_wake() {
+    corio::future<int> f;
+    int got = 0;
+    bool after = false;
+    auto h = corio::spawn(await_future_then_sleep(f, &got, &after));
+    co_await corio::sleep(1s);
+    // The task is woken (scheduled with the value), then cancelled before it runs: it gets its
+    // value, and the cancellation at its next suspension.
+    f.set_result(5);
+    h.cancel();
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_EQ(got, 5);
+    EXPECT_FALSE(after);
+    EXPECT_TRUE(h.cancelled());
+    EXPECT_FALSE(f.cancelled());
+}
+
+TEST(cancellation, cancel_after_wake_keeps_the_value_and_is_delivered_next) {
+    corio::run(cancel_after_wake(), virtual_time());
+}
+
+task<> never_started(bool* ran) {
+    *ran = true;
+    co_return;
+}
+
+task<> cancel_before_first_step() {
+    bool ran = false;
+    auto h = corio::spawn(never_started(&ran));
+    EXPECT_TRUE(h.cancel());
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_FALSE(ran);
+    EXPECT_TRUE(h.cancelled());
+}
+
+TEST(cancellation, cancel_before_first_step_skips_the_body) {
+    corio::run(cancel_before_first_step(), virtual_time());
+}
+
+task<int> quick() {
+    co_return 3;
+}
+
+task<> cancel_after_done() {
+    auto h = corio::spawn(quick());
+    EXPECT_EQ(co_await h, 3);
+    EXPECT_FALSE(h.cancel());
+    EXPECT_FALSE(h.cancelled());
+    EXPECT_EQ(h.result(), 3);
+}
+
+TEST(cancellation, cancel_after_done_returns_false) {
+    corio::run(cancel_after_done(), virtual_time());
+}
+
+task<> cancel_is_per_task() {
+    const auto t0 = now();
+    bool a_done = false;
+    bool b_done = false;
+    auto a = corio::spawn(sleep_then_mark(5s, &a_done));
+    auto b = corio::spawn(sleep_then_mark(5s, &b_done));
+    co_await corio::sleep(1s);
+    a.cancel();
+    a.cancel(); // repeated before delivery: one cancellation
+    co_await b;
+    EXPECT_TRUE(a.cancelled());
+    EXPECT_FALSE(a_done);
+    EXPECT_TRUE(b_done);
+    EXPECT_FALSE(b.cancelled());
+    EXPECT_EQ(now() - t0, 5s);
+}
+
+TEST(cancellation, cancelling_one_task_leaves_its_siblings_running) {
+    corio::run(cancel_is_per_task(), virtual_time());
+}
+
+task<> yielder(int* steps) {
+    for (;;) {
+        ++*steps;
+        co_await corio::sleep(0s);
+    }
+}
+
+task<> cancel_yielding_task() {
+    int steps = 0;
+    auto h = corio::spawn(yielder(&steps));
+    for (int i = 0; i < 5; ++i) {
+        co_await corio::sleep(0s);
+    }
+    h.cancel();
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_GE(steps, 4);
+    EXPECT_TRUE(h.cancelled());
+}
+
+TEST(cancellation, task_that_only_yields_is_cancellable) {
+    corio::run(cancel_yielding_task(), virtual_time());
+}
+
+task<> uncaught_cancellation_in_main() {
+    co_await corio::sleep(0s);
+    throw cancelled_error{};
+}
+
+TEST(cancellation, run_rethrows_a_cancelled_main) {
+    EXPECT_THROW(corio::run(uncaught_cancellation_in_main(), virtual_time()), cancelled_error);
+}
+
+task<> left_parked(bool* finished) {
+    co_await corio::sleep(1h);
+    *finished = true;
+}
+
+task<> main_leaves_tasks_behind(corio::join_handle<>* out, bool* finished) {
+    *out = corio::spawn(left_parked(finished));
+    co_await corio::sleep(1s);
+}
+
+TEST(cancellation, run_cancels_tasks_still_parked_when_main_returns) {
+    corio::join_handle<> h;
+    bool finished = false;
+    corio::run(main_leaves_tasks_behind(&h, &finished), virtual_time());
+    EXPECT_TRUE(h.done());
+    EXPECT_TRUE(h.cancelled());
+    EXPECT_FALSE(finished);
+}
+
+} // namespace

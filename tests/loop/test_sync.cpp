@@ -1,0 +1,353 @@
+// mutex, event, condition, semaphore, bounded_semaphore, barrier: FIFO service, cancelled
+// waiters leaving the line without losing a wake-up, and misuse errors.
+
+#include <corio/corio.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+corio::run_options virtual_time() {
+    corio::run_options o;
+    o.virtual_clock = true;
+    return o;
+}
+
+template <class F>
+void run_test(F body) {
+    corio::run(body(), virtual_time());
+}
+
+// --- mutex -------------------------------------------------------------------------------
+
+corio::task<> hold_lock(corio::mutex& m, std::vector<int>& order, int id,
+                        std::chrono::milliseconds hold) {
+    auto guard = co_await m.lock();
+    order.push_back(id);
+    co_await corio::sleep(hold);
+}
+
+corio::task<> mutex_fifo() {
+    corio::mutex m;
+    std::vector<int> order;
+    std::vector<corio::join_handle<>> hs;
+    for (int i = 0; i < 5; ++i) {
+        hs.push_back(corio::spawn(hold_lock(m, order, i, 10ms)));
+    }
+    for (auto& h : hs) {
+        co_await h;
+    }
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+    EXPECT_FALSE(m.locked());
+}
+
+TEST(mutex, waiters_get_the_lock_in_fifo_order) { run_test(mutex_fifo); }
+
+corio::task<> mutex_guard_unlocks() {
+    corio::mutex m;
+    {
+        auto g = co_await m.lock();
+        EXPECT_TRUE(m.locked());
+        EXPECT_TRUE(g.owns_lock());
+        EXPECT_FALSE(m.try_lock());
+    }
+    EXPECT_FALSE(m.locked());
+    EXPECT_TRUE(m.try_lock());
+    m.unlock();
+    EXPECT_THROW(m.unlock(), corio::invalid_state_error);
+}
+
+TEST(mutex, guard_unlocks_and_unlock_of_unlocked_mutex_is_an_error) {
+    run_test(mutex_guard_unlocks);
+}
+
+corio::task<> mutex_cancelled_waiter_passes_lock_on() {
+    corio::mutex m;
+    std::vector<int> order;
+    auto first = co_await m.lock();
+    auto a = corio::spawn(hold_lock(m, order, 1, 1ms));
+    auto b = corio::spawn(hold_lock(m, order, 2, 1ms));
+    co_await corio::sleep(0s); // both are now queued
+    a.cancel();
+    co_await corio::sleep(0s);
+    first.unlock();
+    co_await b;
+    EXPECT_TRUE(a.cancelled());
+    EXPECT_EQ(order, (std::vector<int>{2}));
+    EXPECT_FALSE(m.locked());
+}
+
+TEST(mutex, cancelled_waiter_leaves_the_line_and_the_lock_passes_on) {
+    run_test(mutex_cancelled_waiter_passes_lock_on);
+}
+
+corio::task<> mutex_handed_lock_survives_cancel() {
+    corio::mutex m;
+    std::vector<int> order;
+    auto first = co_await m.lock();
+    auto a = corio::spawn(hold_lock(m, order, 1, 1h));
+    co_await corio::sleep(0s);
+    first.unlock(); // handed to a, which has not run yet
+    a.cancel();     // delivered at a's next suspension, with the lock held
+    co_await corio::sleep(0s);
+    EXPECT_EQ(order, (std::vector<int>{1}));
+    try {
+        co_await a;
+    } catch (const corio::cancelled_error&) {
+    }
+    EXPECT_TRUE(a.cancelled());
+    EXPECT_FALSE(m.locked()); // the guard released it while unwinding
+}
+
+TEST(mutex, a_lock_handed_to_a_waiter_is_never_lost_to_a_cancel) {
+    run_test(mutex_handed_lock_survives_cancel);
+}
+
+// --- event -------------------------------------------------------------------------------
+
+corio::task<> wait_event(corio::event& e, int& woken) {
+    co_await e.wait();
+    ++woken;
+}
+
+corio::task<> event_wakes_all() {
+    corio::event e;
+    int woken = 0;
+    std::vector<corio::join_handle<>> hs;
+    for (int i = 0; i < 3; ++i) {
+        hs.push_back(corio::spawn(wait_event(e, woken)));
+    }
+    co_await corio::sleep(1ms);
+    EXPECT_EQ(woken, 0);
+    EXPECT_FALSE(e.is_set());
+    e.set();
+    for (auto& h : hs) {
+        co_await h;
+    }
+    EXPECT_EQ(woken, 3);
+    co_await e.wait(); // already set: no wait
+    e.clear();
+    EXPECT_FALSE(e.is_set());
+    auto late = corio::spawn(wait_event(e, woken));
+    co_await corio::sleep(1ms);
+    EXPECT_FALSE(late.done());
+    late.cancel();
+    EXPECT_THROW(co_await late, corio::cancelled_error);
+}
+
+TEST(event, set_wakes_every_waiter_and_clear_makes_them_wait_again) { run_test(event_wakes_all); }
+
+// --- condition ---------------------------------------------------------------------------
+
+corio::task<> consume(corio::condition& c, std::vector<int>& items, std::vector<int>& got) {
+    auto guard = co_await c.lock();
+    co_await c.wait([&] { return !items.empty(); });
+    EXPECT_TRUE(c.locked());
+    got.push_back(items.back());
+    items.pop_back();
+}
+
+corio::task<> condition_wait_pred() {
+    corio::condition c;
+    std::vector<int> items;
+    std::vector<int> got;
+    auto a = corio::spawn(consume(c, items, got));
+    auto b = corio::spawn(consume(c, items, got));
+    co_await corio::sleep(1ms);
+    EXPECT_FALSE(c.locked()); // both released the lock while waiting
+    {
+        auto guard = co_await c.lock();
+        items.push_back(7);
+        c.notify();
+    }
+    co_await a;
+    EXPECT_EQ(got, (std::vector<int>{7}));
+    {
+        auto guard = co_await c.lock();
+        items.push_back(8);
+        c.notify_all();
+    }
+    co_await b;
+    EXPECT_EQ(got, (std::vector<int>{7, 8}));
+}
+
+TEST(condition, wait_with_predicate_releases_the_lock_and_retakes_it) {
+    run_test(condition_wait_pred);
+}
+
+corio::task<> condition_misuse() {
+    corio::condition c;
+    EXPECT_THROW(c.notify(), corio::invalid_state_error);
+    EXPECT_THROW(c.notify_all(), corio::invalid_state_error);
+    EXPECT_THROW(co_await c.wait(), corio::invalid_state_error);
+}
+
+TEST(condition, notify_and_wait_without_the_lock_are_errors) { run_test(condition_misuse); }
+
+corio::task<> cond_wait_forever(corio::condition& c, bool& relocked) {
+    auto guard = co_await c.lock();
+    std::exception_ptr cancelled;
+    try {
+        co_await c.wait();
+    } catch (const corio::cancelled_error&) {
+        cancelled = std::current_exception();
+    }
+    relocked = c.locked();
+    std::rethrow_exception(cancelled);
+}
+
+corio::task<> condition_cancel_retakes_lock() {
+    corio::condition c;
+    bool relocked = false;
+    auto h = corio::spawn(cond_wait_forever(c, relocked));
+    co_await corio::sleep(1ms);
+    h.cancel();
+    EXPECT_THROW(co_await h, corio::cancelled_error);
+    EXPECT_TRUE(relocked);
+    EXPECT_FALSE(c.locked());
+}
+
+TEST(condition, cancelled_wait_takes_the_lock_again_before_propagating) {
+    run_test(condition_cancel_retakes_lock);
+}
+
+// --- semaphore ---------------------------------------------------------------------------
+
+corio::task<> limited(corio::semaphore& s, int& inside, int& peak) {
+    co_await s.acquire();
+    ++inside;
+    peak = std::max(peak, inside);
+    co_await corio::sleep(10ms);
+    --inside;
+    s.release();
+}
+
+corio::task<> semaphore_limits() {
+    corio::semaphore s(3);
+    int inside = 0;
+    int peak = 0;
+    std::vector<corio::join_handle<>> hs;
+    for (int i = 0; i < 10; ++i) {
+        hs.push_back(corio::spawn(limited(s, inside, peak)));
+    }
+    const auto start = corio::get_running_loop().time();
+    for (auto& h : hs) {
+        co_await h;
+    }
+    EXPECT_EQ(peak, 3);
+    EXPECT_EQ(corio::get_running_loop().time() - start, 40ms); // ceil(10 / 3) rounds
+    EXPECT_EQ(s.value(), 3u);
+}
+
+TEST(semaphore, at_most_value_holders_at_once) { run_test(semaphore_limits); }
+
+corio::task<> semaphore_cancel() {
+    corio::semaphore s(0);
+    EXPECT_TRUE(s.locked());
+    EXPECT_FALSE(s.try_acquire());
+    int inside = 0;
+    int peak = 0;
+    auto a = corio::spawn(limited(s, inside, peak));
+    auto b = corio::spawn(limited(s, inside, peak));
+    co_await corio::sleep(1ms);
+    a.cancel();
+    co_await corio::sleep(0s);
+    s.release(); // goes to b: a left the line
+    co_await b;
+    EXPECT_TRUE(a.cancelled());
+    EXPECT_EQ(s.value(), 1u);
+}
+
+TEST(semaphore, cancelled_waiter_does_not_take_a_permit) { run_test(semaphore_cancel); }
+
+TEST(bounded_semaphore, release_past_the_bound_is_an_error) {
+    corio::bounded_semaphore s(2);
+    EXPECT_TRUE(s.try_acquire());
+    s.release();
+    try {
+        s.release();
+        FAIL() << "expected invalid_state_error";
+    } catch (const corio::invalid_state_error& e) {
+        EXPECT_NE(std::string(e.what()).find("released more times than acquired"),
+                  std::string::npos);
+    }
+    EXPECT_EQ(s.value(), 2u);
+}
+
+// --- barrier -----------------------------------------------------------------------------
+
+corio::task<> arrive(corio::barrier& b, std::vector<std::size_t>& indices,
+                     std::chrono::milliseconds delay) {
+    co_await corio::sleep(delay);
+    indices.push_back(co_await b.wait());
+}
+
+corio::task<> barrier_releases_together() {
+    corio::barrier b(3);
+    std::vector<std::size_t> indices;
+    auto start = corio::get_running_loop().time();
+    auto x = corio::spawn(arrive(b, indices, 10ms));
+    auto y = corio::spawn(arrive(b, indices, 20ms));
+    auto z = corio::spawn(arrive(b, indices, 30ms));
+    co_await x;
+    EXPECT_EQ(corio::get_running_loop().time() - start, 30ms);
+    co_await y;
+    co_await z;
+    std::sort(indices.begin(), indices.end());
+    EXPECT_EQ(indices, (std::vector<std::size_t>{0, 1, 2}));
+    EXPECT_EQ(b.n_waiting(), 0u);
+    // Reusable.
+    indices.clear();
+    auto p = corio::spawn(arrive(b, indices, 1ms));
+    auto q = corio::spawn(arrive(b, indices, 1ms));
+    auto r = corio::spawn(arrive(b, indices, 2ms));
+    co_await p;
+    co_await q;
+    co_await r;
+    EXPECT_EQ(indices.size(), 3u);
+}
+
+TEST(barrier, releases_all_parties_when_the_last_arrives) { run_test(barrier_releases_together); }
+
+corio::task<> barrier_abort() {
+    corio::barrier b(2);
+    std::vector<std::size_t> indices;
+    auto x = corio::spawn(arrive(b, indices, 1ms));
+    co_await corio::sleep(5ms);
+    EXPECT_EQ(b.n_waiting(), 1u);
+    b.abort();
+    EXPECT_THROW(co_await x, corio::broken_barrier_error);
+    EXPECT_TRUE(b.broken());
+    EXPECT_THROW(co_await b.wait(), corio::broken_barrier_error);
+    b.reset();
+    EXPECT_FALSE(b.broken());
+}
+
+TEST(barrier, abort_breaks_it_for_waiters_and_later_arrivals) { run_test(barrier_abort); }
+
+corio::task<> barrier_cancel_leaves() {
+    corio::barrier b(2);
+    std::vector<std::size_t> indices;
+    auto x = corio::spawn(arrive(b, indices, 1ms));
+    co_await corio::sleep(5ms);
+    x.cancel();
+    EXPECT_THROW(co_await x, corio::cancelled_error);
+    EXPECT_EQ(b.n_waiting(), 0u);
+    auto y = corio::spawn(arrive(b, indices, 1ms));
+    auto z = corio::spawn(arrive(b, indices, 2ms));
+    co_await y;
+    co_await z;
+    EXPECT_EQ(indices.size(), 2u);
+}
+
+TEST(barrier, cancelled_waiter_no_longer_counts) { run_test(barrier_cancel_leaves); }
+
+TEST(barrier, zero_parties_is_rejected) { EXPECT_THROW(corio::barrier(0), std::invalid_argument); }
+
+} // namespace
