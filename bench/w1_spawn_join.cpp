@@ -11,7 +11,9 @@
 
 namespace {
 
-corio::task<long> work(long i) { co_return i; }
+corio::task<long> work(long i) {
+    co_return i;
+}
 
 corio::task<long> spawn_join(long n) {
     std::vector<corio::join_handle<long>> handles;

@@ -19,8 +19,7 @@ namespace {
 corio::task<long> factorial(std::string name, int number) {
     long f = 1;
     for (int i = 2; i <= number; ++i) {
-        std::printf("Task %s: Compute factorial(%d), currently i=%d...\n", name.c_str(), number,
-                    i);
+        std::printf("Task %s: Compute factorial(%d), currently i=%d...\n", name.c_str(), number, i);
         co_await corio::sleep(100ms);
         f *= i;
     }
@@ -33,13 +32,13 @@ corio::task<int> might_fail(int i) {
     if (i == 2) {
         throw std::runtime_error("item 2 failed");
     }
-    co_return i * i;
+    co_return i* i;
 }
 
 corio::task<> main_task() {
     // The tuple form: one result per argument, of each argument's own type.
-    auto [a, b, c] = co_await corio::gather(factorial("A", 2), factorial("B", 3),
-                                            factorial("C", 4));
+    auto [a, b, c] =
+        co_await corio::gather(factorial("A", 2), factorial("B", 3), factorial("C", 4));
     std::printf("results: %ld %ld %ld\n", a, b, c);
 
     // The vector form, for any number of tasks of one type.
@@ -71,4 +70,6 @@ corio::task<> main_task() {
 
 } // namespace
 
-int main() { corio::run(main_task()); }
+int main() {
+    corio::run(main_task());
+}

@@ -51,4 +51,6 @@ corio::task<> main_task() {
 
 } // namespace
 
-int main() { corio::run(main_task()); }
+int main() {
+    corio::run(main_task());
+}

@@ -6,6 +6,7 @@
 #include "corio/event_loop.hpp"
 #include "corio/join_handle.hpp"
 
+#include <utility>
 #include <vector>
 
 namespace corio {
@@ -26,14 +27,34 @@ void unregister_asyncgen(asyncgen_base& g) noexcept {
 }
 
 namespace {
-task<> finalize(asyncgen_base* g) {
+/// Owns a dropped generator's frame: a coroutine parameter, so the frame is destroyed with
+/// the finalizer task's frame however that task ends, even if it is cancelled (at loop
+/// shutdown) before its first step.
+class owned_frame {
+public:
+    explicit owned_frame(asyncgen_base* g) noexcept : m_g(g) {}
+    owned_frame(owned_frame&& other) noexcept : m_g(std::exchange(other.m_g, nullptr)) {}
+    owned_frame(const owned_frame&) = delete;
+    owned_frame& operator=(const owned_frame&) = delete;
+    owned_frame& operator=(owned_frame&&) = delete;
+    ~owned_frame() {
+        if (m_g != nullptr) {
+            m_g->handle.destroy();
+        }
+    }
+    [[nodiscard]] asyncgen_base* get() const noexcept { return m_g; }
+
+private:
+    asyncgen_base* m_g;
+};
+
+task<> finalize(owned_frame frame) {
     std::exception_ptr error;
     try {
-        co_await aclose_asyncgen(g);
+        co_await aclose_asyncgen(frame.get());
     } catch (...) {
         error = std::current_exception();
     }
-    g->handle.destroy();
     if (error && !is_cancellation(error)) {
         get_running_loop().call_exception_handler(
             {"error while finalizing an async generator dropped before it finished", error, {}});
@@ -41,8 +62,15 @@ task<> finalize(asyncgen_base* g) {
 }
 } // namespace
 
-void finalize_asyncgen(asyncgen_base& g) {
-    spawn_on(*g.loop, finalize(&g), "async generator finalizer");
+void finalize_asyncgen(asyncgen_base& g) noexcept {
+    // Whatever happens, exactly one owned_frame (this one, or the task's copy) destroys
+    // the frame.
+    owned_frame frame(&g);
+    try {
+        spawn_on(*g.loop, finalize(std::move(frame)), "async generator finalizer");
+    } catch (...) {
+        // Out of memory: the frame is destroyed without its cleanup running.
+    }
 }
 
 } // namespace detail

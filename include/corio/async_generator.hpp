@@ -68,7 +68,7 @@ struct asyncgen_base : list_node {
 // finalizer task for a generator dropped while suspended.
 void register_asyncgen(asyncgen_base& g) noexcept;
 void unregister_asyncgen(asyncgen_base& g) noexcept;
-void finalize_asyncgen(asyncgen_base& g);
+void finalize_asyncgen(asyncgen_base& g) noexcept;
 
 template <class Y, class S>
 class async_generator_promise : public asyncgen_base {
@@ -352,13 +352,8 @@ private:
         promise_type* p = std::exchange(m_p, nullptr);
         if (p->started && !p->finished() && !p->running && p->loop != nullptr &&
             p->loop == detail::running_loop()) {
-            try {
-                // The finalizer task owns the frame from here on.
-                detail::finalize_asyncgen(*p);
-                return;
-            } catch (...) {
-                // Could not spawn: fall back to destroying the frame.
-            }
+            detail::finalize_asyncgen(*p); // the finalizer task owns the frame from here on
+            return;
         }
         p->handle.destroy();
     }

@@ -405,7 +405,8 @@ task<> run_same_scope(corio::cancel_scope* scope) {
 task<> scope_run_twice() {
     corio::cancel_scope scope;
     // While it runs (here, nested inside itself).
-    EXPECT_TRUE(holds<corio::invalid_state_error>(co_await error_of(scope.run(run_same_scope(&scope)))));
+    EXPECT_TRUE(
+        holds<corio::invalid_state_error>(co_await error_of(scope.run(run_same_scope(&scope)))));
     // After it ran: a scope is used once.
     corio::cancel_scope used;
     EXPECT_TRUE(co_await used.run(nothing_after(1s)));
@@ -414,7 +415,8 @@ task<> scope_run_twice() {
     corio::cancel_scope shared;
     auto other = corio::spawn(run_same_scope(&shared));
     co_await corio::sleep(0s);
-    EXPECT_TRUE(holds<corio::invalid_state_error>(co_await error_of(shared.run(nothing_after(1s)))));
+    EXPECT_TRUE(
+        holds<corio::invalid_state_error>(co_await error_of(shared.run(nothing_after(1s)))));
     co_await other;
 }
 
@@ -774,8 +776,7 @@ TEST(scope_composition, cleanup_after_a_simultaneous_cancel_and_deadline_is_not_
 
 // --- composition: nested deadlines --------------------------------------------------------------
 
-task<int> inner_timeout_then_continue(corio::clock::duration limit,
-                                      std::vector<std::string>* log) {
+task<int> inner_timeout_then_continue(corio::clock::duration limit, std::vector<std::string>* log) {
     try {
         co_await corio::fail_after(limit, nothing_after(10s));
         log->push_back("inner value");

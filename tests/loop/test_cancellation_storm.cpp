@@ -28,8 +28,8 @@ corio::run_options virtual_time() {
 struct tally {
     int started = 0;
     int bodies_alive = 0;
-    int inner_cancelled = 0;    // shielded inner tasks
-    int children_started = 0;   // task group children
+    int inner_cancelled = 0;  // shielded inner tasks
+    int children_started = 0; // task group children
     int children_cancelled = 0;
 };
 

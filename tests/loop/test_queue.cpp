@@ -34,7 +34,9 @@ corio::task<> fifo_order() {
     EXPECT_TRUE(q.empty());
 }
 
-TEST(queue, first_in_first_out) { run_test(fifo_order); }
+TEST(queue, first_in_first_out) {
+    run_test(fifo_order);
+}
 
 corio::task<> lifo_and_priority_order() {
     corio::lifo_queue<int> l;
@@ -59,7 +61,9 @@ corio::task<> lifo_and_priority_order() {
     EXPECT_EQ(largest_first.get_nowait(), 9);
 }
 
-TEST(queue, lifo_and_priority_orders) { run_test(lifo_and_priority_order); }
+TEST(queue, lifo_and_priority_orders) {
+    run_test(lifo_and_priority_order);
+}
 
 corio::task<> produce(corio::queue<int>& q, int n, std::vector<corio::clock::time_point>& times) {
     for (int i = 0; i < n; ++i) {
@@ -87,7 +91,9 @@ corio::task<> backpressure() {
     co_await producer;
 }
 
-TEST(queue, put_waits_while_full) { run_test(backpressure); }
+TEST(queue, put_waits_while_full) {
+    run_test(backpressure);
+}
 
 corio::task<> nowait_errors() {
     corio::queue<std::string> q(1);
@@ -98,9 +104,13 @@ corio::task<> nowait_errors() {
     co_return;
 }
 
-TEST(queue, nowait_forms_throw_queue_empty_and_queue_full) { run_test(nowait_errors); }
+TEST(queue, nowait_forms_throw_queue_empty_and_queue_full) {
+    run_test(nowait_errors);
+}
 
-corio::task<int> get_one(corio::queue<int>& q) { co_return co_await q.get(); }
+corio::task<int> get_one(corio::queue<int>& q) {
+    co_return co_await q.get();
+}
 
 corio::task<> cancelled_get_eats_nothing() {
     corio::queue<int> q;
@@ -132,7 +142,9 @@ TEST(queue, an_item_handed_to_a_getter_is_received_even_if_it_is_then_cancelled)
     run_test(handed_item_survives_cancel);
 }
 
-corio::task<> put_one(corio::queue<int>& q, int v) { co_await q.put(v); }
+corio::task<> put_one(corio::queue<int>& q, int v) {
+    co_await q.put(v);
+}
 
 corio::task<> cancelled_put_adds_nothing() {
     corio::queue<int> q(1);
@@ -145,7 +157,9 @@ corio::task<> cancelled_put_adds_nothing() {
     EXPECT_TRUE(q.empty());
 }
 
-TEST(queue, cancelled_put_adds_nothing) { run_test(cancelled_put_adds_nothing); }
+TEST(queue, cancelled_put_adds_nothing) {
+    run_test(cancelled_put_adds_nothing);
+}
 
 corio::task<> work_and_mark(corio::queue<int>& q, int& processed) {
     while (true) {
@@ -171,7 +185,9 @@ corio::task<> join_waits_for_task_done() {
     EXPECT_THROW(q.task_done(), corio::invalid_state_error);
 }
 
-TEST(queue, join_waits_until_every_item_is_marked_done) { run_test(join_waits_for_task_done); }
+TEST(queue, join_waits_until_every_item_is_marked_done) {
+    run_test(join_waits_for_task_done);
+}
 
 corio::task<> shutdown_semantics() {
     corio::queue<int> q;
@@ -187,7 +203,9 @@ corio::task<> shutdown_semantics() {
     EXPECT_THROW(q.get_nowait(), corio::queue_shut_down);
 }
 
-TEST(queue, shutdown_refuses_puts_and_fails_gets_once_empty) { run_test(shutdown_semantics); }
+TEST(queue, shutdown_refuses_puts_and_fails_gets_once_empty) {
+    run_test(shutdown_semantics);
+}
 
 corio::task<> shutdown_wakes_waiters() {
     corio::queue<int> q(1);
@@ -206,7 +224,9 @@ corio::task<> shutdown_wakes_waiters() {
     co_await full.join(); // dropped items count as done
 }
 
-TEST(queue, shutdown_wakes_waiting_getters_and_putters) { run_test(shutdown_wakes_waiters); }
+TEST(queue, shutdown_wakes_waiting_getters_and_putters) {
+    run_test(shutdown_wakes_waiters);
+}
 
 corio::task<> async_iteration() {
     corio::queue<std::unique_ptr<int>> q;
@@ -222,7 +242,9 @@ corio::task<> async_iteration() {
     EXPECT_EQ(sum, 3);
 }
 
-TEST(queue, next_iterates_until_shutdown_and_moves_move_only_items) { run_test(async_iteration); }
+TEST(queue, next_iterates_until_shutdown_and_moves_move_only_items) {
+    run_test(async_iteration);
+}
 
 corio::task<> pipeline_stage(corio::queue<int>& in, corio::queue<int>& out) {
     while (auto v = co_await in.next()) {

@@ -47,7 +47,9 @@ corio::task<> mutex_fifo() {
     EXPECT_FALSE(m.locked());
 }
 
-TEST(mutex, waiters_get_the_lock_in_fifo_order) { run_test(mutex_fifo); }
+TEST(mutex, waiters_get_the_lock_in_fifo_order) {
+    run_test(mutex_fifo);
+}
 
 corio::task<> mutex_guard_unlocks() {
     corio::mutex m;
@@ -141,7 +143,9 @@ corio::task<> event_wakes_all() {
     EXPECT_THROW(co_await late, corio::cancelled_error);
 }
 
-TEST(event, set_wakes_every_waiter_and_clear_makes_them_wait_again) { run_test(event_wakes_all); }
+TEST(event, set_wakes_every_waiter_and_clear_makes_them_wait_again) {
+    run_test(event_wakes_all);
+}
 
 // --- condition ---------------------------------------------------------------------------
 
@@ -188,7 +192,9 @@ corio::task<> condition_misuse() {
     EXPECT_THROW(co_await c.wait(), corio::invalid_state_error);
 }
 
-TEST(condition, notify_and_wait_without_the_lock_are_errors) { run_test(condition_misuse); }
+TEST(condition, notify_and_wait_without_the_lock_are_errors) {
+    run_test(condition_misuse);
+}
 
 corio::task<> cond_wait_forever(corio::condition& c, bool& relocked) {
     auto guard = co_await c.lock();
@@ -245,7 +251,9 @@ corio::task<> semaphore_limits() {
     EXPECT_EQ(s.value(), 3u);
 }
 
-TEST(semaphore, at_most_value_holders_at_once) { run_test(semaphore_limits); }
+TEST(semaphore, at_most_value_holders_at_once) {
+    run_test(semaphore_limits);
+}
 
 corio::task<> semaphore_cancel() {
     corio::semaphore s(0);
@@ -264,7 +272,9 @@ corio::task<> semaphore_cancel() {
     EXPECT_EQ(s.value(), 1u);
 }
 
-TEST(semaphore, cancelled_waiter_does_not_take_a_permit) { run_test(semaphore_cancel); }
+TEST(semaphore, cancelled_waiter_does_not_take_a_permit) {
+    run_test(semaphore_cancel);
+}
 
 TEST(bounded_semaphore, release_past_the_bound_is_an_error) {
     corio::bounded_semaphore s(2);
@@ -313,7 +323,9 @@ corio::task<> barrier_releases_together() {
     EXPECT_EQ(indices.size(), 3u);
 }
 
-TEST(barrier, releases_all_parties_when_the_last_arrives) { run_test(barrier_releases_together); }
+TEST(barrier, releases_all_parties_when_the_last_arrives) {
+    run_test(barrier_releases_together);
+}
 
 corio::task<> barrier_abort() {
     corio::barrier b(2);
@@ -329,7 +341,9 @@ corio::task<> barrier_abort() {
     EXPECT_FALSE(b.broken());
 }
 
-TEST(barrier, abort_breaks_it_for_waiters_and_later_arrivals) { run_test(barrier_abort); }
+TEST(barrier, abort_breaks_it_for_waiters_and_later_arrivals) {
+    run_test(barrier_abort);
+}
 
 corio::task<> barrier_cancel_leaves() {
     corio::barrier b(2);
@@ -346,8 +360,12 @@ corio::task<> barrier_cancel_leaves() {
     EXPECT_EQ(indices.size(), 2u);
 }
 
-TEST(barrier, cancelled_waiter_no_longer_counts) { run_test(barrier_cancel_leaves); }
+TEST(barrier, cancelled_waiter_no_longer_counts) {
+    run_test(barrier_cancel_leaves);
+}
 
-TEST(barrier, zero_parties_is_rejected) { EXPECT_THROW(corio::barrier(0), std::invalid_argument); }
+TEST(barrier, zero_parties_is_rejected) {
+    EXPECT_THROW(corio::barrier(0), std::invalid_argument);
+}
 
 } // namespace

@@ -85,9 +85,9 @@ task<std::exception_ptr> error_of(A a) {
 using log_t = std::vector<std::string>;
 
 // ASSERT_* returns, which a coroutine cannot: this one co_returns.
-#define CO_ASSERT_EQ(a, b)                                                                   \
-    EXPECT_EQ(a, b);                                                                         \
-    if (!((a) == (b)))                                                                       \
+#define CO_ASSERT_EQ(a, b)                                                                         \
+    EXPECT_EQ(a, b);                                                                               \
+    if (!((a) == (b)))                                                                             \
     co_return
 
 /// Sleeps `d` and logs `name` done; on cancellation logs `name` cancelled, cleans up for
@@ -663,12 +663,12 @@ task<> group_cancel_then_timeout() {
     const auto t0 = now();
     // python/cpython#155433: after g.cancel(), a cancellation from an enclosing timeout must
     // still come out of the group (and become timeout_error), not be swallowed by it.
-    const std::exception_ptr e = co_await error_of(corio::fail_after(
-        500ms, corio::with_task_group([&](task_group& g) -> task<> {
-            g.spawn(worker_with_slow_cleanup());
-            co_await corio::sleep(100ms);
-            g.cancel();
-        })));
+    const std::exception_ptr e = co_await error_of(
+        corio::fail_after(500ms, corio::with_task_group([&](task_group& g) -> task<> {
+                              g.spawn(worker_with_slow_cleanup());
+                              co_await corio::sleep(100ms);
+                              g.cancel();
+                          })));
     EXPECT_TRUE(holds<timeout_error>(e));
     // The group cancels each child once: the timeout does not interrupt the worker's cleanup.
     EXPECT_EQ(now() - t0, 1100ms);
@@ -684,11 +684,11 @@ task<> child_fails_as_timeout_expires() {
     // The child fails in the same iteration as the enclosing deadline passes: the failure is
     // reported (not hidden behind a timeout), and the timeout's cancellation ends with its
     // scope.
-    const std::exception_ptr e =
-        co_await error_of(corio::fail_after(1s, corio::with_task_group([&](task_group& g) -> task<> {
-            g.spawn(fail_after_delay(1s, "child"));
-            co_await child("body", 10s, &log);
-        })));
+    const std::exception_ptr e = co_await error_of(
+        corio::fail_after(1s, corio::with_task_group([&](task_group& g) -> task<> {
+                              g.spawn(fail_after_delay(1s, "child"));
+                              co_await child("body", 10s, &log);
+                          })));
     const auto errors = group_of(e);
     CO_ASSERT_EQ(errors.size(), 1U);
     EXPECT_EQ(what_of(errors[0]), "child");
