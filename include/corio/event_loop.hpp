@@ -181,6 +181,12 @@ public:
     /// before closing the loop.
     task<> shutdown_asyncgens();
 
+    /// Run `fn()` on `ex` and wait for it without blocking the loop (loop.run_in_executor):
+    /// `co_await loop.run_in_executor(pool, fn)`. Cancellable as `to_thread`. Defined in
+    /// <corio/thread_pool.hpp>.
+    template <class F>
+    auto run_in_executor(executor& ex, F&& fn);
+
     /// The thread pool behind `to_thread`, made on first use (asyncio's default executor).
     executor& default_executor();
     /// Finish the default executor's queued calls and join its threads; `run()` does this

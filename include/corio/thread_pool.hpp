@@ -179,6 +179,11 @@ auto run_in_executor(executor& ex, F&& fn) {
     return detail::thread_call_awaiter<R>(&ex, std::function<R()>(std::forward<F>(fn)));
 }
 
+template <class F>
+auto event_loop::run_in_executor(executor& ex, F&& fn) {
+    return corio::run_in_executor(ex, std::forward<F>(fn));
+}
+
 /// Submit `t` to `loop` from another thread and get a std::future of its result
 /// (asyncio.run_coroutine_threadsafe). The task runs as a spawned task on the loop.
 /// \throws invalid_state_error if the loop is closed.

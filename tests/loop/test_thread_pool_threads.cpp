@@ -105,6 +105,8 @@ corio::task<> many_calls_bounded_pool() {
         sum += co_await h;
     }
     EXPECT_EQ(sum, 28);
+    auto seven = [] { return 7; };
+    EXPECT_EQ(co_await corio::get_running_loop().run_in_executor(pool, seven), 7);
     EXPECT_LE(peak.load(), 2);
     EXPECT_LE(pool.thread_count(), 2u);
     pool.shutdown();
