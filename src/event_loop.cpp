@@ -618,48 +618,46 @@ void refuse_mixed_use(const detail::fd_entry& e, int fd, bool callbacks) {
 }
 } // namespace
 
-void event_loop::add_reader(int fd, std::function<void()> fn) {
-    check_thread("add_reader");
-    check_open("add_reader");
+void event_loop::set_fd_callback(int fd, bool reading, std::function<void()> fn,
+                                 const char* operation) {
+    check_thread(operation);
+    check_open(operation);
     if (!fn) {
-        throw std::invalid_argument("add_reader: empty function");
+        throw std::invalid_argument(std::string(operation) + ": empty function");
     }
     detail::fd_entry& e = fd_slot(fd);
     refuse_mixed_use(e, fd, true);
-    e.reader = std::move(fn);
+    (reading ? e.reader : e.writer) = std::move(fn);
     update_fd_interest(fd);
+}
+
+bool event_loop::clear_fd_callback(int fd, bool reading) {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd]) {
+        return false;
+    }
+    std::function<void()>& slot = reading ? m_fds[fd]->reader : m_fds[fd]->writer;
+    if (!slot) {
+        return false;
+    }
+    slot = nullptr;
+    update_fd_interest(fd);
+    return true;
+}
+
+void event_loop::add_reader(int fd, std::function<void()> fn) {
+    set_fd_callback(fd, true, std::move(fn), "add_reader");
 }
 
 bool event_loop::remove_reader(int fd) {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd] ||
-        !m_fds[fd]->reader) {
-        return false;
-    }
-    m_fds[fd]->reader = nullptr;
-    update_fd_interest(fd);
-    return true;
+    return clear_fd_callback(fd, true);
 }
 
 void event_loop::add_writer(int fd, std::function<void()> fn) {
-    check_thread("add_writer");
-    check_open("add_writer");
-    if (!fn) {
-        throw std::invalid_argument("add_writer: empty function");
-    }
-    detail::fd_entry& e = fd_slot(fd);
-    refuse_mixed_use(e, fd, true);
-    e.writer = std::move(fn);
-    update_fd_interest(fd);
+    set_fd_callback(fd, false, std::move(fn), "add_writer");
 }
 
 bool event_loop::remove_writer(int fd) {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd] ||
-        !m_fds[fd]->writer) {
-        return false;
-    }
-    m_fds[fd]->writer = nullptr;
-    update_fd_interest(fd);
-    return true;
+    return clear_fd_callback(fd, false);
 }
 
 void event_loop::watch_fd(int fd, bool readable, detail::waiter& w) {

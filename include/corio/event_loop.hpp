@@ -261,6 +261,8 @@ private:
     void report_slow(const std::string& who, clock::duration took);
     detail::fd_entry& fd_slot(int fd);
     void update_fd_interest(int fd);
+    void set_fd_callback(int fd, bool reading, std::function<void()> fn, const char* operation);
+    bool clear_fd_callback(int fd, bool reading);
     void drain_threadsafe();
     void check_open(const char* operation) const;
     void run_timer_callback(std::uint32_t slot);
