@@ -16,36 +16,18 @@
 #include <type_traits>
 #include <vector>
 
+#include "support.hpp"
+
 namespace {
+
+using corio_test::holds;
+using corio_test::now;
+using corio_test::virtual_time;
 
 using namespace std::chrono_literals;
 using corio::cancelled_error;
 using corio::task;
 using corio::timeout_error;
-
-corio::run_options virtual_time() {
-    corio::run_options options;
-    options.virtual_clock = true;
-    return options;
-}
-
-corio::clock::time_point now() {
-    return corio::get_running_loop().time();
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    if (!e) {
-        return false;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
 
 template <class A>
 task<std::exception_ptr> error_of(A a) {

@@ -13,47 +13,18 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
+
 namespace {
+
+using corio_test::error_of;
+using corio_test::holds;
+using corio_test::now;
+using corio_test::virtual_time;
 
 using namespace std::chrono_literals;
 using corio::cancelled_error;
 using corio::task;
-
-corio::run_options virtual_time() {
-    corio::run_options options;
-    options.virtual_clock = true;
-    return options;
-}
-
-corio::clock::time_point now() {
-    return corio::get_running_loop().time();
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    if (!e) {
-        return false;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
-/// What awaiting `a` threw (nullptr if it returned).
-template <class A>
-task<std::exception_ptr> error_of(A a) {
-    std::exception_ptr error;
-    try {
-        co_await std::move(a);
-    } catch (...) {
-        error = std::current_exception();
-    }
-    co_return error;
-}
 
 task<> sleep_then_mark(corio::clock::duration d, bool* finished) {
     co_await corio::sleep(d);

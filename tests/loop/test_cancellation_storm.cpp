@@ -11,19 +11,17 @@
 #include <exception>
 #include <vector>
 
+#include "support.hpp"
+
 namespace {
+
+using corio_test::virtual_time;
 
 using namespace std::chrono_literals;
 using corio::cancelled_error;
 using corio::task;
 
 constexpr int task_count = 100'000;
-
-corio::run_options virtual_time() {
-    corio::run_options options;
-    options.virtual_clock = true;
-    return options;
-}
 
 struct tally {
     int started = 0;

@@ -28,7 +28,14 @@
 #include <variant>
 #include <vector>
 
+#include "support.hpp"
+
 namespace {
+
+using corio_test::now;
+using corio_test::run_then_close;
+using corio_test::since;
+using corio_test::virtual_time;
 
 using namespace std::chrono_literals;
 using corio::task;
@@ -37,29 +44,6 @@ using ms = std::chrono::milliseconds;
 struct test_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
-
-corio::run_options virtual_time() {
-    corio::run_options options;
-    options.virtual_clock = true;
-    return options;
-}
-
-corio::clock::time_point now() {
-    return corio::get_running_loop().time();
-}
-
-/// Loop time since `start`.
-ms since(corio::clock::time_point start) {
-    return std::chrono::duration_cast<ms>(now() - start);
-}
-
-/// Runs `main` on a loop and closes it without run()'s cancel-and-wait, so the frames of
-/// the tasks still waiting are destroyed where they are parked.
-void run_then_close(task<> main) {
-    corio::event_loop loop(virtual_time());
-    loop.run_until_complete(std::move(main));
-    loop.close();
-}
 
 /// Collects what the loop reports (exceptions never retrieved, ...), to assert there was
 /// nothing to report.
