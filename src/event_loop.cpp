@@ -714,7 +714,9 @@ void event_loop::poll_io(bool may_block) {
                 0, std::chrono::duration_cast<std::chrono::nanoseconds>(until).count());
         }
     }
-    std::vector<detail::reactor_event> events;
+    // Reused from poll to poll: waiting for I/O allocates nothing once warm.
+    std::vector<detail::reactor_event>& events = m_io_events;
+    events.clear();
     m_reactor->wait(timeout_ns, events);
     if (jump && events.empty() && m_virtual_now < from_ns(m_timer_heap->top().when)) {
         m_virtual_now = from_ns(m_timer_heap->top().when);

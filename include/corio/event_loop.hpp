@@ -97,6 +97,7 @@ namespace detail {
 class reactor;
 struct timer_slot;
 struct timer_entry;
+struct reactor_event;
 class timer_heap;
 struct fd_entry;
 template <class T>
@@ -283,6 +284,7 @@ private:
     std::size_t m_cancelled_timers = 0;
     std::uint32_t m_timer_sequence = 0;
     std::vector<std::unique_ptr<detail::fd_entry>> m_fds;
+    std::vector<detail::reactor_event> m_io_events;
     detail::intrusive_list m_tasks;
     detail::intrusive_list m_asyncgens;
     std::unique_ptr<thread_pool> m_default_executor;
