@@ -13,6 +13,16 @@ timeout_error::timeout_error(const std::string& what)
     : std::runtime_error("timeout_error: " + what) {}
 timeout_error::~timeout_error() = default;
 
+incomplete_read_error::incomplete_read_error(std::string partial, std::size_t expected)
+    : std::runtime_error("incomplete_read_error: " + std::to_string(partial.size()) +
+                         " bytes read on " + std::to_string(expected) + " expected bytes"),
+      m_partial(std::move(partial)), m_expected(expected) {}
+incomplete_read_error::~incomplete_read_error() = default;
+
+limit_overrun_error::limit_overrun_error(const std::string& what, std::size_t consumed)
+    : std::runtime_error("limit_overrun_error: " + what), m_consumed(consumed) {}
+limit_overrun_error::~limit_overrun_error() = default;
+
 const char* generator_exit::what() const noexcept {
     return "generator_exit";
 }

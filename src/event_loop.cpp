@@ -694,7 +694,13 @@ void event_loop::forget_fd(int fd) noexcept {
     if (m_fds[fd]->registered) {
         m_reactor->remove(fd);
     }
-    m_fds[fd].reset();
+    const std::unique_ptr<detail::fd_entry> e = std::move(m_fds[fd]);
+    if (e->read_waiter != nullptr) {
+        detail::wake(*e->read_waiter);
+    }
+    if (e->write_waiter != nullptr) {
+        detail::wake(*e->write_waiter);
+    }
 }
 
 void event_loop::poll_io(bool may_block) {
@@ -717,6 +723,7 @@ void event_loop::poll_io(bool may_block) {
     // Reused from poll to poll: waiting for I/O allocates nothing once warm.
     std::vector<detail::reactor_event>& events = m_io_events;
     events.clear();
+    ++m_io_polls;
     m_reactor->wait(timeout_ns, events);
     if (jump && events.empty() && m_virtual_now < from_ns(m_timer_heap->top().when)) {
         m_virtual_now = from_ns(m_timer_heap->top().when);

@@ -2,6 +2,7 @@
 /// \file
 /// The exception types corio throws, named after their asyncio counterparts.
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -47,6 +48,36 @@ class cancelled_error {
 public:
     /// "cancelled".
     [[nodiscard]] const char* what() const noexcept;
+};
+
+/// `stream::read_exactly` reached end of stream first (asyncio.IncompleteReadError).
+/// `partial()` holds the bytes that did arrive; nothing read is lost.
+class incomplete_read_error : public std::runtime_error {
+public:
+    incomplete_read_error(std::string partial, std::size_t expected);
+    ~incomplete_read_error() override;
+    /// The bytes read before end of stream.
+    [[nodiscard]] const std::string& partial() const noexcept { return m_partial; }
+    /// How many bytes were asked for.
+    [[nodiscard]] std::size_t expected() const noexcept { return m_expected; }
+
+private:
+    std::string m_partial;
+    std::size_t m_expected;
+};
+
+/// `stream::read_until`/`read_line` found no separator within the stream's buffer limit
+/// (asyncio.LimitOverrunError). The data stays in the stream's buffer: `consumed()` bytes
+/// can be read with `read`/`read_exactly`.
+class limit_overrun_error : public std::runtime_error {
+public:
+    limit_overrun_error(const std::string& what, std::size_t consumed);
+    ~limit_overrun_error() override;
+    /// How many bytes the buffer holds without the separator.
+    [[nodiscard]] std::size_t consumed() const noexcept { return m_consumed; }
+
+private:
+    std::size_t m_consumed;
 };
 
 } // namespace corio

@@ -217,8 +217,12 @@ public:
     /// An fd is used either with these or with add_reader/add_writer, not both.
     void watch_fd(int fd, bool readable, detail::waiter& w);
     void unwatch_fd(int fd, bool readable, detail::waiter& w) noexcept;
-    /// Forget everything about `fd` before closing it.
+    /// Forget everything about `fd` before closing it. Coroutines waiting on it through
+    /// watch_fd are woken (not cancelled): they find the fd closed when they look.
     void forget_fd(int fd) noexcept;
+    /// How many times the loop has asked the reactor for I/O events. A stream that saw a
+    /// short read knows the fd is drained until the count moves.
+    [[nodiscard]] std::uint64_t io_poll_count() const noexcept { return m_io_polls; }
 
     /// The running task (nullptr between steps or outside a task).
     [[nodiscard]] detail::task_state_base* current_task_state() const noexcept { return m_current; }
@@ -290,6 +294,7 @@ private:
     std::unique_ptr<thread_pool> m_default_executor;
     /// Batches run since the reactor was last asked for I/O.
     unsigned m_batches_since_poll = 0;
+    std::uint64_t m_io_polls = 0;
     detail::task_state_base* m_current = nullptr;
     exception_handler m_exception_handler;
     std::mutex m_threadsafe_mutex;

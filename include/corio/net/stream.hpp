@@ -1,0 +1,152 @@
+#pragma once
+/// \file
+/// `corio::stream`: a byte stream over a socket or a pair of pipes, asyncio's StreamReader
+/// and StreamWriter in one object.
+///
+/// ```cpp
+/// corio::stream s = co_await corio::open_connection("example.com", 80);
+/// s.write("GET / HTTP/1.0\r\nHost: example.com\r\n\r\n");
+/// co_await s.drain();
+/// std::string status = co_await s.read_line();
+/// ```
+///
+/// Reading pulls from the fd only when the buffer cannot satisfy the call, so the buffer
+/// never grows past what a call needs (and `limit()` for `read_until`). `write` sends at
+/// once when it can and buffers the rest, which a background flush sends as the peer reads;
+/// `drain` holds the writer back while more than the high water mark is buffered. End of
+/// stream is not an error: reads return what is left, then empty strings.
+///
+/// Not thread-safe; one reader and one writer at a time (two concurrent reads throw
+/// `invalid_state_error`). Every suspending call is cancellable: a cancelled read keeps the
+/// bytes it had received in the buffer for the next read, and a cancelled drain leaves the
+/// buffered data to be sent.
+
+#include "corio/net/address.hpp"
+#include "corio/task.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace corio {
+
+class stream;
+namespace detail {
+class stream_state;
+/// A stream over a connected non-blocking socket, named `name` in errors (for servers).
+stream adopt_socket(int fd, std::string name, std::size_t limit);
+} // namespace detail
+
+/// A byte stream (TCP, Unix socket, or pipes to a subprocess).
+class stream {
+public:
+    /// Default buffer limit for `read_until`/`read_line` (asyncio's 64 KiB).
+    static constexpr std::size_t default_limit = 64 * 1024;
+    /// Default write-buffer high water mark (asyncio's 64 KiB); the low one is a quarter.
+    static constexpr std::size_t default_high_water = 64 * 1024;
+
+    /// A stream that holds nothing; every call but the destructor throws.
+    stream() noexcept;
+    stream(stream&& other) noexcept;
+    stream& operator=(stream&& other) noexcept;
+    stream(const stream&) = delete;
+    stream& operator=(const stream&) = delete;
+    /// Closes the stream (as `close()`): data still buffered is flushed in the background.
+    ~stream();
+
+    /// Adopt a connected stream socket (TCP or Unix); it is made non-blocking. Error
+    /// messages name its peer address.
+    static stream from_socket(int fd, std::size_t limit = default_limit);
+    /// Adopt pipe ends (either may be -1): reads come from `read_fd`, writes go to
+    /// `write_fd`. Both are made non-blocking. `name` appears in error messages.
+    static stream from_pipes(int read_fd, int write_fd, std::string name,
+                             std::size_t limit = default_limit);
+
+    /// True unless default-constructed or moved from.
+    [[nodiscard]] bool valid() const noexcept { return m_state != nullptr; }
+    [[nodiscard]] explicit operator bool() const noexcept { return valid(); }
+
+    // --- Reading -------------------------------------------------------------------------
+
+    /// Up to `max` bytes: what is buffered, else what one read of the fd returns; empty
+    /// at end of stream (or if `max` is 0). \throws std::system_error on a read error
+    /// (e.g. ECONNRESET), naming the peer.
+    task<std::string> read(std::size_t max);
+    /// As `read`, into `out`; returns the count (0 at end of stream). Allocates nothing.
+    task<std::size_t> read_into(std::span<char> out);
+    /// Exactly `n` bytes. \throws incomplete_read_error (with the bytes that did arrive)
+    /// if the stream ends first.
+    task<std::string> read_exactly(std::size_t n);
+    /// Through the next '\n' included; at end of stream what is left (possibly without
+    /// '\n'), then "". \throws limit_overrun_error as `read_until`.
+    task<std::string> read_line();
+    /// Through the next `separator` included. \throws limit_overrun_error if `limit()`
+    /// bytes are buffered without it, or it ends past `limit()` (the data stays buffered);
+    /// incomplete_read_error (with what is left) if the stream ends first;
+    /// std::invalid_argument if `separator` is empty.
+    task<std::string> read_until(std::string_view separator);
+    /// Everything up to end of stream.
+    task<std::string> read_all();
+    /// True once end of stream was received and the buffer is empty.
+    [[nodiscard]] bool at_eof() const;
+    /// The byte count `read_until` may buffer.
+    [[nodiscard]] std::size_t limit() const;
+
+    // --- Writing -------------------------------------------------------------------------
+
+    /// Send `data` (buffering what the fd does not take now). Never blocks, never raises
+    /// SIGPIPE. If the connection is already broken the data is dropped and `drain`
+    /// reports the error. \throws invalid_state_error after `close()` or `write_eof()`.
+    void write(std::string_view data);
+    void write(std::span<const std::byte> data);
+    /// Wait until the write buffer is at or below the low water mark (returns at once if
+    /// it is at or below the high one). \throws std::system_error if the connection broke
+    /// (EPIPE, ECONNRESET), naming the peer.
+    task<> drain();
+    /// Set the water marks (asyncio's set_write_buffer_limits); `low` defaults to high/4.
+    /// \throws std::invalid_argument if low > high.
+    void set_write_buffer_limits(std::size_t high, std::size_t low);
+    void set_write_buffer_limits(std::size_t high) { set_write_buffer_limits(high, high / 4); }
+    /// Bytes written but not yet taken by the fd.
+    [[nodiscard]] std::size_t write_buffer_size() const;
+    /// Half-close: the peer reads end of stream once the buffer is flushed; reading goes on.
+    void write_eof();
+    /// True for sockets and for a stream with a write pipe.
+    [[nodiscard]] bool can_write_eof() const;
+
+    // --- Closing -------------------------------------------------------------------------
+
+    /// Close: buffered data is still flushed (in the background), then the fd is closed.
+    /// A pending read returns what is buffered, then end of stream. Idempotent.
+    void close();
+    /// Close now, dropping buffered data (asyncio's transport.abort()).
+    void abort();
+    /// True once `close()` or `abort()` was called.
+    [[nodiscard]] bool is_closing() const;
+    /// Wait until the fd is closed (after the flush that `close()` started). If the flush
+    /// failed, rethrows its error.
+    task<> wait_closed();
+
+    // --- Socket details ------------------------------------------------------------------
+
+    /// The peer's address (empty for pipes).
+    [[nodiscard]] socket_address peer_address() const;
+    /// The local address (empty for pipes).
+    [[nodiscard]] socket_address local_address() const;
+    /// Disable (or enable) Nagle's algorithm on a TCP stream; TCP streams made by corio
+    /// start with it disabled, as asyncio's. \throws std::system_error if not TCP.
+    void set_nodelay(bool enabled = true);
+    /// The fd reads come from (-1 if none).
+    [[nodiscard]] int fd() const;
+
+private:
+    friend stream detail::adopt_socket(int, std::string, std::size_t);
+    explicit stream(detail::stream_state* state) noexcept : m_state(state) {}
+    detail::stream_state& state(const char* operation) const;
+
+    detail::stream_state* m_state = nullptr;
+};
+
+} // namespace corio

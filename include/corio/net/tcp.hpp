@@ -1,0 +1,142 @@
+#pragma once
+/// \file
+/// TCP and Unix stream connections and servers: `open_connection`, `start_server`,
+/// `open_unix_connection`, `start_unix_server` (asyncio's streams API).
+///
+/// ```cpp
+/// corio::task<> echo(corio::stream s) {
+///     while (true) {
+///         std::string line = co_await s.read_line();
+///         if (line.empty()) co_return;          // end of stream
+///         s.write(line);
+///         co_await s.drain();
+///     }
+/// }
+/// corio::server srv = co_await corio::start_server(echo, "127.0.0.1", 8888);
+/// co_await srv.serve_forever();
+/// ```
+
+#include "corio/event_loop.hpp"
+#include "corio/net/address.hpp"
+#include "corio/net/stream.hpp"
+#include "corio/task.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace corio {
+
+/// Options for `open_connection` / `open_unix_connection`.
+struct connect_options {
+    /// Give up (timeout_error) if no connection is established within this time; zero
+    /// waits as long as the kernel does.
+    clock::duration timeout = clock::duration::zero();
+    /// Happy Eyeballs (RFC 8305): start the next address this long after the previous
+    /// attempt if it has neither connected nor failed yet. Zero tries addresses one at a
+    /// time, each to its end.
+    std::chrono::milliseconds happy_eyeballs_delay{250};
+    /// AF_INET or AF_INET6 to use only that family; AF_UNSPEC for both.
+    int family = AF_UNSPEC;
+    /// Bind the socket to this address before connecting.
+    std::optional<socket_address> local_address;
+    /// The stream's `read_until` limit.
+    std::size_t limit = stream::default_limit;
+    /// TCP_NODELAY on the new connection (asyncio sets it too).
+    bool nodelay = true;
+};
+
+/// Open a TCP connection to `host`:`port`, trying every address `getaddrinfo` gives,
+/// interleaving IPv6 and IPv4 as RFC 8305 says: the next attempt starts when the previous
+/// one failed or after `happy_eyeballs_delay`; the first to connect wins and the others are
+/// closed. Cancellable (every attempt is closed).
+/// \throws std::system_error naming the address ("connect 127.0.0.1:9: Connection
+/// refused"); when several addresses failed differently, the message lists each;
+/// timeout_error after `options.timeout`.
+task<stream> open_connection(std::string host, std::uint16_t port, connect_options options = {});
+/// Connect to the Unix socket at `path` (a leading '@' names an abstract socket).
+task<stream> open_unix_connection(std::string path, connect_options options = {});
+
+/// Options for `start_server` / `start_unix_server`.
+struct server_options {
+    /// listen(2) backlog (asyncio's default is 100).
+    int backlog = 100;
+    /// SO_REUSEADDR (TCP): rebind a port at once after a restart.
+    bool reuse_address = true;
+    /// SO_REUSEPORT (TCP): several sockets (processes, loops) share one port.
+    bool reuse_port = false;
+    /// Each stream's `read_until` limit.
+    std::size_t limit = stream::default_limit;
+    /// TCP_NODELAY on accepted connections.
+    bool nodelay = true;
+    /// After accept fails for lack of fds (EMFILE, ENFILE, ENOBUFS, ENOMEM) the server
+    /// stops accepting for this long, then retries (asyncio waits 1 s too); connections
+    /// wait in the backlog meanwhile.
+    clock::duration accept_retry_delay = std::chrono::seconds(1);
+    /// Start accepting at once; otherwise at `start_serving()` / `serve_forever()`.
+    bool start_serving = true;
+};
+
+/// A connection handler: gets the connected stream; runs as its own task.
+using connection_handler = std::function<task<>(stream)>;
+
+namespace detail {
+class server_state;
+}
+
+/// A listening server (asyncio.Server). A handle: copies refer to the same server.
+/// Dropping every handle does not close it; `close()` does.
+class server {
+public:
+    server() noexcept = default;
+    server(const server&) noexcept;
+    server(server&&) noexcept;
+    server& operator=(const server&) noexcept;
+    server& operator=(server&&) noexcept;
+    ~server();
+
+    /// The port of the first listening socket (0 for Unix servers).
+    [[nodiscard]] std::uint16_t port() const;
+    /// The address of every listening socket.
+    [[nodiscard]] std::vector<socket_address> addresses() const;
+    /// True while accepting connections.
+    [[nodiscard]] bool is_serving() const;
+    /// Start accepting (if `start_serving` was false). Idempotent.
+    void start_serving();
+    /// Accept until the server is closed; cancelling this closes the server.
+    task<> serve_forever();
+    /// Stop listening (the sockets are closed at once; a Unix socket's path is unlinked)
+    /// and cancel every connection handler still running. Idempotent.
+    void close();
+    /// Wait until the server is closed and every handler has finished.
+    task<> wait_closed();
+    /// Connection handlers running now.
+    [[nodiscard]] std::size_t active_connections() const;
+
+private:
+    friend task<server> start_server(connection_handler, std::string, std::uint16_t,
+                                     server_options);
+    friend task<server> start_unix_server(connection_handler, std::string, server_options);
+    explicit server(std::shared_ptr<detail::server_state> state) noexcept;
+    detail::server_state& state(const char* operation) const;
+
+    std::shared_ptr<detail::server_state> m_state;
+};
+
+/// Listen on `host`:`port` (every address the host resolves to; "" or "0.0.0.0"/"::" for
+/// all interfaces) and run `handler` as a new task for each accepted connection. Port 0
+/// picks a free port (`server::port()`), the same one for every address.
+/// \throws std::system_error naming the address ("bind 127.0.0.1:80: Permission denied").
+task<server> start_server(connection_handler handler, std::string host, std::uint16_t port,
+                          server_options options = {});
+/// Listen on the Unix socket `path` (a stale socket file there is replaced; a leading
+/// '@' names an abstract socket).
+task<server> start_unix_server(connection_handler handler, std::string path,
+                               server_options options = {});
+
+} // namespace corio

@@ -1,0 +1,734 @@
+#include "corio/net/stream.hpp"
+
+#include "corio/detail/io.hpp"
+#include "corio/errors.hpp"
+#include "corio/join_handle.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace corio {
+
+namespace detail {
+
+namespace {
+
+/// The read buffer starts this big and doubles as a call needs more.
+constexpr std::size_t initial_read_buffer = 16 * 1024;
+
+/// write(2) on a pipe without SIGPIPE: the signal is blocked for the call and, if the call
+/// raised it, taken off the pending set; errno is as write left it.
+ssize_t write_pipe(int fd, const char* data, std::size_t size) noexcept {
+    sigset_t pipe_set;
+    sigset_t old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigset_t pending;
+    sigpending(&pending);
+    const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+    const ssize_t n = ::write(fd, data, size);
+    const int err = errno;
+    if (n < 0 && err == EPIPE && !was_pending) {
+        const timespec zero{};
+        while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    if (sigismember(&old, SIGPIPE) != 1) {
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+    errno = err;
+    return n;
+}
+
+void set_nonblocking(int fd) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ((flags & O_NONBLOCK) == 0 && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+        throw_errno(errno, "fcntl O_NONBLOCK on fd " + std::to_string(fd));
+    }
+}
+
+} // namespace
+
+/// Everything a stream is: fds, read buffer, write buffer, and the state of closing.
+/// Reference-counted (not atomically: one loop, one thread): the `stream` object holds one
+/// reference, each operation in progress another, and the background flush a third, so
+/// that destroying the `stream` while its buffer is still being flushed is safe.
+class stream_state {
+public:
+    stream_state(event_loop& loop, int read_fd, int write_fd, bool socket, std::string name,
+                 std::size_t limit)
+        : loop(&loop), rfd(read_fd), wfd(write_fd), is_socket(socket), name(std::move(name)),
+          limit(limit) {}
+    stream_state(const stream_state&) = delete;
+    stream_state& operator=(const stream_state&) = delete;
+    ~stream_state() { close_fds(); }
+
+    void add_ref() noexcept { ++refs; }
+    void release() noexcept {
+        if (--refs == 0) {
+            delete this;
+        }
+    }
+
+    // --- read side ---
+
+    [[nodiscard]] std::size_t buffered() const noexcept { return rend - rbegin; }
+    [[nodiscard]] const char* rdata() const noexcept { return rbuf.get() + rbegin; }
+
+    /// Take `n` buffered bytes.
+    std::string take(std::size_t n) {
+        std::string out(rdata(), n);
+        consume(n);
+        return out;
+    }
+    void consume(std::size_t n) noexcept {
+        rbegin += n;
+        if (rbegin == rend) {
+            rbegin = rend = 0;
+        }
+    }
+
+    /// Make room for at least `want` more bytes after rend (moving or growing the buffer).
+    void reserve(std::size_t want) {
+        if (rcap - rend >= want) {
+            return;
+        }
+        const std::size_t have = buffered();
+        if (rcap >= have + want && rbegin > 0) {
+            std::memmove(rbuf.get(), rbuf.get() + rbegin, have);
+        } else {
+            std::size_t cap = std::max(rcap, initial_read_buffer);
+            while (cap < have + want) {
+                cap *= 2;
+            }
+            auto bigger = std::make_unique_for_overwrite<char[]>(cap);
+            if (have > 0) {
+                std::memcpy(bigger.get(), rbuf.get() + rbegin, have);
+            }
+            rbuf = std::move(bigger);
+            rcap = cap;
+        }
+        rbegin = 0;
+        rend = have;
+    }
+
+    /// Check the stream can be read from, and mark it being read.
+    void begin_read(const char* operation) {
+        if (rfd < 0 && !closing) {
+            throw invalid_state_error(std::string(operation) + ": " + name + " has no read end");
+        }
+        if (reading) {
+            throw invalid_state_error(std::string(operation) +
+                                      ": another task is already reading from " + name);
+        }
+        reading = true;
+    }
+
+    /// True if the fd must be waited on before the next read (it was drained by a short
+    /// read and the loop has not polled since).
+    [[nodiscard]] bool must_wait() const noexcept {
+        return !read_ready && loop->io_poll_count() == read_mark;
+    }
+
+    /// One read(2) into `dst`. Returns the count (>0), 0 at end of stream (or once closed),
+    /// or -1 if the fd has nothing now. \throws std::system_error on an error.
+    ssize_t read_some(char* dst, std::size_t room) {
+        if (eof || closed) {
+            eof = true;
+            return 0;
+        }
+        if (must_wait()) {
+            return -1;
+        }
+        while (true) {
+            const ssize_t n = ::read(rfd, dst, room);
+            if (n > 0) {
+                if (static_cast<std::size_t>(n) < room) {
+                    // A stream fd returns less than asked only when it is drained.
+                    read_ready = false;
+                    read_mark = loop->io_poll_count();
+                }
+                return n;
+            }
+            if (n == 0) {
+                eof = true;
+                return 0;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN) {
+                read_ready = false;
+                read_mark = loop->io_poll_count();
+                return -1;
+            }
+            throw_errno(errno, "read " + name);
+        }
+    }
+
+    /// One read into the buffer. Same results as read_some.
+    ssize_t fill(std::size_t want) {
+        // At least 4 KiB of room; more once the buffer has grown, up to 64 KiB per read.
+        reserve(std::max({want, std::size_t{4096}, std::min<std::size_t>(rcap / 2, 64 * 1024)}));
+        const ssize_t n = read_some(rbuf.get() + rend, rcap - rend);
+        if (n > 0) {
+            rend += static_cast<std::size_t>(n);
+        }
+        return n;
+    }
+
+    /// Wait for the read fd after read_some returned -1.
+    wait_fd readable() noexcept {
+        read_ready = true;
+        return {*loop, rfd, true};
+    }
+
+    // --- write side ---
+
+    [[nodiscard]] std::size_t pending() const noexcept { return wbuf.size() - woff; }
+
+    void check_writable(const char* operation) const {
+        if (closing) {
+            throw invalid_state_error(std::string(operation) + ": " + name + " is closed");
+        }
+        if (eof_requested) {
+            throw invalid_state_error(std::string(operation) + ": " + name +
+                                      " was shut down for writing (write_eof)");
+        }
+        if (wfd < 0) {
+            throw invalid_state_error(std::string(operation) + ": " + name + " has no write end");
+        }
+    }
+
+    /// One write(2)/send(2). Returns the count, or -1 with errno set.
+    ssize_t send_some(const char* data, std::size_t size) const noexcept {
+        while (true) {
+            const ssize_t n =
+                is_socket ? ::send(wfd, data, size, MSG_NOSIGNAL) : write_pipe(wfd, data, size);
+            if (n >= 0 || errno != EINTR) {
+                return n;
+            }
+        }
+    }
+
+    /// The connection broke: drop what is buffered and tell drain().
+    void write_failed(int err) noexcept {
+        write_errno = err;
+        wbuf.clear();
+        woff = 0;
+        drain_waiters.wake_all();
+    }
+
+    void write(const char* data, std::size_t size) {
+        check_writable("write");
+        if (size == 0 || write_errno != 0) {
+            return;
+        }
+        if (pending() == 0) {
+            const ssize_t n = send_some(data, size);
+            if (n == static_cast<ssize_t>(size)) {
+                return;
+            }
+            if (n > 0) {
+                data += n;
+                size -= static_cast<std::size_t>(n);
+            } else if (errno != EAGAIN) {
+                write_failed(errno);
+                return;
+            }
+            if (woff == wbuf.size()) {
+                wbuf.clear();
+                woff = 0;
+            }
+        } else if (woff > 64 * 1024 && woff > wbuf.size() / 2) {
+            wbuf.erase(0, woff);
+            woff = 0;
+        }
+        wbuf.append(data, size);
+        start_flush();
+    }
+
+    void start_flush();
+    void after_flush() noexcept;
+
+    void shutdown_write() noexcept {
+        eof_sent = true;
+        if (is_socket) {
+            ::shutdown(wfd, SHUT_WR);
+        } else {
+            close_fd(wfd, loop);
+            wfd = -1;
+        }
+    }
+
+    void write_eof() {
+        if (closing || eof_requested) {
+            return;
+        }
+        if (wfd < 0) {
+            throw invalid_state_error("write_eof: " + name + " has no write end");
+        }
+        eof_requested = true;
+        if (!flushing) {
+            shutdown_write();
+        }
+    }
+
+    // --- closing ---
+
+    void close_fds() noexcept {
+        if (wfd >= 0 && wfd != rfd) {
+            close_fd(wfd, loop);
+        }
+        close_fd(rfd, loop);
+        rfd = wfd = -1;
+    }
+
+    /// Close the fds now and wake everyone waiting.
+    void finish_close() noexcept {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        close_fds(); // wakes a pending read (it finds the stream closed) and the flush
+        drain_waiters.wake_all();
+        closed_waiters.wake_all();
+    }
+
+    void close() noexcept {
+        if (closing) {
+            return;
+        }
+        closing = true;
+        if (!flushing) {
+            finish_close();
+        }
+    }
+
+    void abort() noexcept {
+        closing = true;
+        wbuf.clear();
+        woff = 0;
+        finish_close();
+    }
+
+    event_loop* loop;
+    int rfd;
+    int wfd;
+    bool is_socket;
+    std::string name;
+    std::size_t limit;
+    unsigned refs = 1;
+
+    std::unique_ptr<char[]> rbuf;
+    std::size_t rcap = 0;
+    std::size_t rbegin = 0;
+    std::size_t rend = 0;
+    std::uint64_t read_mark = 0;
+    bool read_ready = true;
+    bool eof = false;
+    bool reading = false;
+
+    std::string wbuf;
+    std::size_t woff = 0;
+    std::size_t high_water = stream::default_high_water;
+    std::size_t low_water = stream::default_high_water / 4;
+    int write_errno = 0;
+    bool flushing = false;
+    bool eof_requested = false;
+    bool eof_sent = false;
+
+    bool closing = false;
+    bool closed = false;
+    wait_queue drain_waiters;
+    wait_queue closed_waiters;
+};
+
+namespace {
+
+/// A counted reference to a stream_state for the length of an operation.
+class state_ref {
+public:
+    explicit state_ref(stream_state& s) noexcept : m_state(&s) { s.add_ref(); }
+    state_ref(state_ref&& other) noexcept : m_state(std::exchange(other.m_state, nullptr)) {}
+    state_ref(const state_ref&) = delete;
+    state_ref& operator=(const state_ref&) = delete;
+    state_ref& operator=(state_ref&&) = delete;
+    ~state_ref() {
+        if (m_state != nullptr) {
+            m_state->release();
+        }
+    }
+    stream_state* operator->() const noexcept { return m_state; }
+    stream_state& operator*() const noexcept { return *m_state; }
+
+private:
+    stream_state* m_state;
+};
+
+/// Marks the stream as being read for the length of one read operation.
+class read_guard {
+public:
+    read_guard(stream_state& s, const char* operation) : m_state(s) { s.begin_read(operation); }
+    read_guard(const read_guard&) = delete;
+    read_guard& operator=(const read_guard&) = delete;
+    ~read_guard() { m_state.reading = false; }
+
+private:
+    stream_state& m_state;
+};
+
+/// The background flush: sends the write buffer as the fd takes it, then finishes a
+/// write_eof or close requested meanwhile. One at a time per stream.
+task<> flush_buffer(state_ref ref) {
+    stream_state& s = *ref;
+    struct finish {
+        stream_state& s;
+        ~finish() { s.after_flush(); }
+    } finally{s};
+    while (s.pending() > 0 && !s.closed && s.write_errno == 0) {
+        const ssize_t n = s.send_some(s.wbuf.data() + s.woff, s.pending());
+        if (n > 0) {
+            s.woff += static_cast<std::size_t>(n);
+            if (s.pending() <= s.low_water) {
+                s.drain_waiters.wake_all();
+            }
+        } else if (errno == EAGAIN) {
+            co_await wait_fd(*s.loop, s.wfd, false);
+        } else {
+            s.write_failed(errno);
+        }
+    }
+}
+
+} // namespace
+
+void stream_state::start_flush() {
+    if (flushing) {
+        return;
+    }
+    flushing = true;
+    try {
+        spawn_on(*loop, flush_buffer(state_ref(*this)), "corio.stream.flush");
+    } catch (...) {
+        flushing = false;
+        throw;
+    }
+}
+
+void stream_state::after_flush() noexcept {
+    flushing = false;
+    if (pending() == 0) {
+        wbuf.clear();
+        woff = 0;
+    }
+    drain_waiters.wake_all();
+    if (closed) {
+        return;
+    }
+    if (eof_requested && !eof_sent && write_errno == 0 && pending() == 0) {
+        shutdown_write();
+    }
+    if (closing) {
+        finish_close();
+    }
+}
+
+namespace {
+
+task<std::string> read_impl(state_ref s, std::size_t max) {
+    const read_guard guard(*s, "read");
+    if (max == 0) {
+        co_return std::string();
+    }
+    while (s->buffered() == 0) {
+        const ssize_t n = s->fill(0);
+        if (n == 0) {
+            co_return std::string();
+        }
+        if (n < 0) {
+            co_await s->readable();
+        }
+    }
+    co_return s->take(std::min(max, s->buffered()));
+}
+
+task<std::size_t> read_into_impl(state_ref s, std::span<char> out) {
+    const read_guard guard(*s, "read_into");
+    if (out.empty()) {
+        co_return 0;
+    }
+    while (true) {
+        if (s->buffered() > 0) {
+            const std::size_t n = std::min(out.size(), s->buffered());
+            std::memcpy(out.data(), s->rdata(), n);
+            s->consume(n);
+            co_return n;
+        }
+        // Straight into the caller's memory: no copy through the buffer.
+        const ssize_t n = s->read_some(out.data(), out.size());
+        if (n >= 0) {
+            co_return static_cast<std::size_t>(n);
+        }
+        co_await s->readable();
+    }
+}
+
+task<std::string> read_exactly_impl(state_ref s, std::size_t count) {
+    const read_guard guard(*s, "read_exactly");
+    while (s->buffered() < count) {
+        const ssize_t n = s->fill(count - s->buffered());
+        if (n == 0) {
+            throw incomplete_read_error(s->take(s->buffered()), count);
+        }
+        if (n < 0) {
+            co_await s->readable();
+        }
+    }
+    co_return s->take(count);
+}
+
+/// read_until; with `eof_returns_rest` (read_line), end of stream gives what is left.
+task<std::string> read_until_impl(state_ref s, std::string sep, bool eof_returns_rest,
+                                  const char* operation) {
+    const read_guard guard(*s, operation);
+    std::size_t searched = 0; // bytes already searched without finding sep
+    while (true) {
+        const std::size_t have = s->buffered();
+        if (have >= sep.size()) {
+            const char* base = s->rdata();
+            const char* end = base + have;
+            const char* hit = std::search(base + searched, end, sep.begin(), sep.end());
+            if (hit != end) {
+                const auto at = static_cast<std::size_t>(hit - base);
+                if (at > s->limit) {
+                    throw limit_overrun_error("separator is found, but chunk is longer than "
+                                              "limit (" +
+                                                  std::to_string(s->limit) + " bytes)",
+                                              at);
+                }
+                co_return s->take(at + sep.size());
+            }
+            searched = have - sep.size() + 1;
+            if (searched > s->limit) {
+                throw limit_overrun_error("separator is not found, and chunk exceeds the "
+                                          "limit (" +
+                                              std::to_string(s->limit) + " bytes)",
+                                          searched);
+            }
+        }
+        const ssize_t n = s->fill(0);
+        if (n == 0) {
+            if (eof_returns_rest) {
+                co_return s->take(s->buffered());
+            }
+            throw incomplete_read_error(s->take(s->buffered()), have + 1);
+        }
+        if (n < 0) {
+            co_await s->readable();
+        }
+    }
+}
+
+task<std::string> read_all_impl(state_ref s) {
+    const read_guard guard(*s, "read_all");
+    while (true) {
+        const ssize_t n = s->fill(s->buffered() + 1);
+        if (n == 0) {
+            co_return s->take(s->buffered());
+        }
+        if (n < 0) {
+            co_await s->readable();
+        }
+    }
+}
+
+task<> drain_impl(state_ref s) {
+    if (s->write_errno == 0 && s->pending() > s->high_water) {
+        while (s->write_errno == 0 && !s->closed && s->pending() > s->low_water) {
+            co_await queue_wait(s->drain_waiters);
+        }
+    }
+    if (s->write_errno != 0) {
+        throw_errno(s->write_errno, "write " + s->name);
+    }
+}
+
+task<> wait_closed_impl(state_ref s) {
+    while (!s->closed) {
+        co_await queue_wait(s->closed_waiters);
+    }
+    if (s->write_errno != 0) {
+        throw_errno(s->write_errno, "write " + s->name);
+    }
+}
+
+} // namespace
+} // namespace detail
+
+// --- stream ----------------------------------------------------------------------------
+
+stream::stream() noexcept = default;
+stream::stream(stream&& other) noexcept : m_state(std::exchange(other.m_state, nullptr)) {}
+stream& stream::operator=(stream&& other) noexcept {
+    if (this != &other) {
+        stream old(std::move(*this));
+        m_state = std::exchange(other.m_state, nullptr);
+    }
+    return *this;
+}
+stream::~stream() {
+    if (m_state != nullptr) {
+        m_state->close();
+        m_state->release();
+    }
+}
+
+stream stream::from_socket(int fd, std::size_t limit) {
+    if (fd < 0) {
+        throw std::invalid_argument("stream::from_socket: invalid fd " + std::to_string(fd));
+    }
+    detail::set_nonblocking(fd);
+    socket_address peer = socket_address::peer_of(fd);
+    std::string name = peer.to_string();
+    if (name.empty()) {
+        name = socket_address::local_of(fd).to_string();
+    }
+    if (name.empty()) {
+        name = "socket fd " + std::to_string(fd);
+    }
+    return stream(
+        new detail::stream_state(get_running_loop(), fd, fd, true, std::move(name), limit));
+}
+
+stream detail::adopt_socket(int fd, std::string name, std::size_t limit) {
+    return stream(new stream_state(get_running_loop(), fd, fd, true, std::move(name), limit));
+}
+
+stream stream::from_pipes(int read_fd, int write_fd, std::string name, std::size_t limit) {
+    if (read_fd < 0 && write_fd < 0) {
+        throw std::invalid_argument("stream::from_pipes: no fd given");
+    }
+    if (read_fd >= 0) {
+        detail::set_nonblocking(read_fd);
+    }
+    if (write_fd >= 0) {
+        detail::set_nonblocking(write_fd);
+    }
+    return stream(new detail::stream_state(get_running_loop(), read_fd, write_fd, false,
+                                           std::move(name), limit));
+}
+
+detail::stream_state& stream::state(const char* operation) const {
+    if (m_state == nullptr) {
+        throw invalid_state_error(std::string(operation) +
+                                  ": empty stream (default-constructed or moved-from)");
+    }
+    return *m_state;
+}
+
+task<std::string> stream::read(std::size_t max) {
+    return detail::read_impl(detail::state_ref(state("read")), max);
+}
+task<std::size_t> stream::read_into(std::span<char> out) {
+    return detail::read_into_impl(detail::state_ref(state("read_into")), out);
+}
+task<std::string> stream::read_exactly(std::size_t n) {
+    return detail::read_exactly_impl(detail::state_ref(state("read_exactly")), n);
+}
+task<std::string> stream::read_line() {
+    return detail::read_until_impl(detail::state_ref(state("read_line")), "\n", true, "read_line");
+}
+task<std::string> stream::read_until(std::string_view separator) {
+    auto& s = state("read_until");
+    if (separator.empty()) {
+        throw std::invalid_argument("read_until: empty separator");
+    }
+    return detail::read_until_impl(detail::state_ref(s), std::string(separator), false,
+                                   "read_until");
+}
+task<std::string> stream::read_all() {
+    return detail::read_all_impl(detail::state_ref(state("read_all")));
+}
+bool stream::at_eof() const {
+    const auto& s = state("at_eof");
+    return (s.eof || s.closed) && s.buffered() == 0;
+}
+std::size_t stream::limit() const {
+    return state("limit").limit;
+}
+
+void stream::write(std::string_view data) {
+    state("write").write(data.data(), data.size());
+}
+void stream::write(std::span<const std::byte> data) {
+    state("write").write(reinterpret_cast<const char*>(data.data()), data.size());
+}
+task<> stream::drain() {
+    return detail::drain_impl(detail::state_ref(state("drain")));
+}
+void stream::set_write_buffer_limits(std::size_t high, std::size_t low) {
+    auto& s = state("set_write_buffer_limits");
+    if (low > high) {
+        throw std::invalid_argument("set_write_buffer_limits: low (" + std::to_string(low) +
+                                    ") is above high (" + std::to_string(high) + ")");
+    }
+    s.high_water = high;
+    s.low_water = low;
+}
+std::size_t stream::write_buffer_size() const {
+    return state("write_buffer_size").pending();
+}
+void stream::write_eof() {
+    state("write_eof").write_eof();
+}
+bool stream::can_write_eof() const {
+    const auto& s = state("can_write_eof");
+    return s.wfd >= 0 && !s.closing;
+}
+
+void stream::close() {
+    state("close").close();
+}
+void stream::abort() {
+    state("abort").abort();
+}
+bool stream::is_closing() const {
+    return state("is_closing").closing;
+}
+task<> stream::wait_closed() {
+    return detail::wait_closed_impl(detail::state_ref(state("wait_closed")));
+}
+
+socket_address stream::peer_address() const {
+    const auto& s = state("peer_address");
+    return s.is_socket && s.rfd >= 0 ? socket_address::peer_of(s.rfd) : socket_address();
+}
+socket_address stream::local_address() const {
+    const auto& s = state("local_address");
+    return s.is_socket && s.rfd >= 0 ? socket_address::local_of(s.rfd) : socket_address();
+}
+void stream::set_nodelay(bool enabled) {
+    const auto& s = state("set_nodelay");
+    const int on = enabled ? 1 : 0;
+    if (!s.is_socket || s.rfd < 0 ||
+        ::setsockopt(s.rfd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) < 0) {
+        detail::throw_errno(s.is_socket && s.rfd >= 0 ? errno : ENOTSOCK, "set_nodelay " + s.name);
+    }
+}
+int stream::fd() const {
+    return state("fd").rfd;
+}
+
+} // namespace corio
