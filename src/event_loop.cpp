@@ -336,8 +336,20 @@ bool timer_handle::pending() const noexcept {
 
 // --- event_loop ------------------------------------------------------------------------
 
+namespace {
+/// The loops alive on this thread (see detail::loop_alive).
+thread_local std::vector<const event_loop*> t_live_loops;
+} // namespace
+
+bool detail::loop_alive(const event_loop* loop) noexcept {
+    return loop != nullptr &&
+           std::find(t_live_loops.begin(), t_live_loops.end(), loop) != t_live_loops.end() &&
+           !loop->is_closed();
+}
+
 event_loop::event_loop(run_options options)
     : m_options(options), m_timer_heap(std::make_unique<detail::timer_heap>()) {
+    t_live_loops.push_back(this);
     m_debug = options.debug || debug_from_environment();
     const corio::backend wanted = backend_from_environment(options.backend);
     if (wanted == corio::backend::io_uring) {
@@ -363,6 +375,7 @@ event_loop::~event_loop() {
         } catch (...) { // close() throws only while running, which cannot be the case here
         }
     }
+    std::erase(t_live_loops, this);
 }
 
 clock::time_point event_loop::time() const noexcept {

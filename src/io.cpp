@@ -14,7 +14,7 @@ void close_fd(int fd, event_loop* loop) noexcept {
     if (fd < 0) {
         return;
     }
-    if (loop != nullptr && !loop->is_closed()) {
+    if (loop_alive(loop)) {
         loop->forget_fd(fd);
     }
     ::close(fd);

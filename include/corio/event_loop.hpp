@@ -319,6 +319,9 @@ event_loop& get_running_loop();
 namespace detail {
 /// The loop running on this thread, or nullptr.
 event_loop* running_loop() noexcept;
+/// True if `loop` is an open loop of this thread (not destroyed, not closed): whether an
+/// object that outlived its loop may still tell the loop about its fds.
+bool loop_alive(const event_loop* loop) noexcept;
 
 /// The control block of a task<T> spawned on a loop.
 template <class T>

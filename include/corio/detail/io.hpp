@@ -61,6 +61,12 @@ public:
         : m_loop(&loop), m_fd(fd), m_readable(readable) {}
     wait_fd(const wait_fd&) = delete;
     wait_fd& operator=(const wait_fd&) = delete;
+    /// A frame destroyed while parked here (loop close) leaves no dangling waiter behind.
+    ~wait_fd() {
+        if (m_waiter.handle && loop_alive(m_loop)) {
+            m_loop->unwatch_fd(m_fd, m_readable, m_waiter);
+        }
+    }
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> h) {
