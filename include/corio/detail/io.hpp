@@ -63,7 +63,7 @@ public:
     wait_fd& operator=(const wait_fd&) = delete;
     /// A frame destroyed while parked here (loop close) leaves no dangling waiter behind.
     ~wait_fd() {
-        if (m_waiter.handle && loop_alive(m_loop)) {
+        if (m_suspended && loop_alive(m_loop)) {
             m_loop->unwatch_fd(m_fd, m_readable, m_waiter);
         }
     }
@@ -78,9 +78,13 @@ public:
             m_loop->unwatch_fd(m_fd, m_readable, m_waiter);
             return false;
         }
+        m_suspended = true;
         return true;
     }
-    void await_resume() const { m_waiter.check_cancelled(); }
+    void await_resume() {
+        m_suspended = false;
+        m_waiter.check_cancelled();
+    }
 
 private:
     static bool on_cancel(waiter& w) noexcept {
@@ -92,6 +96,8 @@ private:
     event_loop* m_loop;
     int m_fd;
     bool m_readable;
+    /// Parked and not resumed yet.
+    bool m_suspended = false;
     waiter m_waiter;
 };
 
