@@ -146,7 +146,7 @@ struct attempts_guard {
 };
 
 [[noreturn]] void throw_all_failed(const std::vector<std::exception_ptr>& errors,
-                                   const std::string& host, std::uint16_t port) {
+                                   const std::string& target) {
     if (errors.size() == 1) {
         std::rethrow_exception(errors.front());
     }
@@ -175,7 +175,7 @@ struct attempts_guard {
         std::rethrow_exception(errors.front());
     }
     throw std::system_error(code, std::generic_category(),
-                            "connect " + host + ":" + std::to_string(port) +
+                            "connect " + target +
                                 ": every address "
                                 "failed: " +
                                 message);
@@ -186,7 +186,7 @@ task<> wait_event(std::shared_ptr<event> e) {
 }
 
 task<stream> happy_eyeballs(std::vector<socket_address> addresses, connect_options options,
-                            std::string host, std::uint16_t port) {
+                            std::string target) {
     auto done = std::make_shared<event>();
     attempts_guard guard;
     std::vector<bool> collected;
@@ -213,7 +213,7 @@ task<stream> happy_eyeballs(std::vector<socket_address> addresses, connect_optio
             failed = true;
         }
         if (errors.size() == addresses.size()) {
-            throw_all_failed(errors, host, port);
+            throw_all_failed(errors, target);
         }
         if (next == addresses.size() || options.happy_eyeballs_delay.count() <= 0) {
             if (failed && next < addresses.size()) {
@@ -233,13 +233,15 @@ task<stream> happy_eyeballs(std::vector<socket_address> addresses, connect_optio
     }
 }
 
+/// Happy Eyeballs over `addresses`, within options.timeout. `target` names them all in
+/// an error ("localhost:80").
 task<stream> connect_addresses(std::vector<socket_address> addresses, connect_options options,
-                               std::string host, std::uint16_t port) {
+                               std::string target) {
     if (options.timeout > clock::duration::zero()) {
         co_return co_await fail_after(options.timeout,
-                                      happy_eyeballs(std::move(addresses), options, host, port));
+                                      happy_eyeballs(std::move(addresses), options, target));
     }
-    co_return co_await happy_eyeballs(std::move(addresses), options, std::move(host), port);
+    co_return co_await happy_eyeballs(std::move(addresses), options, std::move(target));
 }
 
 } // namespace
@@ -551,13 +553,25 @@ task<stream> open_connection(std::string host, std::uint16_t port, connect_optio
                                 "getaddrinfo " + host + ":" + std::to_string(port));
     }
     co_return co_await detail::connect_addresses(std::move(addresses), std::move(options),
-                                                 std::move(host), port);
+                                                 host + ":" + std::to_string(port));
+}
+
+task<stream> open_connection(std::vector<socket_address> addresses, connect_options options) {
+    if (addresses.empty()) {
+        throw std::invalid_argument("open_connection: no address given");
+    }
+    std::string target = addresses.front().to_string();
+    if (addresses.size() > 1) {
+        target += " and " + std::to_string(addresses.size() - 1) + " more";
+    }
+    co_return co_await detail::connect_addresses(std::move(addresses), std::move(options),
+                                                 std::move(target));
 }
 
 task<stream> open_unix_connection(std::string path, connect_options options) {
     std::vector<socket_address> addresses{socket_address::from_unix_path(path)};
     co_return co_await detail::connect_addresses(std::move(addresses), std::move(options),
-                                                 std::move(path), 0);
+                                                 std::move(path));
 }
 
 task<server> start_server(connection_handler handler, std::string host, std::uint16_t port,

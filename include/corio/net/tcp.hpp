@@ -59,6 +59,10 @@ struct connect_options {
 /// refused"); when several addresses failed differently, the message lists each;
 /// timeout_error after `options.timeout`.
 task<stream> open_connection(std::string host, std::uint16_t port, connect_options options = {});
+/// Connect to the first of `addresses` that answers, racing them as above in the order
+/// given (resolve and order them yourself, or pass addresses from elsewhere).
+/// \throws std::invalid_argument if `addresses` is empty; otherwise as above.
+task<stream> open_connection(std::vector<socket_address> addresses, connect_options options = {});
 /// Connect to the Unix socket at `path` (a leading '@' names an abstract socket).
 task<stream> open_unix_connection(std::string path, connect_options options = {});
 
