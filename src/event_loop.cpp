@@ -58,6 +58,8 @@ struct fd_entry {
     waiter* write_waiter = nullptr;
     bool registered = false;
     bool edge = false;
+    /// The reactor reported a hang-up or error on this (edge-triggered) fd.
+    bool hangup = false;
 };
 
 namespace {
@@ -352,13 +354,30 @@ event_loop::event_loop(run_options options)
     t_live_loops.push_back(this);
     m_debug = options.debug || debug_from_environment();
     const corio::backend wanted = backend_from_environment(options.backend);
-    if (wanted == corio::backend::io_uring) {
-        throw invalid_state_error(
-            "backend::io_uring was requested, but this corio has no io_uring reactor; use "
-            "backend::epoll or backend::automatic");
+    if (wanted == corio::backend::epoll) {
+        m_reactor = detail::make_epoll_reactor();
+    } else {
+        try {
+            m_reactor = detail::make_uring_reactor();
+        } catch (const std::system_error& e) {
+            // Refused (io_uring_disabled, seccomp, ENOSYS, EPERM, no liburing at build time).
+            if (wanted == corio::backend::io_uring) {
+                throw invalid_state_error(
+                    std::string("backend::io_uring was requested, but io_uring is not "
+                                "available: ") +
+                    e.what());
+            }
+            m_uring_refusal = e.what();
+            m_reactor = detail::make_epoll_reactor();
+        }
     }
-    m_reactor = detail::make_epoll_reactor();
     m_backend = m_reactor->kind();
+    if (m_debug) {
+        std::fprintf(stderr, "corio: event loop on %s%s%s\n",
+                     m_backend == corio::backend::io_uring ? "io_uring" : "epoll",
+                     m_uring_refusal.empty() ? "" : " (io_uring refused: ",
+                     m_uring_refusal.empty() ? "" : (m_uring_refusal + ")").c_str());
+    }
     m_wakeup_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (m_wakeup_fd < 0) {
         throw std::system_error(errno, std::generic_category(), "eventfd");
@@ -700,6 +719,10 @@ void event_loop::unwatch_fd(int fd, bool readable, detail::waiter& w) noexcept {
     }
 }
 
+bool event_loop::fd_hung_up(int fd) const noexcept {
+    return fd >= 0 && static_cast<std::size_t>(fd) < m_fds.size() && m_fds[fd] && m_fds[fd]->hangup;
+}
+
 void event_loop::forget_fd(int fd) noexcept {
     if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd]) {
         return;
@@ -755,6 +778,7 @@ void event_loop::poll_io(bool may_block) {
         }
         detail::fd_entry& e = *m_fds[ev.fd];
         if (e.edge) {
+            e.hangup = e.hangup || ev.hangup;
             if (ev.readable && e.read_waiter != nullptr) {
                 detail::wake(*std::exchange(e.read_waiter, nullptr));
             }

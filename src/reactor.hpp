@@ -1,6 +1,6 @@
 #pragma once
 // The reactor interface: how the event loop waits for file descriptors. One implementation
-// per kernel mechanism (reactor_epoll.cpp; io_uring later), chosen when the loop is made.
+// per kernel mechanism (reactor_epoll.cpp, reactor_uring.cpp), chosen when the loop is made.
 
 #include "corio/event_loop.hpp"
 
@@ -13,6 +13,9 @@ struct reactor_event {
     int fd;
     bool readable;
     bool writable;
+    /// The peer hung up or the fd failed (EPOLLHUP/RDHUP/ERR): a state that lasts, and
+    /// that one edge may report together with the last data.
+    bool hangup = false;
 };
 
 class reactor {
@@ -32,5 +35,7 @@ public:
 };
 
 std::unique_ptr<reactor> make_epoll_reactor();
+/// \throws std::system_error if the kernel (or the build) refuses io_uring.
+std::unique_ptr<reactor> make_uring_reactor();
 
 } // namespace corio::detail

@@ -108,7 +108,7 @@ public:
             const bool failed = (e & (EPOLLERR | EPOLLHUP)) != 0;
             out.push_back({events[static_cast<std::size_t>(i)].data.fd,
                            failed || (e & (EPOLLIN | EPOLLRDHUP)) != 0,
-                           failed || (e & EPOLLOUT) != 0});
+                           failed || (e & EPOLLOUT) != 0, failed || (e & EPOLLRDHUP) != 0});
         }
     }
 

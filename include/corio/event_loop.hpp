@@ -177,6 +177,9 @@ public:
     [[nodiscard]] const run_options& options() const noexcept { return m_options; }
     /// The reactor in use: `backend::epoll` or `backend::io_uring`.
     [[nodiscard]] corio::backend backend() const noexcept { return m_backend; }
+    /// Why `backend::automatic` fell back to epoll ("io_uring_setup: Operation not
+    /// permitted"); empty if it did not.
+    [[nodiscard]] const std::string& io_uring_refusal() const noexcept { return m_uring_refusal; }
 
     /// Close every async generator still open (their cleanup runs); `run()` awaits this
     /// before closing the loop.
@@ -220,8 +223,12 @@ public:
     /// Forget everything about `fd` before closing it. Coroutines waiting on it through
     /// watch_fd are woken (not cancelled): they find the fd closed when they look.
     void forget_fd(int fd) noexcept;
+    /// True once the reactor reported a hang-up or error on `fd` (watched with watch_fd).
+    /// One readiness edge can carry both the last data and the hang-up, so after a short
+    /// read of such an fd, end of stream may still be waiting to be read.
+    [[nodiscard]] bool fd_hung_up(int fd) const noexcept;
     /// How many times the loop has asked the reactor for I/O events. A stream that saw a
-    /// short read knows the fd is drained until the count moves.
+    /// short read knows the fd is drained until the count moves (unless fd_hung_up).
     [[nodiscard]] std::uint64_t io_poll_count() const noexcept { return m_io_polls; }
 
     /// The running task (nullptr between steps or outside a task).
@@ -278,6 +285,7 @@ private:
 
     run_options m_options;
     corio::backend m_backend = corio::backend::epoll;
+    std::string m_uring_refusal;
     std::unique_ptr<detail::reactor> m_reactor;
     std::vector<ready_entry> m_ready;
     std::vector<ready_entry> m_running_batch;

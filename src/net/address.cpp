@@ -89,7 +89,9 @@ std::string socket_address::host() const {
         }
         std::size_t len = m_size - offset;
         if (un->sun_path[0] == '\0') {
-            return "@" + std::string(un->sun_path + 1, len - 1);
+            std::string name("@");
+            name.append(un->sun_path + 1, len - 1);
+            return name;
         }
         return std::string(un->sun_path, ::strnlen(un->sun_path, len));
     }
@@ -103,7 +105,7 @@ std::string socket_address::to_string() const {
     case AF_INET:
         return host() + ":" + std::to_string(port());
     case AF_INET6:
-        return "[" + host() + "]:" + std::to_string(port());
+        return std::string("[").append(host()).append("]:").append(std::to_string(port()));
     default:
         return host();
     }

@@ -154,8 +154,11 @@ public:
         while (true) {
             const ssize_t n = ::read(rfd, dst, room);
             if (n > 0) {
-                if (static_cast<std::size_t>(n) < room) {
-                    // A stream fd returns less than asked only when it is drained.
+                if (static_cast<std::size_t>(n) < room && !loop->fd_hung_up(rfd)) {
+                    // A stream fd returns less than asked only when it is drained, and
+                    // new data will be a new edge. Not after a hang-up: the edge that
+                    // brought the last data also brought the end of stream, and no other
+                    // edge will come to say so.
                     read_ready = false;
                     read_mark = loop->io_poll_count();
                 }

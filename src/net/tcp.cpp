@@ -269,7 +269,7 @@ public:
     void start_serving();
     void close();
     task<> accept_loop(std::size_t index);
-    task<> run_handler(std::uint64_t id, stream s, std::string peer);
+    task<> run_handler(stream s, std::string peer);
     void on_handler_done(std::uint64_t id) noexcept {
         handlers.erase(id);
         if (closed && handlers.empty()) {
@@ -277,12 +277,30 @@ public:
         }
     }
 
+    /// A running connection handler. Its end is observed through a completion listener on
+    /// the task, not by code in the task: a handler cancelled before its first step (the
+    /// server closed right after accepting) never runs its body.
+    struct handler_entry {
+        join_handle<> handle;
+        completion_listener listener;
+        server_state* server = nullptr;
+        std::uint64_t id = 0;
+        handler_entry() = default;
+        handler_entry(const handler_entry&) = delete;
+        handler_entry& operator=(const handler_entry&) = delete;
+        ~handler_entry() { listener.unlink(); }
+        static void on_complete(completion_listener& l) noexcept {
+            auto* e = static_cast<handler_entry*>(l.context);
+            e->server->on_handler_done(e->id); // destroys *e
+        }
+    };
+
     event_loop* loop;
     connection_handler handler;
     server_options options;
     std::vector<listener> listeners;
     std::string unix_path;
-    std::unordered_map<std::uint64_t, join_handle<>> handlers;
+    std::unordered_map<std::uint64_t, std::unique_ptr<handler_entry>> handlers;
     std::uint64_t next_handler = 0;
     bool serving = false;
     bool closed = false;
@@ -318,7 +336,7 @@ void server_state::close() {
     std::vector<join_handle<>> running;
     running.reserve(handlers.size());
     for (auto& [id, h] : handlers) {
-        running.push_back(h);
+        running.push_back(h->handle);
     }
     for (auto& h : running) {
         h.cancel();
@@ -328,13 +346,8 @@ void server_state::close() {
     }
 }
 
-task<> server_state::run_handler(std::uint64_t id, stream s, std::string peer) {
+task<> server_state::run_handler(stream s, std::string peer) {
     const std::shared_ptr<server_state> self = shared_from_this();
-    struct done_guard {
-        server_state& s;
-        std::uint64_t id;
-        ~done_guard() { s.on_handler_done(id); }
-    } guard{*this, id};
     try {
         co_await handler(std::move(s));
     } catch (const cancelled_error&) {
@@ -362,8 +375,15 @@ task<> server_state::accept_loop(std::size_t index) {
             }
             std::string name = family == AF_UNIX ? unix_name : peer.to_string();
             stream s = adopt_socket(fd, name, options.limit);
-            const std::uint64_t id = next_handler++;
-            handlers.emplace(id, spawn_on(*loop, run_handler(id, std::move(s), std::move(name))));
+            auto entry = std::make_unique<handler_entry>();
+            entry->server = this;
+            entry->id = next_handler++;
+            entry->listener.on_complete = &handler_entry::on_complete;
+            entry->listener.context = entry.get();
+            entry->handle = spawn_on(*loop, run_handler(std::move(s), std::move(name)));
+            entry->handle.state_ptr()->add_listener(entry->listener);
+            const std::uint64_t id = entry->id;
+            handlers.emplace(id, std::move(entry));
             continue;
         }
         const int err = errno;
