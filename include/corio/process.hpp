@@ -1,0 +1,172 @@
+#pragma once
+/// \file
+/// Subprocesses: `create_subprocess_exec` and `corio::process` (asyncio's
+/// create_subprocess_exec and asyncio.subprocess.Process).
+///
+/// ```cpp
+/// std::vector<std::string> argv{"grep", "-c", "corio"};
+/// corio::process_options options{.stdin_ = corio::pipe, .stdout_ = corio::pipe};
+/// corio::process p = co_await corio::create_subprocess_exec(argv, options);
+/// auto [out, err] = co_await p.communicate("corio\nasyncio\ncorio\n");
+/// int code = co_await p.wait();   // 0; out == "2\n"
+/// ```
+/// (Name the argv and options first: g++ 12 rejects braced lists inside `co_await`.)
+///
+/// The child's exit is observed without blocking the loop and without SIGCHLD: through a
+/// pidfd (Linux 5.3 and later), which the loop watches from the moment the child starts,
+/// so the child is reaped as soon as it exits whether or not anyone waits for it. On a
+/// kernel without pidfd_open the loop polls waitid() instead, with a back-off from 1 ms
+/// to 100 ms.
+///
+/// A process belongs to the loop it was created on and is not thread-safe. Do not install
+/// a SIGCHLD handler that reaps every child (`waitpid(-1)`), nor set SIGCHLD to SIG_IGN:
+/// the child's exit status would be lost (the exit code then reads 255, as in asyncio).
+
+#include "corio/net/stream.hpp"
+#include "corio/task.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace corio {
+
+namespace detail {
+class process_state;
+}
+
+/// What becomes of one of the child's standard streams.
+enum class stdio {
+    inherit, ///< the child shares this process's fd (the default)
+    pipe,    ///< a pipe to the parent: `process::stdin_pipe()` etc.
+    devnull, ///< /dev/null
+    stdout_, ///< for `stderr_` only: the same as the child's stdout (asyncio's STDOUT)
+};
+
+/// The child shares this process's stream (asyncio: None).
+inline constexpr stdio inherit = stdio::inherit;
+/// A pipe to the parent, read or written through a `corio::stream` (asyncio: PIPE).
+inline constexpr stdio pipe = stdio::pipe;
+/// /dev/null (asyncio: DEVNULL).
+inline constexpr stdio devnull = stdio::devnull;
+/// For `process_options::stderr_`: stderr goes where stdout goes (asyncio: STDOUT).
+inline constexpr stdio stdout_ = stdio::stdout_;
+
+/// How `create_subprocess_exec` starts the child. An aggregate:
+/// `{.stdout_ = corio::pipe, .stderr_ = corio::devnull, .cwd = "/tmp"}`.
+struct process_options {
+    stdio stdin_ = inherit;
+    stdio stdout_ = inherit;
+    /// May also be `corio::stdout_` (merged into stdout).
+    stdio stderr_ = inherit;
+    /// The child's working directory; empty: this process's.
+    std::string cwd{};
+    /// The child's whole environment, as "NAME=value" entries (the format of `environ`);
+    /// absent: this process's environment. An empty vector gives an empty environment.
+    std::optional<std::vector<std::string>> env{};
+    /// The `read_until`/`read_line` limit of the stdout and stderr streams.
+    std::size_t limit = stream::default_limit;
+};
+
+/// What `process::communicate` collected: the child's stdout, then its stderr
+/// (`auto [out, err] = co_await p.communicate();`).
+struct process_output {
+    std::string out;
+    std::string err;
+};
+
+/// A running (or finished) child process (asyncio.subprocess.Process).
+///
+/// Destroying a process closes its pipes but neither kills nor waits for the child: the
+/// loop still reaps it when it exits, as long as the loop runs (a child that outlives the
+/// loop is left running, and becomes a zombie when it exits until this program ends). In
+/// debug mode the loop reports a process destroyed while its child runs. To stop the child,
+/// `kill()` then `co_await wait()` before dropping the process.
+class process {
+public:
+    /// A process that holds nothing; every call but the destructor throws.
+    process() noexcept;
+    process(process&& other) noexcept;
+    process& operator=(process&& other) noexcept;
+    process(const process&) = delete;
+    process& operator=(const process&) = delete;
+    /// Closes the pipes (data written to stdin is still flushed in the background).
+    ~process();
+
+    /// True unless default-constructed or moved from.
+    [[nodiscard]] bool valid() const noexcept { return m_state != nullptr; }
+    [[nodiscard]] explicit operator bool() const noexcept { return valid(); }
+
+    /// The child's process id.
+    [[nodiscard]] int pid() const;
+
+    /// The stream writing to the child's stdin (write end only: reads give end of stream).
+    /// \throws invalid_state_error if stdin was not made a pipe (`.stdin_ = corio::pipe`).
+    stream& stdin_pipe();
+    /// The stream reading the child's stdout (read end only; writing throws).
+    /// \throws invalid_state_error if stdout was not made a pipe.
+    stream& stdout_pipe();
+    /// The stream reading the child's stderr. \throws invalid_state_error if stderr was
+    /// not made a pipe.
+    stream& stderr_pipe();
+
+    /// Wait for the child to exit; its exit code, or minus the signal number that killed it
+    /// (-9 after `kill()`), as asyncio's returncode. Any number of tasks may wait at once.
+    /// Cancellable: the child runs on and `wait()` can be called again.
+    /// Beware: with stdout or stderr piped, a child that writes more than a pipe holds
+    /// (64 KiB) blocks until someone reads; read the pipes, or use `communicate()`.
+    /// \throws invalid_state_error if the child has not been seen to exit and this is not
+    /// the loop the process was created on (or that loop is closed).
+    task<int> wait();
+    /// The exit code once the loop has seen the child exit (see `wait()`), else empty.
+    [[nodiscard]] std::optional<int> returncode() const;
+
+    /// Write `input` to the child's stdin and close it (a child that exits without reading
+    /// it all is not an error), read stdout and stderr to end of stream, all concurrently,
+    /// then wait for the child to exit. Streams that are not pipes read as "".
+    /// Cancellable: the child runs on; bytes already read are lost, and input may have been
+    /// written in part.
+    /// \throws invalid_state_error if `input` is not empty and stdin is not a pipe, or if
+    /// called outside the process's loop; std::system_error if reading fails.
+    task<process_output> communicate(std::string input = {});
+
+    /// Send signal `signo` to the child. Does nothing once the child has been reaped
+    /// (`returncode()` is set: its pid may already name another process) — unlike asyncio,
+    /// which raises ProcessLookupError when its transport is closed.
+    /// \throws std::system_error for an invalid signal ("send_signal 99 to pid 1234:
+    /// Invalid argument") or when not permitted.
+    void send_signal(int signo);
+    /// `send_signal(SIGTERM)`.
+    void terminate();
+    /// `send_signal(SIGKILL)`.
+    void kill();
+
+private:
+    friend task<process> create_subprocess_exec(std::vector<std::string>, process_options);
+    explicit process(std::shared_ptr<detail::process_state> state) noexcept;
+    detail::process_state& state(const char* operation) const;
+
+    std::shared_ptr<detail::process_state> m_state;
+};
+
+/// Start `argv[0]` with arguments `argv` (asyncio.create_subprocess_exec). A name without
+/// '/' is looked up in this process's PATH (as execvp; `options.env` does not change the
+/// search). The child starts with no signal blocked and every signal at its default action,
+/// whatever this thread blocks or ignores (the loop blocks the signals it has handlers for).
+/// The child inherits only fds 0, 1 and 2 (asyncio's close_fds=True; with glibc older than
+/// 2.34, fds opened elsewhere without close-on-exec are inherited too).
+/// \throws std::system_error naming the program if it cannot be started
+/// ("create_subprocess_exec nosuch-prog: No such file or directory"; with a `cwd`, the
+/// message names it too, since a missing directory fails the same way);
+/// std::invalid_argument if `argv` is empty or `corio::stdout_` is given for stdin_/stdout_.
+task<process> create_subprocess_exec(std::vector<std::string> argv, process_options options = {});
+
+namespace detail {
+/// For tests: make processes created from now on ignore pidfd_open and poll waitid(), the
+/// fallback for kernels older than 5.3.
+void process_force_polling(bool enabled) noexcept;
+} // namespace detail
+
+} // namespace corio
