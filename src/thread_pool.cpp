@@ -1,10 +1,43 @@
 #include "corio/thread_pool.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <exception>
+#include <thread>
+#include <utility>
+
+#include <pthread.h>
+#include <signal.h>
 
 namespace corio {
+
+namespace {
+
+/// Start a thread with every asynchronous signal blocked. A thread inherits the signal mask
+/// of the thread that creates it, so the mask is set around the creation and restored after.
+/// Workers never take a signal aimed at the process: it stays for a thread that does not
+/// block it, such as a loop reading it from its signalfd (event_loop::add_signal_handler,
+/// corio::signal), instead of running its default action (or a handler) in a worker.
+/// Signals the kernel raises for a fault of the thread itself stay unblocked: blocking them
+/// does not stop them, it only turns a handler into a kill.
+template <class F>
+std::thread start_thread_with_signals_blocked(F&& fn) {
+    sigset_t all;
+    sigfillset(&all);
+    for (const int synchronous : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) {
+        sigdelset(&all, synchronous);
+    }
+    sigset_t previous;
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    struct restore {
+        const sigset_t* mask;
+        ~restore() { pthread_sigmask(SIG_SETMASK, mask, nullptr); }
+    } guard{&previous};
+    return std::thread(std::forward<F>(fn));
+}
+
+} // namespace
 
 executor::~executor() = default;
 
@@ -24,7 +57,8 @@ void thread_pool::submit(std::function<void()> job) {
     }
     m_jobs.push_back(std::move(job));
     if (m_idle == 0 && m_threads.size() < m_max_threads) {
-        m_threads.emplace_back([this] { work(); });
+        m_threads.reserve(m_threads.size() + 1); // push_back must not throw with a thread
+        m_threads.push_back(start_thread_with_signals_blocked([this] { work(); }));
     } else {
         lock.unlock();
         m_cv.notify_one();
