@@ -1,0 +1,250 @@
+// The io_uring reactor.
+//
+// Readiness through io_uring: an edge-triggered fd gets one multishot IORING_OP_POLL_ADD
+// for its life, which posts a completion each time the file's wait queue is woken with
+// POLLIN, POLLOUT or POLLRDHUP (the same "report each change once" contract as EPOLLET);
+// a level-triggered fd (add_reader/add_writer) gets a one-shot poll re-armed after each
+// completion, which completes again at once while the fd stays ready (epoll's level mode).
+//
+// Everything queued during an iteration (polls, removals) goes to the kernel in the one
+// io_uring_enter that also waits for completions: one system call per loop iteration, and
+// completions are reaped in a batch.
+//
+// Kernel facts relied on (io_uring_enter(2), io_uring_prep_poll_multishot(3)):
+// - A multishot poll stays armed while its completions carry IORING_CQE_F_MORE; when one
+//   does not (overflow, or the kernel dropped it), the poll is armed again.
+// - A poll's user_data is the fd and a generation; removing an fd bumps the generation,
+//   so completions already on their way for the old registration are recognised as
+//   stale and dropped, even if the fd number has been reused meanwhile.
+// - IORING_SETUP_COOP_TASKRUN (5.19) and SINGLE_ISSUER (6.0) are tried first and dropped
+//   when the kernel refuses them (EINVAL).
+
+#include "reactor.hpp"
+
+#ifdef CORIO_HAS_URING
+
+#include <liburing.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace corio::detail {
+namespace {
+
+/// user_data of submissions whose completion nobody needs (poll removals).
+constexpr std::uint64_t ignored = ~std::uint64_t{0};
+
+std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
+    return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
+}
+
+class uring_reactor final : public reactor {
+public:
+    explicit uring_reactor(unsigned entries) {
+        int rc = -EINVAL;
+        // Most capable first; each refusal (older kernel) drops a flag.
+        for (const unsigned flags : {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER,
+                                     unsigned{IORING_SETUP_COOP_TASKRUN}, 0U}) {
+            io_uring_params params{};
+            params.flags = flags;
+            rc = io_uring_queue_init_params(entries, &m_ring, &params);
+            if (rc != -EINVAL) {
+                break;
+            }
+        }
+        if (rc < 0) {
+            throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
+        }
+    }
+    ~uring_reactor() override { io_uring_queue_exit(&m_ring); }
+    uring_reactor(const uring_reactor&) = delete;
+    uring_reactor& operator=(const uring_reactor&) = delete;
+
+    [[nodiscard]] corio::backend kind() const noexcept override { return corio::backend::io_uring; }
+
+    void add(int fd, bool readable, bool writable, bool edge) override {
+        fd_state& s = slot(fd);
+        if (s.active) {
+            cancel_poll(fd, s);
+        }
+        ++s.generation;
+        s.active = true;
+        s.edge = edge;
+        s.mask = edge ? (POLLIN | POLLOUT | POLLRDHUP) : level_mask(readable, writable);
+        arm(fd, s);
+    }
+
+    void modify(int fd, bool readable, bool writable) override {
+        fd_state& s = slot(fd);
+        if (s.active) {
+            cancel_poll(fd, s);
+        }
+        ++s.generation;
+        s.active = true;
+        s.edge = false;
+        s.mask = level_mask(readable, writable);
+        arm(fd, s);
+    }
+
+    void remove(int fd) noexcept override {
+        if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size()) {
+            return;
+        }
+        fd_state& s = m_fds[static_cast<std::size_t>(fd)];
+        if (!s.active) {
+            return;
+        }
+        cancel_poll(fd, s);
+        ++s.generation;
+        s.active = false;
+        // The poll holds a reference to the file: until its removal reaches the kernel, a
+        // close() of the fd would not close the socket (a listener would go on accepting).
+        io_uring_submit(&m_ring);
+    }
+
+    void wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) override {
+        int rc = 0;
+        if (timeout_ns == 0) {
+            rc = io_uring_submit(&m_ring);
+        } else if (timeout_ns < 0) {
+            rc = io_uring_submit_and_wait(&m_ring, 1);
+        } else {
+            __kernel_timespec ts{};
+            ts.tv_sec = timeout_ns / 1'000'000'000;
+            ts.tv_nsec = timeout_ns % 1'000'000'000;
+            io_uring_cqe* cqe = nullptr;
+            rc = io_uring_submit_and_wait_timeout(&m_ring, &cqe, 1, &ts, nullptr);
+        }
+        if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
+            throw std::system_error(-rc, std::generic_category(), "io_uring_enter");
+        }
+        reap(out);
+    }
+
+private:
+    struct fd_state {
+        std::uint32_t generation = 0;
+        std::uint32_t mask = 0;
+        bool active = false;
+        bool edge = false;
+    };
+
+    static std::uint32_t level_mask(bool readable, bool writable) noexcept {
+        return (readable ? POLLIN : 0U) | (writable ? POLLOUT : 0U);
+    }
+
+    fd_state& slot(int fd) {
+        if (fd < 0) {
+            throw std::invalid_argument("io_uring reactor: invalid fd " + std::to_string(fd));
+        }
+        if (static_cast<std::size_t>(fd) >= m_fds.size()) {
+            m_fds.resize(static_cast<std::size_t>(fd) + 1);
+        }
+        return m_fds[static_cast<std::size_t>(fd)];
+    }
+
+    /// A free submission entry, submitting what is queued if the ring is full.
+    io_uring_sqe* sqe() {
+        io_uring_sqe* e = io_uring_get_sqe(&m_ring);
+        while (e == nullptr) {
+            const int rc = io_uring_submit(&m_ring);
+            if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR) {
+                throw std::system_error(-rc, std::generic_category(), "io_uring_submit");
+            }
+            e = io_uring_get_sqe(&m_ring);
+        }
+        return e;
+    }
+
+    void arm(int fd, const fd_state& s) {
+        io_uring_sqe* e = sqe();
+        if (s.edge) {
+            io_uring_prep_poll_multishot(e, fd, s.mask);
+        } else {
+            io_uring_prep_poll_add(e, fd, s.mask);
+        }
+        io_uring_sqe_set_data64(e, user_data(fd, s.generation));
+    }
+
+    void cancel_poll(int fd, const fd_state& s) noexcept {
+        io_uring_sqe* e = io_uring_get_sqe(&m_ring);
+        if (e == nullptr) {
+            io_uring_submit(&m_ring);
+            e = io_uring_get_sqe(&m_ring);
+            if (e == nullptr) {
+                return; // the generation bump alone makes its completions stale
+            }
+        }
+        io_uring_prep_poll_remove(e, user_data(fd, s.generation));
+        io_uring_sqe_set_data64(e, ignored);
+    }
+
+    void reap(std::vector<reactor_event>& out) {
+        io_uring_cqe* cqe = nullptr;
+        unsigned head = 0;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(&m_ring, head, cqe) {
+            ++seen;
+            handle(*cqe, out);
+        }
+        io_uring_cq_advance(&m_ring, seen);
+    }
+
+    void handle(const io_uring_cqe& cqe, std::vector<reactor_event>& out) {
+        const std::uint64_t data = io_uring_cqe_get_data64(&cqe);
+        if (data == ignored) {
+            return;
+        }
+        const auto fd = static_cast<int>(data & 0xffffffffU);
+        const auto generation = static_cast<std::uint32_t>(data >> 32);
+        if (static_cast<std::size_t>(fd) >= m_fds.size()) {
+            return;
+        }
+        fd_state& s = m_fds[static_cast<std::size_t>(fd)];
+        if (!s.active || s.generation != generation) {
+            return; // a registration removed since
+        }
+        const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+        if (cqe.res == -ECANCELED) {
+            arm(fd, s);
+            return;
+        }
+        // An error from the poll itself (EBADF: closed under us) wakes both directions;
+        // the next system call on the fd reports what is wrong.
+        const auto events =
+            cqe.res < 0 ? static_cast<std::uint32_t>(POLLERR) : static_cast<std::uint32_t>(cqe.res);
+        const bool failed = (events & (POLLERR | POLLHUP)) != 0;
+        out.push_back({fd, failed || (events & (POLLIN | POLLRDHUP)) != 0,
+                       failed || (events & POLLOUT) != 0, failed || (events & POLLRDHUP) != 0});
+        if (!more && cqe.res >= 0) {
+            arm(fd, s); // level polls are one-shot; a multishot one the kernel ended
+        }
+    }
+
+    io_uring m_ring{};
+    std::vector<fd_state> m_fds;
+};
+
+} // namespace
+
+std::unique_ptr<reactor> make_uring_reactor() {
+    return std::make_unique<uring_reactor>(256);
+}
+
+} // namespace corio::detail
+
+#else
+
+#include <cerrno>
+#include <system_error>
+
+namespace corio::detail {
+std::unique_ptr<reactor> make_uring_reactor() {
+    throw std::system_error(ENOSYS, std::generic_category(),
+                            "io_uring_setup: corio was built without liburing");
+}
+} // namespace corio::detail
+
+#endif
