@@ -818,6 +818,18 @@ void event_loop::add_signal_handler(int signo, std::function<void()> fn) {
         return;
     }
     m_signal_handlers.emplace_back(signo, std::move(fn));
+    // An ignored signal is discarded when it is sent, before signalfd can see it (SIGPIPE
+    // and SIGHUP often are, under nohup); while a handler is registered the signal is
+    // blocked, so the default disposition only lets it queue. The old one comes back with
+    // remove_signal_handler.
+    struct sigaction old_action {};
+    if (::sigaction(signo, nullptr, &old_action) == 0 && old_action.sa_handler == SIG_IGN) {
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        ::sigaction(signo, &dfl, nullptr);
+        m_signals_ignored_before.push_back(signo);
+    }
     sigset_t set;
     sigemptyset(&set);
     for (const auto& h : m_signal_handlers) {
@@ -832,6 +844,12 @@ void event_loop::add_signal_handler(int signo, std::function<void()> fn) {
     if (fd < 0) {
         const int err = errno;
         m_signal_handlers.pop_back();
+        if (std::erase(m_signals_ignored_before, signo) > 0) {
+            struct sigaction ign {};
+            ign.sa_handler = SIG_IGN;
+            sigemptyset(&ign.sa_mask);
+            ::sigaction(signo, &ign, nullptr);
+        }
         pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
         throw std::system_error(err, std::generic_category(), "signalfd");
     }
@@ -839,6 +857,11 @@ void event_loop::add_signal_handler(int signo, std::function<void()> fn) {
     if (fresh) {
         m_reactor->add(m_signal_fd, true, false, false);
     }
+}
+
+bool event_loop::has_signal_handler(int signo) const noexcept {
+    return std::any_of(m_signal_handlers.begin(), m_signal_handlers.end(),
+                       [signo](const auto& h) { return h.first == signo; });
 }
 
 bool event_loop::remove_signal_handler(int signo) {
@@ -856,6 +879,12 @@ bool event_loop::remove_signal_handler(int signo) {
     // is gone, so drop it, as asyncio does.
     const timespec no_wait{};
     while (::sigtimedwait(&one, nullptr, &no_wait) == signo) {
+    }
+    if (std::erase(m_signals_ignored_before, signo) > 0) {
+        struct sigaction ign {};
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        ::sigaction(signo, &ign, nullptr);
     }
     pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
     if (m_signal_handlers.empty()) {

@@ -109,6 +109,11 @@ private:
     };
 
     void register_handler() {
+        if (m_loop->has_signal_handler(m_signo)) {
+            throw invalid_state_error("signal(" + std::to_string(m_signo) +
+                                      "): the loop already has a handler for it "
+                                      "(add_signal_handler); use one or the other");
+        }
         const std::uint64_t generation = ++m_generation;
         auto token = std::make_shared<registration>(shared_from_this(), generation);
         std::function<void()> handler = [token] { token->owner->deliver(token->generation); };

@@ -158,12 +158,15 @@ public:
     bool remove_writer(int fd);
 
     /// Call `fn` on the loop whenever signal `signo` arrives (through signalfd; the signal
-    /// is blocked for this thread while a handler is registered).
+    /// is blocked for this thread while a handler is registered, and a signal the process
+    /// ignored (SIG_IGN) gets its default disposition back meanwhile, so that it arrives).
     /// \throws std::system_error if signalfd fails; std::invalid_argument for a bad signo.
     void add_signal_handler(int signo, std::function<void()> fn);
     /// Unregister and unblock `signo`; an instance still pending is dropped. Returns true
     /// if a handler was registered.
     bool remove_signal_handler(int signo);
+    /// True if a handler is registered for `signo`.
+    [[nodiscard]] bool has_signal_handler(int signo) const noexcept;
 
     /// Replace the handler for errors nobody else can receive (unretrieved task
     /// exceptions, exceptions from callbacks, debug reports). An empty function restores
@@ -311,6 +314,8 @@ private:
     int m_wakeup_fd = -1;
     int m_signal_fd = -1;
     std::vector<std::pair<int, std::function<void()>>> m_signal_handlers;
+    /// Signals whose disposition was SIG_IGN before their handler was added.
+    std::vector<int> m_signals_ignored_before;
     clock::time_point m_virtual_now{};
     std::thread::id m_thread;
     std::uint64_t m_next_task_id = 1;

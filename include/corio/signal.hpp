@@ -35,18 +35,19 @@ namespace corio {
 /// - Cancellable: a cancelled (or destroyed) wait leaves nothing registered once the last
 ///   waiter is gone.
 /// - The loop has one handler per signal, shared by every `corio::signal` waiter of that
-///   signal. Do not mix the two for one signal on one loop: the first `corio::signal(signo)`
-///   replaces a handler registered with `add_signal_handler(signo)` (and removes it when the
-///   last waiter leaves), and an `add_signal_handler(signo)` or `remove_signal_handler(signo)`
-///   while coroutines wait makes them throw `invalid_state_error`.
+///   signal. Do not mix the two for one signal on one loop: `corio::signal(signo)` throws
+///   `invalid_state_error` if a handler registered with `add_signal_handler(signo)` is
+///   there, and an `add_signal_handler(signo)` or `remove_signal_handler(signo)` while
+///   coroutines wait makes them throw `invalid_state_error`.
 /// - Process-directed signals (kill(2), Ctrl-C) reach the loop only if every other thread
-///   blocks them; corio's thread pools do. A signal whose disposition is SIG_IGN is
-///   discarded by the kernel and never delivered.
+///   blocks them; corio's thread pools do. A signal the process ignores (SIG_IGN) gets its
+///   default disposition back while it is waited for, so that it arrives.
 ///
 /// The argument is checked at once; the wait starts when the task is awaited, on the
 /// running loop. \throws std::invalid_argument for a bad signal number (0, NSIG or above,
 /// SIGKILL, SIGSTOP); from the co_await: `invalid_state_error` if no loop is running or the
-/// handler was replaced as said above, std::system_error if signalfd fails,
+/// loop has (or gets) an `add_signal_handler` for the signal, std::system_error if signalfd
+/// fails,
 /// `cancelled_error`.
 task<int> signal(int signo);
 

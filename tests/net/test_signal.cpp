@@ -323,6 +323,46 @@ TEST(signal, add_or_remove_signal_handler_under_waiters_makes_them_throw) {
     run_test(replaced_handler_fails_the_waiters);
 }
 
+corio::task<> existing_handler_refuses_waiters() {
+    corio::event_loop& loop = corio::get_running_loop();
+    int calls = 0;
+    loop.add_signal_handler(SIGUSR2, [&calls] { ++calls; });
+    const std::exception_ptr e = co_await error_of(corio::signal(SIGUSR2));
+    EXPECT_TRUE(holds<corio::invalid_state_error>(e)) << corio_net_test::describe(e);
+    // The loop's handler is untouched.
+    ::raise(SIGUSR2);
+    for (int spin = 0; spin < 100 && calls == 0; ++spin) {
+        co_await corio::sleep(0s);
+    }
+    EXPECT_EQ(calls, 1);
+    EXPECT_TRUE(loop.remove_signal_handler(SIGUSR2));
+}
+
+TEST(signal, a_waiter_does_not_replace_an_add_signal_handler) {
+    run_test(existing_handler_refuses_waiters);
+}
+
+corio::task<> ignored_signal_arrives() {
+    bool parked = false;
+    auto h = corio::spawn(waiter(SIGUSR1, &parked));
+    co_await until(parked);
+    ::raise(SIGUSR1);
+    EXPECT_EQ(co_await h, SIGUSR1);
+}
+
+TEST(signal, a_signal_the_process_ignores_still_reaches_a_waiter) {
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    struct sigaction old {};
+    ASSERT_EQ(::sigaction(SIGUSR1, &ign, &old), 0);
+    run_test(ignored_signal_arrives);
+    struct sigaction now {};
+    ::sigaction(SIGUSR1, nullptr, &now);
+    EXPECT_EQ(now.sa_handler, SIG_IGN) << "the ignored disposition was not restored";
+    ::sigaction(SIGUSR1, &old, nullptr);
+}
+
 TEST(signal, an_invalid_signal_number_throws_invalid_argument) {
     EXPECT_THROW((void)corio::signal(0), std::invalid_argument);
     EXPECT_THROW((void)corio::signal(-3), std::invalid_argument);
