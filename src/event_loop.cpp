@@ -719,11 +719,34 @@ void event_loop::unwatch_fd(int fd, bool readable, detail::waiter& w) noexcept {
     }
 }
 
+bool event_loop::start_recv(int fd, detail::recv_sink& sink) {
+    if (!m_reactor->supports_recv()) {
+        return false;
+    }
+    m_reactor->start_recv(fd, sink);
+    return true;
+}
+
+bool event_loop::supports_recv() const noexcept {
+    return m_reactor->supports_recv();
+}
+
+void event_loop::pause_recv(int fd) noexcept {
+    m_reactor->pause_recv(fd);
+}
+
+void event_loop::stop_recv(int fd) noexcept {
+    m_reactor->stop_recv(fd);
+}
+
 bool event_loop::fd_hung_up(int fd) const noexcept {
     return fd >= 0 && static_cast<std::size_t>(fd) < m_fds.size() && m_fds[fd] && m_fds[fd]->hangup;
 }
 
 void event_loop::forget_fd(int fd) noexcept {
+    if (fd >= 0) {
+        m_reactor->stop_recv(fd);
+    }
     if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd]) {
         return;
     }

@@ -31,7 +31,19 @@ public:
     /// Stop watching `fd` (it may already be closed).
     virtual void remove(int fd) noexcept = 0;
     /// Wait up to `timeout_ns` (-1: no limit, 0: just look) and append what is ready.
+    /// Completion-based receives deliver to their sinks during the call.
     virtual void wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) = 0;
+
+    /// True if start_recv works (io_uring with multishot receive and provided buffers).
+    [[nodiscard]] virtual bool supports_recv() const noexcept { return false; }
+    /// Receive from stream socket `fd` continuously into `sink` until stop_recv, remove,
+    /// or the end of the stream.
+    virtual void start_recv(int /*fd*/, recv_sink& /*sink*/) {}
+    /// Stop receiving for `fd`; what is already received still reaches the sink. A later
+    /// start_recv resumes.
+    virtual void pause_recv(int /*fd*/) noexcept {}
+    /// Stop delivering to the sink of `fd` (at once: no call follows).
+    virtual void stop_recv(int /*fd*/) noexcept {}
 };
 
 std::unique_ptr<reactor> make_epoll_reactor();

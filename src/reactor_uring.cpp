@@ -25,8 +25,11 @@
 
 #include <liburing.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <system_error>
 
@@ -36,8 +39,34 @@ namespace {
 /// user_data of submissions whose completion nobody needs (poll removals).
 constexpr std::uint64_t ignored = ~std::uint64_t{0};
 
+/// Set in the user_data of multishot receives (polls never have it: generations stay
+/// below 2^31).
+constexpr std::uint64_t recv_tag = std::uint64_t{1} << 63;
+
 std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
-    return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
+    return (std::uint64_t{generation & 0x7fffffffU} << 32) | static_cast<std::uint32_t>(fd);
+}
+
+/// The provided-buffer ring of multishot receives: buffers the kernel fills and corio
+/// copies out of (into the stream's own buffer) as it reaps each completion, then gives
+/// back. Nothing the kernel writes into belongs to a stream, so a stream may go away
+/// with a receive still in flight.
+constexpr unsigned recv_buffers = 256;
+constexpr unsigned recv_buffer_size = 16 * 1024;
+constexpr int recv_group = 0;
+
+/// Multishot receive with provided buffers arrived in Linux 6.0.
+bool kernel_has_recv_multishot() {
+    utsname u{};
+    if (::uname(&u) != 0) {
+        return false;
+    }
+    int major = 0;
+    int minor = 0;
+    if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) {
+        return false;
+    }
+    return major > 6 || (major == 6 && minor >= 0);
 }
 
 class uring_reactor final : public reactor {
@@ -57,8 +86,14 @@ public:
         if (rc < 0) {
             throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
         }
+        setup_recv_buffers();
     }
-    ~uring_reactor() override { io_uring_queue_exit(&m_ring); }
+    ~uring_reactor() override {
+        io_uring_queue_exit(&m_ring);
+        if (m_buf_ring != nullptr) {
+            ::munmap(m_buf_ring, m_buf_ring_bytes);
+        }
+    }
     uring_reactor(const uring_reactor&) = delete;
     uring_reactor& operator=(const uring_reactor&) = delete;
 
@@ -93,6 +128,9 @@ public:
             return;
         }
         fd_state& s = m_fds[static_cast<std::size_t>(fd)];
+        if (s.sink != nullptr) {
+            stop_recv(fd);
+        }
         if (!s.active) {
             return;
         }
@@ -123,13 +161,162 @@ public:
         reap(out);
     }
 
+    [[nodiscard]] bool supports_recv() const noexcept override { return m_buf_ring != nullptr; }
+
+    void start_recv(int fd, recv_sink& sink) override {
+        fd_state& s = slot(fd);
+        if (s.sink != nullptr && s.sink != &sink) {
+            stop_recv(fd);
+        }
+        s.sink = &sink;
+        s.pausing = false; // a pause still draining ends in a re-arm instead
+        if (!s.recv_armed) {
+            arm_recv(fd, s);
+            s.recv_armed = true;
+        }
+    }
+
+    void pause_recv(int fd) noexcept override {
+        fd_state* s = existing(fd);
+        if (s == nullptr || s->sink == nullptr || !s->recv_armed || s->pausing) {
+            return;
+        }
+        // Data already received keeps reaching the sink until the receive's last
+        // completion: pausing loses nothing.
+        s->pausing = true;
+        submit_cancel(recv_tag | user_data(fd, s->recv_generation), false);
+    }
+
+    void stop_recv(int fd) noexcept override {
+        fd_state* s = existing(fd);
+        if (s == nullptr || (s->sink == nullptr && !s->recv_armed)) {
+            return;
+        }
+        s->sink = nullptr;
+        s->pausing = false;
+        if (s->recv_armed) {
+            // At once: the receive holds a reference to the file, so a close() that
+            // follows would not close the socket until the cancellation reached the kernel.
+            submit_cancel(recv_tag | user_data(fd, s->recv_generation), true);
+            s->recv_armed = false;
+        }
+        // Completions still on their way carry the old generation: their buffers go back
+        // to the ring and nothing reaches a sink.
+        ++s->recv_generation;
+    }
+
 private:
     struct fd_state {
         std::uint32_t generation = 0;
         std::uint32_t mask = 0;
         bool active = false;
         bool edge = false;
+        std::uint32_t recv_generation = 0;
+        recv_sink* sink = nullptr;
+        /// A multishot receive is in the kernel (its last completion not reaped yet).
+        bool recv_armed = false;
+        /// Its cancellation was asked for by pause_recv.
+        bool pausing = false;
     };
+
+    fd_state* existing(int fd) noexcept {
+        return fd >= 0 && static_cast<std::size_t>(fd) < m_fds.size()
+                   ? &m_fds[static_cast<std::size_t>(fd)]
+                   : nullptr;
+    }
+
+    void submit_cancel(std::uint64_t target, bool now) noexcept {
+        io_uring_sqe* e = io_uring_get_sqe(&m_ring);
+        if (e == nullptr) {
+            io_uring_submit(&m_ring);
+            e = io_uring_get_sqe(&m_ring);
+        }
+        if (e != nullptr) {
+            io_uring_prep_cancel64(e, target, 0);
+            io_uring_sqe_set_data64(e, ignored);
+        }
+        if (now) {
+            io_uring_submit(&m_ring);
+        }
+    }
+
+    void setup_recv_buffers() noexcept {
+        if (!kernel_has_recv_multishot()) {
+            return;
+        }
+        m_buf_ring_bytes = recv_buffers * sizeof(io_uring_buf);
+        void* ring = ::mmap(nullptr, m_buf_ring_bytes, PROT_READ | PROT_WRITE,
+                            MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+        if (ring == MAP_FAILED) {
+            return;
+        }
+        io_uring_buf_reg reg{};
+        reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring);
+        reg.ring_entries = recv_buffers;
+        reg.bgid = recv_group;
+        if (io_uring_register_buf_ring(&m_ring, &reg, 0) != 0) {
+            ::munmap(ring, m_buf_ring_bytes);
+            return; // older kernel: streams read through readiness
+        }
+        m_buf_ring = static_cast<io_uring_buf_ring*>(ring);
+        m_buffers = std::make_unique<char[]>(std::size_t{recv_buffers} * recv_buffer_size);
+        io_uring_buf_ring_init(m_buf_ring);
+        for (unsigned i = 0; i < recv_buffers; ++i) {
+            give_back(static_cast<std::uint16_t>(i), static_cast<int>(i));
+        }
+        io_uring_buf_ring_advance(m_buf_ring, static_cast<int>(recv_buffers));
+    }
+
+    void give_back(std::uint16_t id, int offset) noexcept {
+        io_uring_buf_ring_add(m_buf_ring, m_buffers.get() + std::size_t{id} * recv_buffer_size,
+                              recv_buffer_size, id, io_uring_buf_ring_mask(recv_buffers), offset);
+    }
+
+    void arm_recv(int fd, const fd_state& s) {
+        io_uring_sqe* e = sqe();
+        io_uring_prep_recv_multishot(e, fd, nullptr, 0, 0);
+        e->flags |= IOSQE_BUFFER_SELECT;
+        e->buf_group = recv_group;
+        io_uring_sqe_set_data64(e, recv_tag | user_data(fd, s.recv_generation));
+    }
+
+    void handle_recv(const io_uring_cqe& cqe, std::uint64_t data) {
+        const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
+        const auto id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+        const auto fd = static_cast<int>(data & 0xffffffffU);
+        const auto generation = static_cast<std::uint32_t>((data >> 32) & 0x7fffffffU);
+        fd_state* s = existing(fd);
+        const bool live = s != nullptr && (s->recv_generation & 0x7fffffffU) == generation;
+        if (live && s->sink != nullptr && cqe.res > 0 && has_buffer) {
+            s->sink->on_data(*s->sink, m_buffers.get() + std::size_t{id} * recv_buffer_size,
+                             static_cast<std::size_t>(cqe.res));
+        }
+        if (has_buffer) {
+            give_back(id, 0);
+            io_uring_buf_ring_advance(m_buf_ring, 1);
+        }
+        // The sink may have paused or stopped the receive during on_data.
+        if (!live || (s->recv_generation & 0x7fffffffU) != generation ||
+            (cqe.flags & IORING_CQE_F_MORE) != 0) {
+            return;
+        }
+        s->recv_armed = false; // that was its last completion
+        if (s->sink == nullptr) {
+            return;
+        }
+        if (cqe.res > 0 || cqe.res == -ENOBUFS || cqe.res == -ECANCELED) {
+            if (s->pausing) {
+                s->pausing = false; // paused: start_recv arms it again
+            } else {
+                arm_recv(fd, *s); // ended by the kernel (buffers ran out, overflow): again
+                s->recv_armed = true;
+            }
+            return;
+        }
+        recv_sink* sink = std::exchange(s->sink, nullptr);
+        ++s->recv_generation;
+        sink->on_end(*sink, cqe.res == 0 ? 0 : -cqe.res);
+    }
 
     static std::uint32_t level_mask(bool readable, bool writable) noexcept {
         return (readable ? POLLIN : 0U) | (writable ? POLLOUT : 0U);
@@ -197,13 +384,17 @@ private:
         if (data == ignored) {
             return;
         }
+        if ((data & recv_tag) != 0) {
+            handle_recv(cqe, data);
+            return;
+        }
         const auto fd = static_cast<int>(data & 0xffffffffU);
         const auto generation = static_cast<std::uint32_t>(data >> 32);
         if (static_cast<std::size_t>(fd) >= m_fds.size()) {
             return;
         }
         fd_state& s = m_fds[static_cast<std::size_t>(fd)];
-        if (!s.active || s.generation != generation) {
+        if (!s.active || (s.generation & 0x7fffffffU) != generation) {
             return; // a registration removed since
         }
         const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
@@ -225,6 +416,9 @@ private:
 
     io_uring m_ring{};
     std::vector<fd_state> m_fds;
+    io_uring_buf_ring* m_buf_ring = nullptr;
+    std::size_t m_buf_ring_bytes = 0;
+    std::unique_ptr<char[]> m_buffers;
 };
 
 } // namespace

@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -94,6 +95,13 @@ private:
 };
 
 namespace detail {
+/// Where a completion-based receive delivers (event_loop::start_recv).
+struct recv_sink {
+    /// `size` bytes arrived; they are valid only during the call.
+    void (*on_data)(recv_sink& sink, const char* data, std::size_t size) = nullptr;
+    /// The receive ended: 0 at end of stream, else the errno. No call follows.
+    void (*on_end)(recv_sink& sink, int error) = nullptr;
+};
 class reactor;
 struct timer_slot;
 struct timer_entry;
@@ -223,6 +231,18 @@ public:
     /// An fd is used either with these or with add_reader/add_writer, not both.
     void watch_fd(int fd, bool readable, detail::waiter& w);
     void unwatch_fd(int fd, bool readable, detail::waiter& w) noexcept;
+    /// Completion-based receive (io_uring with multishot receive and provided buffers):
+    /// deliver the bytes arriving on stream socket `fd` to `sink`, as the loop reaps them,
+    /// until stop_recv, forget_fd or the end of the stream. Returns false (and does
+    /// nothing) if the reactor cannot; the caller reads through watch_fd then.
+    bool start_recv(int fd, detail::recv_sink& sink);
+    /// True if start_recv works on this loop.
+    [[nodiscard]] bool supports_recv() const noexcept;
+    /// Stop receiving for `fd` (backpressure): bytes already received still reach the
+    /// sink; start_recv resumes.
+    void pause_recv(int fd) noexcept;
+    /// Stop delivering to the sink of `fd`; no call reaches it after this returns.
+    void stop_recv(int fd) noexcept;
     /// Forget everything about `fd` before closing it. Coroutines waiting on it through
     /// watch_fd are woken (not cancelled): they find the fd closed when they look.
     void forget_fd(int fd) noexcept;

@@ -69,7 +69,11 @@ public:
     stream_state(event_loop& loop, int read_fd, int write_fd, bool socket, std::string name,
                  std::size_t limit)
         : loop(&loop), rfd(read_fd), wfd(write_fd), is_socket(socket), name(std::move(name)),
-          limit(limit) {}
+          limit(limit), completion_reads(socket && read_fd >= 0 && loop.supports_recv()) {
+        sink.state = this;
+        sink.on_data = &on_data;
+        sink.on_end = &on_end;
+    }
     stream_state(const stream_state&) = delete;
     stream_state& operator=(const stream_state&) = delete;
     ~stream_state() { close_fds(); }
@@ -92,6 +96,64 @@ public:
         consume(n);
         return out;
     }
+    // --- completion-based reads (io_uring): the loop delivers, the stream buffers ---
+
+    struct stream_sink : recv_sink {
+        stream_state* state = nullptr;
+    };
+
+    /// Buffered bytes past which receiving pauses until the reader catches up (asyncio
+    /// pauses its transport at twice the limit).
+    [[nodiscard]] std::size_t pause_at() const noexcept {
+        return std::max<std::size_t>(2 * limit, 64 * 1024);
+    }
+
+    static void on_data(recv_sink& sink, const char* data, std::size_t size) {
+        stream_state& s = *static_cast<stream_sink&>(sink).state;
+        s.reserve(size);
+        std::memcpy(s.rbuf.get() + s.rend, data, size);
+        s.rend += size;
+        if (s.buffered() > s.pause_at()) {
+            s.receiving = false; // the next read that finds the buffer short resumes
+            s.loop->pause_recv(s.rfd);
+        }
+        s.wake_reader();
+    }
+
+    static void on_end(recv_sink& sink, int error) {
+        stream_state& s = *static_cast<stream_sink&>(sink).state;
+        s.receiving = false;
+        if (error == 0) {
+            s.eof = true;
+        } else {
+            s.read_errno = error;
+        }
+        s.wake_reader();
+    }
+
+    void wake_reader() noexcept {
+        if (waiter* w = std::exchange(data_waiter, nullptr)) {
+            wake(*w);
+        }
+    }
+
+    /// fill() for completion-based reads: nothing to read now, the loop appends.
+    ssize_t fill_from_completions() {
+        if (eof || closed) {
+            eof = true;
+            return 0;
+        }
+        if (read_errno != 0) {
+            const int err = std::exchange(read_errno, 0);
+            eof = true;
+            throw_errno(err, "read " + name);
+        }
+        if (!receiving) {
+            receiving = loop->start_recv(rfd, sink);
+        }
+        return -1;
+    }
+
     void consume(std::size_t n) noexcept {
         rbegin += n;
         if (rbegin == rend) {
@@ -182,6 +244,9 @@ public:
 
     /// One read into the buffer. Same results as read_some.
     ssize_t fill(std::size_t want) {
+        if (completion_reads) {
+            return fill_from_completions();
+        }
         // At least 4 KiB of room; more once the buffer has grown, up to 64 KiB per read.
         reserve(std::max({want, std::size_t{4096}, std::min<std::size_t>(rcap / 2, 64 * 1024)}));
         const ssize_t n = read_some(rbuf.get() + rend, rcap - rend);
@@ -191,11 +256,58 @@ public:
         return n;
     }
 
-    /// Wait for the read fd after read_some returned -1.
-    wait_fd readable() noexcept {
-        read_ready = true;
-        return {*loop, rfd, true};
-    }
+    /// Wait for data after fill/read_some returned -1.
+    class read_wait {
+    public:
+        explicit read_wait(stream_state& s) noexcept : m_state(&s), m_fd(*s.loop, s.rfd, true) {}
+        read_wait(const read_wait&) = delete;
+        read_wait& operator=(const read_wait&) = delete;
+        ~read_wait() {
+            if (m_parked && m_state->data_waiter == &m_waiter) {
+                m_state->data_waiter = nullptr;
+            }
+        }
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<> h) {
+            if (!m_state->completion_reads) {
+                m_state->read_ready = true;
+                return m_fd.await_suspend(h);
+            }
+            m_waiter.handle = h;
+            m_waiter.on_cancel = &on_cancel;
+            m_waiter.context = this;
+            if (!park(m_waiter)) {
+                return false;
+            }
+            m_state->data_waiter = &m_waiter;
+            m_parked = true;
+            return true;
+        }
+        void await_resume() {
+            if (!m_state->completion_reads) {
+                m_fd.await_resume();
+                return;
+            }
+            m_parked = false;
+            m_waiter.check_cancelled();
+        }
+
+    private:
+        static bool on_cancel(waiter& w) noexcept {
+            auto* self = static_cast<read_wait*>(w.context);
+            if (self->m_state->data_waiter == &w) {
+                self->m_state->data_waiter = nullptr;
+            }
+            self->m_parked = false;
+            return true;
+        }
+
+        stream_state* m_state;
+        wait_fd m_fd;
+        waiter m_waiter;
+        bool m_parked = false;
+    };
+    read_wait readable() noexcept { return read_wait(*this); }
 
     // --- write side ---
 
@@ -304,7 +416,9 @@ public:
             return;
         }
         closed = true;
+        receiving = false;
         close_fds(); // wakes a pending read (it finds the stream closed) and the flush
+        wake_reader();
         drain_waiters.wake_all();
         closed_waiters.wake_all();
     }
@@ -342,6 +456,14 @@ public:
     bool read_ready = true;
     bool eof = false;
     bool reading = false;
+    /// Reads come from the loop's completion-based receive (io_uring), not read(2).
+    bool completion_reads;
+    /// The receive is running (started, not paused or ended).
+    bool receiving = false;
+    /// The error that ended the receive, for the next read.
+    int read_errno = 0;
+    waiter* data_waiter = nullptr;
+    stream_sink sink;
 
     std::string wbuf;
     std::size_t woff = 0;
@@ -480,7 +602,8 @@ task<std::size_t> read_into_impl(state_ref s, std::span<char> out) {
             co_return n;
         }
         // Straight into the caller's memory: no copy through the buffer.
-        const ssize_t n = s->read_some(out.data(), out.size());
+        const ssize_t n =
+            s->completion_reads ? s->fill_from_completions() : s->read_some(out.data(), out.size());
         if (n >= 0) {
             co_return static_cast<std::size_t>(n);
         }
