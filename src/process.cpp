@@ -571,6 +571,10 @@ std::optional<int> process::returncode() const {
     return state("returncode").returncode();
 }
 
+task<process_output> process::communicate() {
+    return communicate(std::string());
+}
+
 task<process_output> process::communicate(std::string input) {
     detail::process_state& s = state("communicate");
     check_loop(s, "communicate");
@@ -594,8 +598,16 @@ void process::kill() {
     state("kill").send_signal(SIGKILL);
 }
 
-task<process> create_subprocess_exec(std::vector<std::string> argv, process_options options) {
+task<process> detail::start_process(std::vector<std::string> argv, process_options options) {
     co_return process(detail::spawn(argv, options));
+}
+
+task<process> create_subprocess_exec(std::vector<std::string> argv, process_options options) {
+    return detail::start_process(std::move(argv), std::move(options));
+}
+
+task<process> create_subprocess_exec(std::vector<std::string> argv) {
+    return detail::start_process(std::move(argv), process_options{});
 }
 
 } // namespace corio

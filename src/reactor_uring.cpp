@@ -139,13 +139,13 @@ public:
         s.active = false;
         // The poll holds a reference to the file: until its removal reaches the kernel, a
         // close() of the fd would not close the socket (a listener would go on accepting).
-        io_uring_submit(&m_ring);
+        io_uring_submit_and_get_events(&m_ring);
     }
 
     void wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) override {
         int rc = 0;
         if (timeout_ns == 0) {
-            rc = io_uring_submit(&m_ring);
+            rc = io_uring_submit_and_get_events(&m_ring);
         } else if (timeout_ns < 0) {
             rc = io_uring_submit_and_wait(&m_ring, 1);
         } else {
@@ -236,7 +236,7 @@ private:
             io_uring_sqe_set_data64(e, ignored);
         }
         if (now) {
-            io_uring_submit(&m_ring);
+            io_uring_submit_and_get_events(&m_ring);
         }
     }
 

@@ -84,6 +84,12 @@ struct process_output {
 /// loop is left running, and becomes a zombie when it exits until this program ends). In
 /// debug mode the loop reports a process destroyed while its child runs. To stop the child,
 /// `kill()` then `co_await wait()` before dropping the process.
+class process;
+struct process_options;
+namespace detail {
+task<process> start_process(std::vector<std::string> argv, process_options options);
+} // namespace detail
+
 class process {
 public:
     /// A process that holds nothing; every call but the destructor throws.
@@ -130,7 +136,10 @@ public:
     /// written in part.
     /// \throws invalid_state_error if `input` is not empty and stdin is not a pipe, or if
     /// called outside the process's loop; std::system_error if reading fails.
-    task<process_output> communicate(std::string input = {});
+    task<process_output> communicate(std::string input);
+    /// `communicate` with no input (an overload, not a default argument, for g++ 12 as
+    /// `create_subprocess_exec`).
+    task<process_output> communicate();
 
     /// Send signal `signo` to the child. Does nothing once the child has been reaped
     /// (`returncode()` is set: its pid may already name another process) — unlike asyncio,
@@ -144,7 +153,7 @@ public:
     void kill();
 
 private:
-    friend task<process> create_subprocess_exec(std::vector<std::string>, process_options);
+    friend task<process> detail::start_process(std::vector<std::string>, process_options);
     explicit process(std::shared_ptr<detail::process_state> state) noexcept;
     detail::process_state& state(const char* operation) const;
 
@@ -161,7 +170,11 @@ private:
 /// ("create_subprocess_exec nosuch-prog: No such file or directory"; with a `cwd`, the
 /// message names it too, since a missing directory fails the same way);
 /// std::invalid_argument if `argv` is empty or `corio::stdout_` is given for stdin_/stdout_.
-task<process> create_subprocess_exec(std::vector<std::string> argv, process_options options = {});
+task<process> create_subprocess_exec(std::vector<std::string> argv, process_options options);
+/// With the default options (everything inherited). An overload rather than a default
+/// argument: g++ 12 destroys a defaulted class-type argument twice when the call sits in a
+/// `co_await` expression.
+task<process> create_subprocess_exec(std::vector<std::string> argv);
 
 namespace detail {
 /// For tests: make processes created from now on ignore pidfd_open and poll waitid(), the

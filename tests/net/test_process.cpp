@@ -122,6 +122,18 @@ TEST(process, wait_gives_the_exit_code) {
     run_test(exit_codes);
 }
 
+corio::task<> default_options() {
+    // The natural call, options left to their default (a defaulted class-type argument of
+    // a coroutine is what g++ 12 destroys wrongly; create_subprocess_exec is not one).
+    std::vector<std::string> argv{"/bin/sh", "-c", "exit 3"};
+    corio::process p = co_await corio::create_subprocess_exec(argv);
+    EXPECT_EQ(co_await p.wait(), 3);
+}
+
+TEST(process, default_options_are_inherit) {
+    run_test(default_options);
+}
+
 corio::task<> killed() {
     corio::process p = co_await exec("sleep", "1000");
     EXPECT_EQ(p.returncode(), std::nullopt);
