@@ -100,27 +100,11 @@ public:
     [[nodiscard]] corio::backend kind() const noexcept override { return corio::backend::io_uring; }
 
     void add(int fd, bool readable, bool writable, bool edge) override {
-        fd_state& s = slot(fd);
-        if (s.active) {
-            cancel_poll(fd, s);
-        }
-        ++s.generation;
-        s.active = true;
-        s.edge = edge;
-        s.mask = edge ? (POLLIN | POLLOUT | POLLRDHUP) : level_mask(readable, writable);
-        arm(fd, s);
+        watch(fd, edge, edge ? (POLLIN | POLLOUT | POLLRDHUP) : level_mask(readable, writable));
     }
 
     void modify(int fd, bool readable, bool writable) override {
-        fd_state& s = slot(fd);
-        if (s.active) {
-            cancel_poll(fd, s);
-        }
-        ++s.generation;
-        s.active = true;
-        s.edge = false;
-        s.mask = level_mask(readable, writable);
-        arm(fd, s);
+        watch(fd, false, level_mask(readable, writable));
     }
 
     void remove(int fd) noexcept override {
@@ -316,6 +300,19 @@ private:
         recv_sink* sink = std::exchange(s->sink, nullptr);
         ++s->recv_generation;
         sink->on_end(*sink, cqe.res == 0 ? 0 : -cqe.res);
+    }
+
+    /// (Re)register `fd`'s poll: the old one is removed and its completions become stale.
+    void watch(int fd, bool edge, std::uint32_t mask) {
+        fd_state& s = slot(fd);
+        if (s.active) {
+            cancel_poll(fd, s);
+        }
+        ++s.generation;
+        s.active = true;
+        s.edge = edge;
+        s.mask = mask;
+        arm(fd, s);
     }
 
     static std::uint32_t level_mask(bool readable, bool writable) noexcept {

@@ -6,6 +6,8 @@
 #include <corio/corio.hpp>
 #include <corio/detail/io.hpp>
 
+#include "../loop/support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -34,6 +36,10 @@
 #include <unistd.h>
 
 namespace corio_net_test {
+
+using corio_test::error_of;
+using corio_test::holds;
+using corio_test::virtual_time;
 
 // --- fds ---------------------------------------------------------------------------------
 
@@ -130,34 +136,9 @@ inline int check_sys(int result, const char* what) {
     return result;
 }
 
-/// An fd closed on destruction, for sockets the tests make by hand. Closed through
-/// corio::detail::close_fd so a running loop forgets it first.
-class raw_fd {
-public:
-    raw_fd() noexcept = default;
-    explicit raw_fd(int fd) noexcept : m_fd(fd) {}
-    raw_fd(raw_fd&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
-    raw_fd& operator=(raw_fd&& o) noexcept {
-        if (this != &o) {
-            reset(std::exchange(o.m_fd, -1));
-        }
-        return *this;
-    }
-    raw_fd(const raw_fd&) = delete;
-    raw_fd& operator=(const raw_fd&) = delete;
-    ~raw_fd() { reset(); }
-    [[nodiscard]] int get() const noexcept { return m_fd; }
-    int release() noexcept { return std::exchange(m_fd, -1); }
-    void reset(int fd = -1) noexcept {
-        if (m_fd >= 0) {
-            corio::detail::close_fd(m_fd);
-        }
-        m_fd = fd;
-    }
-
-private:
-    int m_fd = -1;
-};
+/// An fd closed on destruction (through corio::detail::close_fd, so a running loop forgets
+/// it first), for sockets the tests make by hand.
+using raw_fd = corio::detail::unique_fd;
 
 // --- temporary directory -----------------------------------------------------------------
 
@@ -360,25 +341,6 @@ inline stream_pair make_stream_pair(stream_kind kind, const temp_dir& dir,
 
 // --- running -----------------------------------------------------------------------------
 
-/// Options for a loop on the virtual clock.
-inline corio::run_options virtual_time() {
-    corio::run_options o;
-    o.virtual_clock = true;
-    return o;
-}
-
-/// What awaiting `a` threw (nullptr if it returned).
-template <class A>
-corio::task<std::exception_ptr> error_of(A a) {
-    std::exception_ptr error;
-    try {
-        co_await std::move(a);
-    } catch (...) {
-        error = std::current_exception();
-    }
-    co_return error;
-}
-
 /// What awaiting `f()` threw, including an exception thrown by the call itself (nullptr
 /// if nothing was thrown).
 template <class F>
@@ -426,21 +388,6 @@ inline std::string describe(const std::exception_ptr& e) {
         return "cancelled_error";
     } catch (...) {
         return "unknown exception";
-    }
-}
-
-/// True if `e` holds an exception of type E.
-template <class E>
-bool holds(const std::exception_ptr& e) {
-    if (!e) {
-        return false;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const E&) {
-        return true;
-    } catch (...) {
-        return false;
     }
 }
 
