@@ -50,6 +50,11 @@ public:
     class wait_awaiter : detail::queued_awaiter_base {
     public:
         explicit wait_awaiter(barrier& b) noexcept : m_barrier(b) { node.owner = this; }
+        /// Before it is awaited only.
+        wait_awaiter(wait_awaiter&& other) noexcept
+            : queued_awaiter_base(std::move(other)), m_barrier(other.m_barrier) {
+            node.owner = this;
+        }
         bool await_ready() noexcept {
             if (m_barrier.m_broken) {
                 return true;

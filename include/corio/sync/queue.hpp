@@ -190,6 +190,12 @@ public:
         put_awaiter(basic_queue& q, T&& value) : m_queue(q), m_value(std::move(value)) {
             node.owner = this;
         }
+        /// Before it is awaited only.
+        put_awaiter(put_awaiter&& other) noexcept(std::is_nothrow_move_constructible_v<T>)
+            : queued_awaiter_base(std::move(other)), m_queue(other.m_queue),
+              m_value(std::move(other.m_value)) {
+            node.owner = this;
+        }
         bool await_ready() {
             if (m_queue.m_shutdown) {
                 return true;
@@ -229,6 +235,11 @@ public:
     class get_awaiter : queued_awaiter_base {
     public:
         explicit get_awaiter(basic_queue& q) noexcept : m_queue(q) { node.owner = &m_item; }
+        /// Before it is awaited only.
+        get_awaiter(get_awaiter&& other) noexcept
+            : queued_awaiter_base(std::move(other)), m_queue(other.m_queue) {
+            node.owner = &m_item;
+        }
         bool await_ready() {
             if (m_queue.m_items.size() != 0) {
                 m_item.emplace(m_queue.take());

@@ -79,11 +79,15 @@ private:
 };
 
 /// An awaiter that queues on a wait_queue; unlinks itself if destroyed while queued.
+/// Movable before it is awaited (to hand it to wait_for, fail_after, spawn...): the move
+/// gives the new awaiter a fresh node. Awaiters whose node names its owner set it again.
 struct queued_awaiter_base {
     queued_waiter node;
     queued_awaiter_base() = default;
+    queued_awaiter_base(queued_awaiter_base&& /*unqueued*/) noexcept {}
     queued_awaiter_base(const queued_awaiter_base&) = delete;
     queued_awaiter_base& operator=(const queued_awaiter_base&) = delete;
+    queued_awaiter_base& operator=(queued_awaiter_base&&) = delete;
     ~queued_awaiter_base() { node.unlink(); }
 };
 
