@@ -38,7 +38,16 @@ corio::task<> mutex_lock() {
     corio::mutex m;
     {
         auto held = co_await m.lock();
-        co_await times_out(m.lock());
+        // Not through times_out: the lock's result (a mutex_guard) must not be discarded.
+        const auto start = corio_test::now();
+        std::exception_ptr error;
+        try {
+            auto never = co_await corio::wait_for(m.lock(), 5s);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        EXPECT_TRUE(holds<corio::timeout_error>(error));
+        EXPECT_EQ(corio_test::since(start), 5s);
         EXPECT_TRUE(m.locked());
     }
     EXPECT_FALSE(m.locked());
