@@ -86,7 +86,6 @@ public:
         if (rc < 0) {
             throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
         }
-        setup_recv_buffers();
     }
     ~uring_reactor() override {
         io_uring_queue_exit(&m_ring);
@@ -145,7 +144,15 @@ public:
         reap(out);
     }
 
-    [[nodiscard]] bool supports_recv() const noexcept override { return m_buf_ring != nullptr; }
+    /// The buffer ring is set up by the first stream that asks (most loops never receive
+    /// through it, and making a loop stays cheap).
+    [[nodiscard]] bool supports_recv() const noexcept override {
+        if (!m_recv_setup_tried) {
+            m_recv_setup_tried = true;
+            const_cast<uring_reactor*>(this)->setup_recv_buffers();
+        }
+        return m_buf_ring != nullptr;
+    }
 
     void start_recv(int fd, recv_sink& sink) override {
         fd_state& s = slot(fd);
@@ -243,7 +250,8 @@ private:
             return; // older kernel: streams read through readiness
         }
         m_buf_ring = static_cast<io_uring_buf_ring*>(ring);
-        m_buffers = std::make_unique<char[]>(std::size_t{recv_buffers} * recv_buffer_size);
+        m_buffers =
+            std::make_unique_for_overwrite<char[]>(std::size_t{recv_buffers} * recv_buffer_size);
         io_uring_buf_ring_init(m_buf_ring);
         for (unsigned i = 0; i < recv_buffers; ++i) {
             give_back(static_cast<std::uint16_t>(i), static_cast<int>(i));
@@ -416,6 +424,7 @@ private:
     io_uring_buf_ring* m_buf_ring = nullptr;
     std::size_t m_buf_ring_bytes = 0;
     std::unique_ptr<char[]> m_buffers;
+    mutable bool m_recv_setup_tried = false;
 };
 
 } // namespace
