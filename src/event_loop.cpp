@@ -867,18 +867,22 @@ void event_loop::add_signal_handler(int signo, std::function<void()> fn) {
     if (fd < 0) {
         const int err = errno;
         m_signal_handlers.pop_back();
-        if (std::erase(m_signals_ignored_before, signo) > 0) {
-            struct sigaction ign {};
-            ign.sa_handler = SIG_IGN;
-            sigemptyset(&ign.sa_mask);
-            ::sigaction(signo, &ign, nullptr);
-        }
+        restore_ignored(signo);
         pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
         throw std::system_error(err, std::generic_category(), "signalfd");
     }
     m_signal_fd = fd;
     if (fresh) {
         m_reactor->add(m_signal_fd, true, false, false);
+    }
+}
+
+void event_loop::restore_ignored(int signo) noexcept {
+    if (std::erase(m_signals_ignored_before, signo) > 0) {
+        struct sigaction ign {};
+        ign.sa_handler = SIG_IGN;
+        sigemptyset(&ign.sa_mask);
+        ::sigaction(signo, &ign, nullptr);
     }
 }
 
@@ -903,12 +907,7 @@ bool event_loop::remove_signal_handler(int signo) {
     const timespec no_wait{};
     while (::sigtimedwait(&one, nullptr, &no_wait) == signo) {
     }
-    if (std::erase(m_signals_ignored_before, signo) > 0) {
-        struct sigaction ign {};
-        ign.sa_handler = SIG_IGN;
-        sigemptyset(&ign.sa_mask);
-        ::sigaction(signo, &ign, nullptr);
-    }
+    restore_ignored(signo);
     pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
     if (m_signal_handlers.empty()) {
         m_reactor->remove(m_signal_fd);

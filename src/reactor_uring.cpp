@@ -216,13 +216,20 @@ private:
                    : nullptr;
     }
 
-    void submit_cancel(std::uint64_t target, bool now) noexcept {
+    /// A free submission entry for a cancellation (noexcept: submits once if the ring is
+    /// full; nullptr if it still is, and the generation bump alone makes what was to be
+    /// cancelled stale).
+    io_uring_sqe* sqe_for_cancel() noexcept {
         io_uring_sqe* e = io_uring_get_sqe(&m_ring);
         if (e == nullptr) {
             io_uring_submit(&m_ring);
             e = io_uring_get_sqe(&m_ring);
         }
-        if (e != nullptr) {
+        return e;
+    }
+
+    void submit_cancel(std::uint64_t target, bool now) noexcept {
+        if (io_uring_sqe* e = sqe_for_cancel()) {
             io_uring_prep_cancel64(e, target, 0);
             io_uring_sqe_set_data64(e, ignored);
         }
@@ -361,16 +368,10 @@ private:
     }
 
     void cancel_poll(int fd, const fd_state& s) noexcept {
-        io_uring_sqe* e = io_uring_get_sqe(&m_ring);
-        if (e == nullptr) {
-            io_uring_submit(&m_ring);
-            e = io_uring_get_sqe(&m_ring);
-            if (e == nullptr) {
-                return; // the generation bump alone makes its completions stale
-            }
+        if (io_uring_sqe* e = sqe_for_cancel()) {
+            io_uring_prep_poll_remove(e, user_data(fd, s.generation));
+            io_uring_sqe_set_data64(e, ignored);
         }
-        io_uring_prep_poll_remove(e, user_data(fd, s.generation));
-        io_uring_sqe_set_data64(e, ignored);
     }
 
     void reap(std::vector<reactor_event>& out) {

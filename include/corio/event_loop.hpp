@@ -302,6 +302,8 @@ private:
     void check_open(const char* operation) const;
     void run_timer_callback(std::uint32_t slot);
     void on_signalfd();
+    /// Give `signo` back its SIG_IGN if add_signal_handler had taken it away.
+    void restore_ignored(int signo) noexcept;
 
     template <class T>
     static T take_main_result(detail::task_state<T>& state);

@@ -40,6 +40,12 @@ void set_int_option(int fd, int level, int name, int value, const char* what,
     }
 }
 
+/// TCP_NODELAY on a new connection; best effort (as asyncio, a failure is not an error).
+void set_nodelay(int fd) noexcept {
+    const int on = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
 /// Connect a non-blocking socket to `address`, waiting for the handshake. Returns the
 /// connected stream. Cancellable (the socket is closed).
 task<stream> connect_one(socket_address address, std::optional<socket_address> local,
@@ -76,8 +82,7 @@ task<stream> connect_one(socket_address address, std::optional<socket_address> l
         }
     }
     if (nodelay && address.family() != AF_UNIX) {
-        const int on = 1;
-        ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        set_nodelay(fd.get());
     }
     // The fd's loop registration stays: the stream waits on the same fd.
     co_return adopt_socket(fd.release(), name, limit);
@@ -370,8 +375,7 @@ task<> server_state::accept_loop(std::size_t index) {
         if (fd >= 0) {
             peer.resize(len);
             if (family != AF_UNIX && options.nodelay) {
-                const int on = 1;
-                ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+                set_nodelay(fd);
             }
             std::string name = family == AF_UNIX ? unix_name : peer.to_string();
             stream s = adopt_socket(fd, name, options.limit);
