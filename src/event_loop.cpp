@@ -743,9 +743,33 @@ bool event_loop::fd_hung_up(int fd) const noexcept {
     return fd >= 0 && static_cast<std::size_t>(fd) < m_fds.size() && m_fds[fd] && m_fds[fd]->hangup;
 }
 
+bool event_loop::supports_io_ops() const noexcept {
+    return m_reactor->supports_ops();
+}
+
+void event_loop::submit_io(detail::io_op& op) {
+    if (!m_reactor->supports_ops()) {
+        throw invalid_state_error("submit_io: the " +
+                                  std::string(m_backend == corio::backend::io_uring
+                                                  ? "io_uring reactor of this kernel"
+                                                  : "epoll reactor") +
+                                  " runs no completion-based operations");
+    }
+    m_reactor->submit(op);
+}
+
+void event_loop::cancel_io(detail::io_op& op) noexcept {
+    m_reactor->cancel(op);
+}
+
+void event_loop::abandon_io(detail::io_op& op) noexcept {
+    m_reactor->abandon(op);
+}
+
 void event_loop::forget_fd(int fd) noexcept {
     if (fd >= 0) {
         m_reactor->stop_recv(fd);
+        m_reactor->cancel_fd(fd);
     }
     if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd]) {
         return;
@@ -783,8 +807,9 @@ void event_loop::poll_io(bool may_block) {
     std::vector<detail::reactor_event>& events = m_io_events;
     events.clear();
     ++m_io_polls;
-    m_reactor->wait(timeout_ns, events);
-    if (jump && events.empty() && m_virtual_now < from_ns(m_timer_heap->top().when)) {
+    const std::size_t delivered = m_reactor->wait(timeout_ns, events);
+    if (jump && events.empty() && delivered == 0 &&
+        m_virtual_now < from_ns(m_timer_heap->top().when)) {
         m_virtual_now = from_ns(m_timer_heap->top().when);
     }
     for (const detail::reactor_event& ev : events) {
@@ -983,6 +1008,10 @@ void event_loop::run_once() {
     if (idle || ++m_batches_since_poll >= io_poll_interval) {
         m_batches_since_poll = 0;
         poll_io(idle);
+    } else {
+        // Operations the last batch queued (io_uring sends) go to the kernel now, not
+        // dozens of batches later; one system call for all of them.
+        m_reactor->flush();
     }
     process_timers();
     run_ready_batch();
@@ -1118,6 +1147,9 @@ void event_loop::close() {
     for (auto* t : pending) {
         t->release(); // ours
     }
+    // Completion-based operations still in the kernel (a stream's background send) end
+    // now, so that what they hold is released.
+    m_reactor->cancel_all();
     m_ready.clear();
     m_callbacks.clear();
     for (detail::timer_slot& s : m_timer_slots) {

@@ -31,8 +31,9 @@ public:
     /// Stop watching `fd` (it may already be closed).
     virtual void remove(int fd) noexcept = 0;
     /// Wait up to `timeout_ns` (-1: no limit, 0: just look) and append what is ready.
-    /// Completion-based receives deliver to their sinks during the call.
-    virtual void wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) = 0;
+    /// Completion-based receives and operations deliver to their sinks and callbacks during
+    /// the call; returns how many such deliveries there were.
+    virtual std::size_t wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) = 0;
 
     /// True if start_recv works (io_uring with multishot receive and provided buffers).
     [[nodiscard]] virtual bool supports_recv() const noexcept { return false; }
@@ -44,6 +45,19 @@ public:
     virtual void pause_recv(int /*fd*/) noexcept {}
     /// Stop delivering to the sink of `fd` (at once: no call follows).
     virtual void stop_recv(int /*fd*/) noexcept {}
+
+    /// True if submit works (event_loop::submit_io and the rest below).
+    [[nodiscard]] virtual bool supports_ops() const noexcept { return false; }
+    virtual void submit(io_op& /*op*/) {}
+    virtual void cancel(io_op& /*op*/) noexcept {}
+    virtual void abandon(io_op& /*op*/) noexcept {}
+    /// Cancel every operation in flight on `fd`, at once (it is about to be closed).
+    virtual void cancel_fd(int /*fd*/) noexcept {}
+    /// Hand the kernel the operations queued since the last wait (without waiting).
+    virtual void flush() {}
+    /// The loop is closing: cancel every operation still in flight, and complete each with
+    /// -ECANCELED now.
+    virtual void cancel_all() noexcept {}
 };
 
 std::unique_ptr<reactor> make_epoll_reactor();

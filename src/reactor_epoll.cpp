@@ -72,7 +72,7 @@ public:
         ::epoll_ctl(m_epfd, EPOLL_CTL_DEL, fd, &ev);
     }
 
-    void wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) override {
+    std::size_t wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) override {
         std::array<epoll_event, 256> events{};
         int n = -1;
         if (m_have_pwait2) {
@@ -99,7 +99,7 @@ public:
         }
         if (n < 0) {
             if (errno == EINTR) {
-                return;
+                return 0;
             }
             throw std::system_error(errno, std::generic_category(), "epoll_wait");
         }
@@ -110,6 +110,7 @@ public:
                            failed || (e & (EPOLLIN | EPOLLRDHUP)) != 0,
                            failed || (e & EPOLLOUT) != 0, failed || (e & EPOLLRDHUP) != 0});
         }
+        return 0;
     }
 
 private:

@@ -23,10 +23,14 @@
 
 #ifdef CORIO_HAS_URING
 
+#include "corio/errors.hpp"
+
 #include <liburing.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -39,12 +43,18 @@ namespace {
 /// user_data of submissions whose completion nobody needs (poll removals).
 constexpr std::uint64_t ignored = ~std::uint64_t{0};
 
-/// Set in the user_data of multishot receives (polls never have it: generations stay
-/// below 2^31).
+/// Set in the user_data of multishot receives, and of operations (io_op); polls never
+/// have them (generations keep to 30 bits).
 constexpr std::uint64_t recv_tag = std::uint64_t{1} << 63;
+constexpr std::uint64_t op_tag = std::uint64_t{1} << 62;
+constexpr std::uint32_t generation_mask = 0x3fffffffU;
 
 std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
-    return (std::uint64_t{generation & 0x7fffffffU} << 32) | static_cast<std::uint32_t>(fd);
+    return (std::uint64_t{generation & generation_mask} << 32) | static_cast<std::uint32_t>(fd);
+}
+
+std::uint32_t data_generation(std::uint64_t data) noexcept {
+    return static_cast<std::uint32_t>(data >> 32) & generation_mask;
 }
 
 /// The provided-buffer ring of multishot receives: buffers the kernel fills and corio
@@ -55,18 +65,18 @@ constexpr unsigned recv_buffers = 256;
 constexpr unsigned recv_buffer_size = 16 * 1024;
 constexpr int recv_group = 0;
 
-/// Multishot receive with provided buffers arrived in Linux 6.0.
-bool kernel_has_recv_multishot() {
+/// True if the running kernel is at least `major.minor`.
+bool kernel_at_least(int major, int minor) {
     utsname u{};
     if (::uname(&u) != 0) {
         return false;
     }
-    int major = 0;
-    int minor = 0;
-    if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) {
+    int have_major = 0;
+    int have_minor = 0;
+    if (std::sscanf(u.release, "%d.%d", &have_major, &have_minor) != 2) {
         return false;
     }
-    return major > 6 || (major == 6 && minor >= 0);
+    return have_major > major || (have_major == major && have_minor >= minor);
 }
 
 class uring_reactor final : public reactor {
@@ -88,6 +98,19 @@ public:
         }
     }
     ~uring_reactor() override {
+        // Connections accepted for abandoned operations, still in the completion queue.
+        io_uring_submit_and_get_events(&m_ring);
+        io_uring_cqe* cqe = nullptr;
+        unsigned head = 0;
+        io_uring_for_each_cqe(&m_ring, head, cqe) {
+            const std::uint64_t data = io_uring_cqe_get_data64(cqe);
+            if (data != ignored && (data & op_tag) != 0 && (data & recv_tag) == 0) {
+                if (op_slot* o = slot_of(data);
+                    o != nullptr && o->orphan && o->kind == io_op::kind::accept && cqe->res >= 0) {
+                    ::close(cqe->res);
+                }
+            }
+        }
         io_uring_queue_exit(&m_ring);
         if (m_buf_ring != nullptr) {
             ::munmap(m_buf_ring, m_buf_ring_bytes);
@@ -125,7 +148,7 @@ public:
         io_uring_submit_and_get_events(&m_ring);
     }
 
-    void wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) override {
+    std::size_t wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) override {
         int rc = 0;
         if (timeout_ns == 0) {
             rc = io_uring_submit_and_get_events(&m_ring);
@@ -141,7 +164,7 @@ public:
         if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
             throw std::system_error(-rc, std::generic_category(), "io_uring_enter");
         }
-        reap(out);
+        return reap(out);
     }
 
     /// The buffer ring is set up by the first stream that asks (most loops never receive
@@ -196,6 +219,111 @@ public:
         ++s->recv_generation;
     }
 
+    /// Operations need IORING_REGISTER_SYNC_CANCEL (Linux 6.0) for abandon().
+    [[nodiscard]] bool supports_ops() const noexcept override { return m_ops_supported; }
+
+    void submit(io_op& op) override {
+        if (op.token != 0) {
+            throw invalid_state_error("io_uring reactor: operation on fd " + std::to_string(op.fd) +
+                                      " submitted twice");
+        }
+        fd_state& f = slot(op.fd);
+        io_uring_sqe* e = sqe();
+        std::uint32_t index = 0;
+        if (m_free_ops.empty()) {
+            index = static_cast<std::uint32_t>(m_ops.size());
+            m_ops.emplace_back();
+        } else {
+            index = m_free_ops.back();
+            m_free_ops.pop_back();
+        }
+        op_slot& o = m_ops[index];
+        o.op = &op;
+        o.kind = op.op;
+        const std::uint64_t data =
+            op_tag | (std::uint64_t{o.generation & generation_mask} << 32) | index;
+        switch (op.op) {
+        case io_op::kind::send:
+            io_uring_prep_send(e, op.fd, op.data, op.size, MSG_NOSIGNAL);
+            break;
+        case io_op::kind::connect:
+            io_uring_prep_connect(e, op.fd, static_cast<const sockaddr*>(op.data),
+                                  static_cast<socklen_t>(op.size));
+            break;
+        case io_op::kind::accept:
+            io_uring_prep_accept(e, op.fd, static_cast<sockaddr*>(op.address), op.address_size,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+            break;
+        }
+        io_uring_sqe_set_data64(e, data);
+        op.token = data;
+        ++f.ops;
+    }
+
+    void cancel(io_op& op) noexcept override {
+        if (op.token != 0) {
+            submit_cancel(op.token, false);
+        }
+    }
+
+    void abandon(io_op& op) noexcept override {
+        if (op.token == 0) {
+            return;
+        }
+        // The op may still be in the submission queue: hand it to the kernel first, or the
+        // synchronous cancellation would not find it.
+        io_uring_submit(&m_ring);
+        io_uring_sync_cancel_reg reg{};
+        reg.addr = op.token;
+        reg.timeout.tv_sec = -1;
+        reg.timeout.tv_nsec = -1;
+        io_uring_register_sync_cancel(&m_ring, &reg);
+        // The kernel is done with the op's memory. Its completion is still to come (it
+        // may have finished first); the slot stays reserved for it, so that an accepted
+        // connection it carries is closed rather than leaked.
+        if (op_slot* o = slot_of(op.token)) {
+            o->op = nullptr;
+            o->orphan = true;
+        }
+        count_op_out(op);
+    }
+
+    void flush() override {
+        if (io_uring_sq_ready(&m_ring) > 0) {
+            const int rc = io_uring_submit(&m_ring);
+            if (rc < 0 && rc != -EBUSY && rc != -EAGAIN && rc != -EINTR) {
+                throw std::system_error(-rc, std::generic_category(), "io_uring_submit");
+            }
+        }
+    }
+
+    void cancel_all() noexcept override {
+        io_uring_submit(&m_ring);
+        io_uring_sync_cancel_reg reg{};
+        reg.flags = IORING_ASYNC_CANCEL_ANY;
+        reg.timeout.tv_sec = -1;
+        reg.timeout.tv_nsec = -1;
+        io_uring_register_sync_cancel(&m_ring, &reg);
+        for (std::size_t i = 0; i < m_ops.size(); ++i) { // callbacks may add slots
+            if (m_ops[i].op != nullptr) {
+                complete_op(m_ops[i], -ECANCELED);
+            }
+        }
+    }
+
+    void cancel_fd(int fd) noexcept override {
+        fd_state* s = existing(fd);
+        if (s == nullptr || s->ops == 0) {
+            return;
+        }
+        if (io_uring_sqe* e = sqe_for_cancel()) {
+            io_uring_prep_cancel_fd(e, fd, IORING_ASYNC_CANCEL_ALL);
+            io_uring_sqe_set_data64(e, ignored);
+        }
+        // At once, before the fd is closed: the cancellation finds the operations by file.
+        io_uring_submit_and_get_events(&m_ring);
+    }
+
 private:
     struct fd_state {
         std::uint32_t generation = 0;
@@ -208,7 +336,68 @@ private:
         bool recv_armed = false;
         /// Its cancellation was asked for by pause_recv.
         bool pausing = false;
+        /// Operations (io_op) in flight on the fd.
+        std::uint32_t ops = 0;
     };
+
+    /// An operation in flight: the io_op it completes into. Freed at its completion, when
+    /// its generation moves on.
+    struct op_slot {
+        io_op* op = nullptr;
+        std::uint32_t generation = 1;
+        io_op::kind kind = io_op::kind::send;
+        /// Abandoned: its owner is gone, its completion is still to be reaped.
+        bool orphan = false;
+    };
+
+    struct completed_op {
+        std::uint64_t data;
+        int result;
+    };
+
+    /// The op slot named by `data`, or nullptr if it has moved on.
+    op_slot* slot_of(std::uint64_t data) noexcept {
+        const auto index = static_cast<std::uint32_t>(data & 0xffffffffU);
+        if (index >= m_ops.size()) {
+            return nullptr;
+        }
+        op_slot& o = m_ops[index];
+        return (o.op != nullptr || o.orphan) &&
+                       (o.generation & generation_mask) == data_generation(data)
+                   ? &o
+                   : nullptr;
+    }
+
+    void free_slot(op_slot& o) {
+        o.op = nullptr;
+        o.orphan = false;
+        ++o.generation;
+        m_free_ops.push_back(static_cast<std::uint32_t>(&o - m_ops.data()));
+    }
+
+    /// `op` is out of the kernel (or abandoned): no longer counted on its fd.
+    void count_op_out(io_op& op) noexcept {
+        if (fd_state* f = existing(op.fd); f != nullptr && f->ops > 0) {
+            --f->ops;
+        }
+        op.token = 0;
+    }
+
+    /// The completion of the op in slot `o`; returns true if a callback ran.
+    bool complete_op(op_slot& o, int result) {
+        if (o.orphan) {
+            if (o.kind == io_op::kind::accept && result >= 0) {
+                ::close(result); // accepted for an owner that is gone
+            }
+            free_slot(o);
+            return false;
+        }
+        io_op* op = o.op;
+        free_slot(o);
+        count_op_out(*op);
+        op->on_complete(*op, result);
+        return true;
+    }
 
     fd_state* existing(int fd) noexcept {
         return fd >= 0 && static_cast<std::size_t>(fd) < m_fds.size()
@@ -239,7 +428,8 @@ private:
     }
 
     void setup_recv_buffers() noexcept {
-        if (!kernel_has_recv_multishot()) {
+        // Multishot receive with provided buffers arrived in Linux 6.0.
+        if (!kernel_at_least(6, 0)) {
             return;
         }
         m_buf_ring_bytes = recv_buffers * sizeof(io_uring_buf);
@@ -283,10 +473,11 @@ private:
         const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
         const auto id = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
         const auto fd = static_cast<int>(data & 0xffffffffU);
-        const auto generation = static_cast<std::uint32_t>((data >> 32) & 0x7fffffffU);
+        const std::uint32_t generation = data_generation(data);
         fd_state* s = existing(fd);
-        const bool live = s != nullptr && (s->recv_generation & 0x7fffffffU) == generation;
+        const bool live = s != nullptr && (s->recv_generation & generation_mask) == generation;
         if (live && s->sink != nullptr && cqe.res > 0 && has_buffer) {
+            ++m_delivered;
             s->sink->on_data(*s->sink, m_buffers.get() + std::size_t{id} * recv_buffer_size,
                              static_cast<std::size_t>(cqe.res));
         }
@@ -295,7 +486,7 @@ private:
             io_uring_buf_ring_advance(m_buf_ring, 1);
         }
         // The sink may have paused or stopped the receive during on_data.
-        if (!live || (s->recv_generation & 0x7fffffffU) != generation ||
+        if (!live || (s->recv_generation & generation_mask) != generation ||
             (cqe.flags & IORING_CQE_F_MORE) != 0) {
             return;
         }
@@ -314,6 +505,7 @@ private:
         }
         recv_sink* sink = std::exchange(s->sink, nullptr);
         ++s->recv_generation;
+        ++m_delivered;
         sink->on_end(*sink, cqe.res == 0 ? 0 : -cqe.res);
     }
 
@@ -374,15 +566,27 @@ private:
         }
     }
 
-    void reap(std::vector<reactor_event>& out) {
+    /// Handle every completion in the queue; returns how many reached a sink or an op.
+    std::size_t reap(std::vector<reactor_event>& out) {
         io_uring_cqe* cqe = nullptr;
         unsigned head = 0;
         unsigned seen = 0;
+        m_delivered = 0;
         io_uring_for_each_cqe(&m_ring, head, cqe) {
             ++seen;
             handle(*cqe, out);
         }
         io_uring_cq_advance(&m_ring, seen);
+        // Operations complete after the queue is advanced: their callbacks may submit,
+        // cancel or abandon other operations (and so enter the kernel).
+        std::swap(m_completed, m_completing);
+        for (const completed_op& c : m_completing) {
+            if (op_slot* o = slot_of(c.data); o != nullptr && complete_op(*o, c.result)) {
+                ++m_delivered;
+            }
+        }
+        m_completing.clear();
+        return m_delivered;
     }
 
     void handle(const io_uring_cqe& cqe, std::vector<reactor_event>& out) {
@@ -394,13 +598,17 @@ private:
             handle_recv(cqe, data);
             return;
         }
+        if ((data & op_tag) != 0) {
+            m_completed.push_back({data, cqe.res});
+            return;
+        }
         const auto fd = static_cast<int>(data & 0xffffffffU);
-        const auto generation = static_cast<std::uint32_t>(data >> 32);
+        const std::uint32_t generation = data_generation(data);
         if (static_cast<std::size_t>(fd) >= m_fds.size()) {
             return;
         }
         fd_state& s = m_fds[static_cast<std::size_t>(fd)];
-        if (!s.active || (s.generation & 0x7fffffffU) != generation) {
+        if (!s.active || (s.generation & generation_mask) != generation) {
             return; // a registration removed since
         }
         const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
@@ -426,6 +634,12 @@ private:
     std::size_t m_buf_ring_bytes = 0;
     std::unique_ptr<char[]> m_buffers;
     mutable bool m_recv_setup_tried = false;
+    std::vector<op_slot> m_ops;
+    std::vector<std::uint32_t> m_free_ops;
+    std::vector<completed_op> m_completed;
+    std::vector<completed_op> m_completing;
+    std::size_t m_delivered = 0;
+    bool m_ops_supported = kernel_at_least(6, 0);
 };
 
 } // namespace

@@ -102,6 +102,34 @@ struct recv_sink {
     /// The receive ended: 0 at end of stream, else the errno. No call follows.
     void (*on_end)(recv_sink& sink, int error) = nullptr;
 };
+
+/// An operation a completion-based reactor (io_uring) runs in the kernel
+/// (event_loop::submit_io). The memory it names (`data`, `address`, `address_size`, and
+/// the io_op itself) must stay valid until its last completion, or until abandon_io.
+struct io_op {
+    enum class kind : std::uint8_t {
+        send,    ///< send(fd, data, size, MSG_NOSIGNAL)
+        connect, ///< connect(fd, data, size): `data` is the peer's sockaddr
+        accept,  ///< accept4(fd, address, address_size, SOCK_NONBLOCK | SOCK_CLOEXEC)
+    };
+    kind op = kind::send;
+    int fd = -1;
+    const void* data = nullptr;
+    std::size_t size = 0;
+    /// accept: where the peer's address goes (may be null).
+    void* address = nullptr;
+    /// accept: in, the room at `address`; out, the address's size.
+    std::uint32_t* address_size = nullptr;
+    /// Called by the loop as the kernel completes the operation: `result` is the system
+    /// call's result, or -errno (-ECANCELED once cancelled). The op may be resubmitted or
+    /// destroyed during the call.
+    void (*on_complete)(io_op& op, int result) = nullptr;
+    /// The object this op belongs to, for on_complete.
+    void* context = nullptr;
+    /// The reactor's handle on the operation while it is in the kernel (0: not in it).
+    std::uint64_t token = 0;
+    [[nodiscard]] bool in_flight() const noexcept { return token != 0; }
+};
 class reactor;
 struct timer_slot;
 struct timer_entry;
@@ -243,8 +271,21 @@ public:
     void pause_recv(int fd) noexcept;
     /// Stop delivering to the sink of `fd`; no call reaches it after this returns.
     void stop_recv(int fd) noexcept;
+    /// True if submit_io works on this loop (io_uring with asynchronous cancellation).
+    [[nodiscard]] bool supports_io_ops() const noexcept;
+    /// Start `op`; it reaches the kernel with the loop's next poll for I/O, together with
+    /// everything else queued in this iteration, and op.on_complete is called as the loop
+    /// reaps its completion. \throws invalid_state_error if !supports_io_ops().
+    void submit_io(detail::io_op& op);
+    /// Ask the kernel to cancel `op` (IORING_OP_ASYNC_CANCEL). Its completion still comes:
+    /// -ECANCELED, or the result, if it finished first.
+    void cancel_io(detail::io_op& op) noexcept;
+    /// Cancel `op` and wait until the kernel no longer uses its memory; no completion
+    /// follows. For an op whose owner is destroyed while it is in flight.
+    void abandon_io(detail::io_op& op) noexcept;
     /// Forget everything about `fd` before closing it. Coroutines waiting on it through
     /// watch_fd are woken (not cancelled): they find the fd closed when they look.
+    /// Operations in flight on it (submit_io) are cancelled: they complete with -ECANCELED.
     void forget_fd(int fd) noexcept;
     /// True once the reactor reported a hang-up or error on `fd` (watched with watch_fd).
     /// One readiness edge can carry both the last data and the hang-up, so after a short

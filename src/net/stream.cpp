@@ -69,10 +69,15 @@ public:
     stream_state(event_loop& loop, int read_fd, int write_fd, bool socket, std::string name,
                  std::size_t limit)
         : loop(&loop), rfd(read_fd), wfd(write_fd), is_socket(socket), name(std::move(name)),
-          limit(limit), completion_reads(socket && read_fd >= 0 && loop.supports_recv()) {
+          limit(limit), completion_reads(socket && read_fd >= 0 && loop.supports_recv()),
+          completion_writes(socket && write_fd >= 0 && loop.supports_io_ops()) {
         sink.state = this;
         sink.on_data = &on_data;
         sink.on_end = &on_end;
+        send_op.op = io_op::kind::send;
+        send_op.fd = write_fd;
+        send_op.on_complete = &on_sent;
+        send_op.context = this;
     }
     stream_state(const stream_state&) = delete;
     stream_state& operator=(const stream_state&) = delete;
@@ -311,7 +316,9 @@ public:
 
     // --- write side ---
 
-    [[nodiscard]] std::size_t pending() const noexcept { return wbuf.size() - woff; }
+    [[nodiscard]] std::size_t pending() const noexcept {
+        return wbuf.size() - woff + sending.size() - soff;
+    }
 
     void check_writable(const char* operation) const {
         if (closing) {
@@ -342,12 +349,87 @@ public:
         write_errno = err;
         wbuf.clear();
         woff = 0;
+        if (!send_op.in_flight()) {
+            sending.clear();
+            soff = 0;
+        }
         drain_waiters.wake_all();
+    }
+
+    // --- completion-based writes (io_uring): one send in the kernel at a time ---
+
+    /// Hand the kernel what is buffered: `wbuf` becomes `sending`, which stays untouched
+    /// until the send completes (writes meanwhile append to the emptied `wbuf`). The send
+    /// holds a reference to the stream.
+    void start_send() {
+        std::swap(sending, wbuf);
+        soff = 0;
+        wbuf.clear();
+        try {
+            submit_send();
+        } catch (...) {
+            std::swap(sending, wbuf);
+            throw;
+        }
+        flushing = true;
+    }
+
+    void submit_send() {
+        send_op.data = sending.data() + soff;
+        send_op.size = sending.size() - soff;
+        loop->submit_io(send_op);
+        add_ref();
+    }
+
+    static void on_sent(io_op& op, int result) {
+        stream_state& s = *static_cast<stream_state*>(op.context);
+        s.sent(result);
+        s.release(); // the send's reference
+    }
+
+    void sent(int result) {
+        if (result > 0) {
+            soff += static_cast<std::size_t>(result);
+        } else if (result < 0 && result != -EAGAIN && result != -EINTR) {
+            if (!closed) {
+                write_failed(-result);
+            }
+        }
+        if (soff == sending.size()) {
+            sending.clear();
+            soff = 0;
+        }
+        if (pending() <= low_water) {
+            drain_waiters.wake_all();
+        }
+        if (closed || write_errno != 0 || pending() == 0) {
+            sending.clear();
+            soff = 0;
+            after_flush();
+            return;
+        }
+        try {
+            if (sending.empty()) {
+                std::swap(sending, wbuf);
+                wbuf.clear();
+            }
+            submit_send();
+        } catch (const std::exception&) {
+            write_failed(ENOMEM);
+            after_flush();
+        }
     }
 
     void write(const char* data, std::size_t size) {
         check_writable("write");
         if (size == 0 || write_errno != 0) {
+            return;
+        }
+        if (completion_writes) {
+            wbuf.append(data, size);
+            if (!flushing) {
+                start_send();
+            }
             return;
         }
         if (pending() == 0) {
@@ -458,6 +540,8 @@ public:
     bool reading = false;
     /// Reads come from the loop's completion-based receive (io_uring), not read(2).
     bool completion_reads;
+    /// Writes go to the kernel as completion-based sends (io_uring), not send(2).
+    bool completion_writes;
     /// The receive is running (started, not paused or ended).
     bool receiving = false;
     /// The error that ended the receive, for the next read.
@@ -467,6 +551,10 @@ public:
 
     std::string wbuf;
     std::size_t woff = 0;
+    /// What the send in flight (completion_writes) is sending, from soff.
+    std::string sending;
+    std::size_t soff = 0;
+    io_op send_op;
     std::size_t high_water = stream::default_high_water;
     std::size_t low_water = stream::default_high_water / 4;
     int write_errno = 0;

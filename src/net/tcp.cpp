@@ -58,6 +58,25 @@ task<stream> connect_one(socket_address address, std::optional<socket_address> l
     }
     const std::string name =
         address.family() == AF_UNIX ? "unix:" + address.to_string() : address.to_string();
+    event_loop& loop = get_running_loop();
+    if (loop.supports_io_ops() && address.family() != AF_UNIX) {
+        // The handshake as one completion-based operation (a Unix connect does not wait:
+        // it succeeds or fails at once, below).
+        io_op op;
+        op.op = io_op::kind::connect;
+        op.fd = fd.get();
+        op.data = address.data();
+        op.size = address.size();
+        io_await connecting(loop, op);
+        const int result = co_await connecting;
+        if (result < 0) {
+            throw_errno(-result, "connect " + name);
+        }
+        if (nodelay) {
+            set_nodelay(fd.get());
+        }
+        co_return adopt_socket(fd.release(), name, limit);
+    }
     int rc = 0;
     do {
         rc = ::connect(fd.get(), address.data(), address.size());
@@ -71,7 +90,7 @@ task<stream> connect_one(socket_address address, std::optional<socket_address> l
         throw_errno(errno, "connect " + name);
     }
     if (rc < 0) {
-        co_await wait_fd(get_running_loop(), fd.get(), false);
+        co_await wait_fd(loop, fd.get(), false);
         int err = 0;
         socklen_t len = sizeof err;
         if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
@@ -262,7 +281,8 @@ public:
     };
 
     server_state(event_loop& loop, connection_handler handler, server_options options)
-        : loop(&loop), handler(std::move(handler)), options(options) {}
+        : loop(&loop), handler(std::move(handler)), options(options),
+          completion_accept(loop.supports_io_ops()) {}
     server_state(const server_state&) = delete;
     server_state& operator=(const server_state&) = delete;
     ~server_state() {
@@ -303,6 +323,8 @@ public:
     event_loop* loop;
     connection_handler handler;
     server_options options;
+    /// Accept through completion-based operations (io_uring), not accept4 after readiness.
+    bool completion_accept;
     std::vector<listener> listeners;
     std::string unix_path;
     std::unordered_map<std::uint64_t, std::unique_ptr<handler_entry>> handlers;
@@ -371,7 +393,21 @@ task<> server_state::accept_loop(std::size_t index) {
         const int lfd = listeners[index].fd.get();
         socket_address peer;
         socklen_t len = socket_address::capacity();
-        const int fd = ::accept4(lfd, peer.data(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = -1;
+        int err = 0;
+        if (completion_accept) {
+            io_op op;
+            op.op = io_op::kind::accept;
+            op.fd = lfd;
+            op.address = peer.data();
+            op.address_size = &len;
+            io_await accepting(*loop, op);
+            fd = co_await accepting;
+            err = fd < 0 ? -fd : 0;
+        } else {
+            fd = ::accept4(lfd, peer.data(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            err = fd < 0 ? errno : 0;
+        }
         if (fd >= 0) {
             peer.resize(len);
             if (family != AF_UNIX && options.nodelay) {
@@ -390,7 +426,6 @@ task<> server_state::accept_loop(std::size_t index) {
             handlers.emplace(id, std::move(entry));
             continue;
         }
-        const int err = errno;
         switch (err) {
         case EAGAIN:
             co_await wait_fd(*loop, lfd, true);

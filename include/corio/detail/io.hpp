@@ -10,6 +10,7 @@
 #include "corio/event_loop.hpp"
 #include "corio/sync/wait_queue.hpp"
 
+#include <cerrno>
 #include <coroutine>
 #include <string>
 #include <utility>
@@ -98,6 +99,79 @@ private:
     bool m_readable;
     /// Parked and not resumed yet.
     bool m_suspended = false;
+    waiter m_waiter;
+};
+
+/// `co_await io_await(loop, op)`: run one completion-based operation (event_loop::submit_io)
+/// and resume with its result (>= 0, or -errno). Cancellable: a cancelled operation is
+/// cancelled in the kernel (IORING_OP_ASYNC_CANCEL) and the wait ends when the kernel is
+/// done with it; if it finished first, its result is returned and the cancellation comes
+/// at the next suspension point, so nothing it produced (an accepted connection) is lost.
+/// A frame destroyed while parked here abandons the operation (event_loop::abandon_io).
+class io_await {
+public:
+    io_await(event_loop& loop, const io_op& op) noexcept : m_loop(&loop), m_op(op) {
+        m_op.on_complete = &on_complete;
+        m_op.context = this;
+        m_op.token = 0;
+    }
+    io_await(const io_await&) = delete;
+    io_await& operator=(const io_await&) = delete;
+    ~io_await() {
+        if (m_op.in_flight() && loop_alive(m_loop)) {
+            m_loop->abandon_io(m_op);
+        }
+    }
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) {
+        m_waiter.handle = h;
+        m_waiter.on_cancel = &on_cancel;
+        m_waiter.context = this;
+        if (!park(m_waiter)) {
+            return false;
+        }
+        try {
+            m_loop->submit_io(m_op);
+        } catch (...) {
+            if (m_waiter.task != nullptr) {
+                m_waiter.task->unpark(m_waiter);
+            }
+            throw;
+        }
+        return true;
+    }
+    int await_resume() {
+        if (m_waiter.cancelled) {
+            if (m_result == cancelled_result || m_result == -ECANCELED) {
+                throw cancelled_error{};
+            }
+            // Finished before the cancellation reached it: keep what it did.
+            m_waiter.cancelled = false;
+            if (m_waiter.task != nullptr) {
+                m_waiter.task->renew_requested_cancel();
+            }
+        }
+        return m_result;
+    }
+
+private:
+    static constexpr int cancelled_result = -(1 << 30);
+
+    static void on_complete(io_op& op, int result) {
+        auto* self = static_cast<io_await*>(op.context);
+        self->m_result = result;
+        wake(self->m_waiter);
+    }
+    static bool on_cancel(waiter& w) noexcept {
+        auto* self = static_cast<io_await*>(w.context);
+        self->m_loop->cancel_io(self->m_op);
+        return false; // resumed by the completion
+    }
+
+    event_loop* m_loop;
+    io_op m_op;
+    int m_result = cancelled_result;
     waiter m_waiter;
 };
 
