@@ -373,10 +373,14 @@ event_loop::event_loop(run_options options)
     }
     m_backend = m_reactor->kind();
     if (m_debug) {
-        std::fprintf(stderr, "corio: event loop on %s%s%s\n",
+        const std::string features = m_reactor->features();
+        std::fprintf(stderr, "corio: event loop on %s%s%s%s%s\n",
                      m_backend == corio::backend::io_uring ? "io_uring" : "epoll",
-                     m_uring_refusal.empty() ? "" : " (io_uring refused: ",
-                     m_uring_refusal.empty() ? "" : (m_uring_refusal + ")").c_str());
+                     features.empty() ? "" : " (", features.empty() ? "" : features.c_str(),
+                     features.empty() ? "" : ")",
+                     m_uring_refusal.empty()
+                         ? ""
+                         : (" (io_uring refused: " + m_uring_refusal + ")").c_str());
     }
     m_wakeup_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (m_wakeup_fd < 0) {
@@ -744,10 +748,11 @@ bool event_loop::fd_hung_up(int fd) const noexcept {
 }
 
 bool event_loop::supports_io_ops() const noexcept {
-    return m_reactor->supports_ops();
+    return m_reactor != nullptr && m_reactor->supports_ops();
 }
 
 void event_loop::submit_io(detail::io_op& op) {
+    check_open("submit_io");
     if (!m_reactor->supports_ops()) {
         throw invalid_state_error("submit_io: the " +
                                   std::string(m_backend == corio::backend::io_uring
@@ -759,11 +764,19 @@ void event_loop::submit_io(detail::io_op& op) {
 }
 
 void event_loop::cancel_io(detail::io_op& op) noexcept {
-    m_reactor->cancel(op);
+    if (m_reactor != nullptr) {
+        m_reactor->cancel(op);
+    }
 }
 
 void event_loop::abandon_io(detail::io_op& op) noexcept {
-    m_reactor->abandon(op);
+    if (m_reactor != nullptr) {
+        m_reactor->abandon(op);
+    }
+}
+
+std::size_t event_loop::io_ops_in_flight() const noexcept {
+    return m_reactor != nullptr ? m_reactor->ops_in_flight() : 0;
 }
 
 void event_loop::forget_fd(int fd) noexcept {

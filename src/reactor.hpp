@@ -5,6 +5,7 @@
 #include "corio/event_loop.hpp"
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace corio::detail {
@@ -22,6 +23,8 @@ class reactor {
 public:
     virtual ~reactor() = default;
     [[nodiscard]] virtual corio::backend kind() const noexcept = 0;
+    /// The optional kernel features in use, for debug output ("" if none).
+    [[nodiscard]] virtual std::string features() const { return {}; }
     /// Start watching `fd`. `edge`: report each change of readiness once (the fd stays
     /// registered for its life); otherwise report readiness for `readable`/`writable`
     /// as long as it lasts.
@@ -49,6 +52,7 @@ public:
     /// True if submit works (event_loop::submit_io and the rest below).
     [[nodiscard]] virtual bool supports_ops() const noexcept { return false; }
     virtual void submit(io_op& /*op*/) {}
+    [[nodiscard]] virtual std::size_t ops_in_flight() const noexcept { return 0; }
     virtual void cancel(io_op& /*op*/) noexcept {}
     virtual void abandon(io_op& /*op*/) noexcept {}
     /// Cancel every operation in flight on `fd`, at once (it is about to be closed).

@@ -34,7 +34,10 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 namespace corio::detail {
@@ -79,23 +82,65 @@ bool kernel_at_least(int major, int minor) {
     return have_major > major || (have_major == major && have_minor >= minor);
 }
 
+/// The optional io_uring features, each used only where the kernel has it; each can be
+/// turned off with CORIO_URING_DISABLE (a comma-separated list of these names), to measure
+/// what it brings or to run the fallback path.
+struct uring_features {
+    bool recv = true;            ///< multishot receive into a provided-buffer ring (6.0)
+    bool ops = true;             ///< completion-based send/connect/accept (sync cancel: 6.0)
+    bool registered_ring = true; ///< IORING_REGISTER_RING_FDS (5.18)
+    bool coop_taskrun = true;    ///< IORING_SETUP_COOP_TASKRUN (5.19)
+    bool single_issuer = true;   ///< IORING_SETUP_SINGLE_ISSUER (6.0)
+
+    static uring_features from_environment() {
+        uring_features f;
+        const char* env = std::getenv("CORIO_URING_DISABLE");
+        std::string_view rest = env == nullptr ? std::string_view() : std::string_view(env);
+        while (!rest.empty()) {
+            const std::size_t comma = rest.find(',');
+            const std::string_view name = rest.substr(0, comma);
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+            bool* flag = name == "recv"              ? &f.recv
+                         : name == "ops"             ? &f.ops
+                         : name == "registered_ring" ? &f.registered_ring
+                         : name == "coop_taskrun"    ? &f.coop_taskrun
+                         : name == "single_issuer"   ? &f.single_issuer
+                                                     : nullptr;
+            if (flag == nullptr && !name.empty()) {
+                throw std::invalid_argument(
+                    "CORIO_URING_DISABLE: unknown feature '" + std::string(name) +
+                    "' (expected recv, ops, registered_ring, coop_taskrun, single_issuer)");
+            }
+            if (flag != nullptr) {
+                *flag = false;
+            }
+        }
+        return f;
+    }
+};
+
 class uring_reactor final : public reactor {
 public:
-    explicit uring_reactor(unsigned entries) {
+    explicit uring_reactor(unsigned entries) : m_features(uring_features::from_environment()) {
         int rc = -EINVAL;
         // Most capable first; each refusal (older kernel) drops a flag.
-        for (const unsigned flags : {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER,
-                                     unsigned{IORING_SETUP_COOP_TASKRUN}, 0U}) {
+        const unsigned coop = m_features.coop_taskrun ? IORING_SETUP_COOP_TASKRUN : 0U;
+        const unsigned single = m_features.single_issuer ? IORING_SETUP_SINGLE_ISSUER : 0U;
+        for (const unsigned flags : {coop | single, coop, 0U}) {
             io_uring_params params{};
             params.flags = flags;
             rc = io_uring_queue_init_params(entries, &m_ring, &params);
             if (rc != -EINVAL) {
+                m_setup_flags = flags;
                 break;
             }
         }
         if (rc < 0) {
             throw std::system_error(-rc, std::generic_category(), "io_uring_setup");
         }
+        // The ring's own fd registered: io_uring_enter skips the fd table lookup.
+        m_registered_ring = m_features.registered_ring && io_uring_register_ring_fd(&m_ring) == 1;
+        m_ops_supported = m_features.ops && kernel_at_least(6, 0);
     }
     ~uring_reactor() override {
         // Connections accepted for abandoned operations, still in the completion queue.
@@ -120,6 +165,22 @@ public:
     uring_reactor& operator=(const uring_reactor&) = delete;
 
     [[nodiscard]] corio::backend kind() const noexcept override { return corio::backend::io_uring; }
+
+    [[nodiscard]] std::string features() const override {
+        std::string out;
+        const auto add = [&out](bool on, const char* name) {
+            if (on) {
+                out += out.empty() ? "" : ", ";
+                out += name;
+            }
+        };
+        add(m_ops_supported, "send/connect/accept operations");
+        add(m_features.recv && kernel_at_least(6, 0), "multishot receive");
+        add(m_registered_ring, "registered ring fd");
+        add((m_setup_flags & IORING_SETUP_COOP_TASKRUN) != 0, "COOP_TASKRUN");
+        add((m_setup_flags & IORING_SETUP_SINGLE_ISSUER) != 0, "SINGLE_ISSUER");
+        return out;
+    }
 
     void add(int fd, bool readable, bool writable, bool edge) override {
         watch(fd, edge, edge ? (POLLIN | POLLOUT | POLLRDHUP) : level_mask(readable, writable));
@@ -258,7 +319,10 @@ public:
         io_uring_sqe_set_data64(e, data);
         op.token = data;
         ++f.ops;
+        ++m_live_ops;
     }
+
+    [[nodiscard]] std::size_t ops_in_flight() const noexcept override { return m_live_ops; }
 
     void cancel(io_op& op) noexcept override {
         if (op.token != 0) {
@@ -381,6 +445,7 @@ private:
             --f->ops;
         }
         op.token = 0;
+        --m_live_ops;
     }
 
     /// The completion of the op in slot `o`; returns true if a callback ran.
@@ -429,7 +494,7 @@ private:
 
     void setup_recv_buffers() noexcept {
         // Multishot receive with provided buffers arrived in Linux 6.0.
-        if (!kernel_at_least(6, 0)) {
+        if (!m_features.recv || !kernel_at_least(6, 0)) {
             return;
         }
         m_buf_ring_bytes = recv_buffers * sizeof(io_uring_buf);
@@ -639,7 +704,11 @@ private:
     std::vector<completed_op> m_completed;
     std::vector<completed_op> m_completing;
     std::size_t m_delivered = 0;
-    bool m_ops_supported = kernel_at_least(6, 0);
+    std::size_t m_live_ops = 0;
+    uring_features m_features;
+    unsigned m_setup_flags = 0;
+    bool m_registered_ring = false;
+    bool m_ops_supported = false;
 };
 
 } // namespace

@@ -283,6 +283,8 @@ public:
     /// Cancel `op` and wait until the kernel no longer uses its memory; no completion
     /// follows. For an op whose owner is destroyed while it is in flight.
     void abandon_io(detail::io_op& op) noexcept;
+    /// How many submitted operations have not completed (nor been abandoned) yet.
+    [[nodiscard]] std::size_t io_ops_in_flight() const noexcept;
     /// Forget everything about `fd` before closing it. Coroutines waiting on it through
     /// watch_fd are woken (not cancelled): they find the fd closed when they look.
     /// Operations in flight on it (submit_io) are cancelled: they complete with -ECANCELED.
