@@ -780,15 +780,13 @@ std::size_t event_loop::io_ops_in_flight() const noexcept {
 }
 
 void event_loop::forget_fd(int fd) noexcept {
-    if (fd >= 0) {
-        m_reactor->stop_recv(fd);
-        m_reactor->cancel_fd(fd);
-    }
-    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd]) {
+    if (fd < 0) {
         return;
     }
-    if (m_fds[fd]->registered) {
-        m_reactor->remove(fd);
+    const bool known = static_cast<std::size_t>(fd) < m_fds.size() && m_fds[fd];
+    m_reactor->forget(fd, known && m_fds[fd]->registered);
+    if (!known) {
+        return;
     }
     const std::unique_ptr<detail::fd_entry> e = std::move(m_fds[fd]);
     if (e->read_waiter != nullptr) {

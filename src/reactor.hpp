@@ -55,8 +55,14 @@ public:
     [[nodiscard]] virtual std::size_t ops_in_flight() const noexcept { return 0; }
     virtual void cancel(io_op& /*op*/) noexcept {}
     virtual void abandon(io_op& /*op*/) noexcept {}
-    /// Cancel every operation in flight on `fd`, at once (it is about to be closed).
-    virtual void cancel_fd(int /*fd*/) noexcept {}
+    /// `fd` is about to be closed: stop everything on it (its watch if `registered`, its
+    /// receive, its operations, which complete with -ECANCELED) before this returns.
+    virtual void forget(int fd, bool registered) noexcept {
+        stop_recv(fd);
+        if (registered) {
+            remove(fd);
+        }
+    }
     /// Hand the kernel the operations queued since the last wait (without waiting).
     virtual void flush() {}
     /// The loop is closing: cancel every operation still in flight, and complete each with

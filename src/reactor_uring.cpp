@@ -140,7 +140,7 @@ public:
         }
         // The ring's own fd registered: io_uring_enter skips the fd table lookup.
         m_registered_ring = m_features.registered_ring && io_uring_register_ring_fd(&m_ring) == 1;
-        m_ops_supported = m_features.ops && kernel_at_least(6, 0);
+        m_ops_supported = m_features.ops && m_sync_cancel;
     }
     ~uring_reactor() override {
         // Connections accepted for abandoned operations, still in the completion queue.
@@ -259,7 +259,9 @@ public:
         // Data already received keeps reaching the sink until the receive's last
         // completion: pausing loses nothing.
         s->pausing = true;
-        submit_cancel(recv_tag | user_data(fd, s->recv_generation), false);
+        if (s->sink->socket) {
+            submit_cancel(recv_tag | user_data(fd, s->recv_generation), false);
+        } // a pipe's read is one-shot: its completion ends it
     }
 
     void stop_recv(int fd) noexcept override {
@@ -375,17 +377,53 @@ public:
         }
     }
 
-    void cancel_fd(int fd) noexcept override {
+    void forget(int fd, bool registered) noexcept override {
         fd_state* s = existing(fd);
-        if (s == nullptr || s->ops == 0) {
+        if (s == nullptr) {
             return;
         }
-        if (io_uring_sqe* e = sqe_for_cancel()) {
-            io_uring_prep_cancel_fd(e, fd, IORING_ASYNC_CANCEL_ALL);
-            io_uring_sqe_set_data64(e, ignored);
+        if (!m_sync_cancel) {
+            stop_recv(fd);
+            if (registered) {
+                remove(fd);
+            }
+            if (s->ops > 0) {
+                if (io_uring_sqe* e = sqe_for_cancel()) {
+                    io_uring_prep_cancel_fd(e, fd, IORING_ASYNC_CANCEL_ALL);
+                    io_uring_sqe_set_data64(e, ignored);
+                }
+                io_uring_submit_and_get_events(&m_ring);
+            }
+            return;
         }
-        // At once, before the fd is closed: the cancellation finds the operations by file.
-        io_uring_submit_and_get_events(&m_ring);
+        const bool in_kernel = s->active || s->recv_armed || s->ops > 0;
+        // Whatever is still on its way for the fd is stale from here (generations).
+        s->sink = nullptr;
+        s->pausing = false;
+        s->recv_armed = false;
+        ++s->recv_generation;
+        if (s->active) {
+            ++s->generation;
+            s->active = false;
+        }
+        if (!in_kernel) {
+            return;
+        }
+        // Everything on the fd, synchronously: its poll, its receive and its operations
+        // hold references to the file, so until they are gone a close() would not close
+        // it (a pipe's reader would never see end of file). An asynchronous removal can
+        // also fail with EALREADY while the request is being completed, and a multishot
+        // one then stays armed; the synchronous cancellation waits that out. Submissions
+        // still queued for the fd go first: after the close, its number may be reused.
+        io_uring_submit(&m_ring);
+        io_uring_sync_cancel_reg reg{};
+        reg.fd = fd;
+        reg.flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+        reg.timeout.tv_sec = -1;
+        reg.timeout.tv_nsec = -1;
+        io_uring_register_sync_cancel(&m_ring, &reg);
+        // Operations complete with -ECANCELED at the next reap; their slots keep them
+        // counted on the fd until then.
     }
 
 private:
@@ -528,7 +566,13 @@ private:
 
     void arm_recv(int fd, const fd_state& s) {
         io_uring_sqe* e = sqe();
-        io_uring_prep_recv_multishot(e, fd, nullptr, 0, 0);
+        if (s.sink->socket) {
+            io_uring_prep_recv_multishot(e, fd, nullptr, 0, 0);
+        } else {
+            // A pipe: one read per submission (multishot read is Linux 6.7), re-armed as
+            // each completes.
+            io_uring_prep_read(e, fd, nullptr, recv_buffer_size, std::uint64_t(-1));
+        }
         e->flags |= IOSQE_BUFFER_SELECT;
         e->buf_group = recv_group;
         io_uring_sqe_set_data64(e, recv_tag | user_data(fd, s.recv_generation));
@@ -559,7 +603,7 @@ private:
         if (s->sink == nullptr) {
             return;
         }
-        if (cqe.res > 0 || cqe.res == -ENOBUFS || cqe.res == -ECANCELED) {
+        if (cqe.res > 0 || cqe.res == -ENOBUFS || cqe.res == -ECANCELED || cqe.res == -EAGAIN) {
             if (s->pausing) {
                 s->pausing = false; // paused: start_recv arms it again
             } else {
@@ -709,6 +753,8 @@ private:
     unsigned m_setup_flags = 0;
     bool m_registered_ring = false;
     bool m_ops_supported = false;
+    /// IORING_REGISTER_SYNC_CANCEL (6.0).
+    bool m_sync_cancel = kernel_at_least(6, 0);
 };
 
 } // namespace

@@ -101,6 +101,8 @@ struct recv_sink {
     void (*on_data)(recv_sink& sink, const char* data, std::size_t size) = nullptr;
     /// The receive ended: 0 at end of stream, else the errno. No call follows.
     void (*on_end)(recv_sink& sink, int error) = nullptr;
+    /// The fd is a stream socket (received with recv); else a pipe (read).
+    bool socket = true;
 };
 
 /// An operation a completion-based reactor (io_uring) runs in the kernel
@@ -260,7 +262,7 @@ public:
     void watch_fd(int fd, bool readable, detail::waiter& w);
     void unwatch_fd(int fd, bool readable, detail::waiter& w) noexcept;
     /// Completion-based receive (io_uring with multishot receive and provided buffers):
-    /// deliver the bytes arriving on stream socket `fd` to `sink`, as the loop reaps them,
+    /// deliver the bytes arriving on stream socket or pipe `fd` to `sink`, as the loop reaps them,
     /// until stop_recv, forget_fd or the end of the stream. Returns false (and does
     /// nothing) if the reactor cannot; the caller reads through watch_fd then.
     bool start_recv(int fd, detail::recv_sink& sink);

@@ -69,9 +69,10 @@ public:
     stream_state(event_loop& loop, int read_fd, int write_fd, bool socket, std::string name,
                  std::size_t limit)
         : loop(&loop), rfd(read_fd), wfd(write_fd), is_socket(socket), name(std::move(name)),
-          limit(limit), completion_reads(socket && read_fd >= 0 && loop.supports_recv()),
+          limit(limit), completion_reads(read_fd >= 0 && loop.supports_recv()),
           completion_writes(socket && write_fd >= 0 && loop.supports_io_ops()) {
         sink.state = this;
+        sink.socket = socket;
         sink.on_data = &on_data;
         sink.on_end = &on_end;
         send_op.op = io_op::kind::send;
