@@ -1,7 +1,7 @@
 // W5 TCP echo (shared BENCH.md): corio's echo server, written as a user would write it.
-// bench/run_w5 points the shared load client (bench/load/echo_load.c) at it and at the
-// peers in bench/peers/. Runs until SIGINT or SIGTERM (corio::signal), then closes the
-// server and exits 0.
+// bench/run (W5, W7) points the shared load client (bench/load/echo_load.c) at it and at
+// the peers' echo servers in bench/peers/<peer>/. Runs until SIGINT or SIGTERM
+// (corio::signal), then closes the server and exits 0.
 //
 //   build/release/bench/w5_echo_server --port=PORT     (0 picks a free port)
 //

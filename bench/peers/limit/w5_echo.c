@@ -2,7 +2,7 @@
  * one read and one write per readable event (the echo of 64 bytes always fits the socket
  * buffer; a short write is finished with blocking-free retries on EPOLLOUT).
  *
- *   epoll_echo --port=PORT
+ *   w5_echo --port=PORT
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
             port = strtol(argv[i] + 7, NULL, 10);
     }
     if (port <= 0 || port > 65535) {
-        fprintf(stderr, "usage: epoll_echo --port=PORT\n");
+        fprintf(stderr, "usage: w5_echo --port=PORT\n");
         return 2;
     }
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     addr.sin_port = htons((unsigned short)port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (bind(lfd, (struct sockaddr*)&addr, sizeof addr) != 0 || listen(lfd, 128) != 0) {
-        perror("epoll_echo: bind/listen");
+        perror("w5_echo: bind/listen");
         return 1;
     }
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            perror("epoll_echo: epoll_wait");
+            perror("w5_echo: epoll_wait");
             return 1;
         }
         for (int i = 0; i < n; ++i) {

@@ -1,6 +1,6 @@
-//! W5 TCP echo peer: Tokio, current-thread runtime, one task per connection.
+//! W5 TCP echo (shared BENCH.md): Tokio, current-thread runtime, one task per connection.
 //!
-//!     tokio_echo --port=PORT
+//!     w5_echo --port=PORT
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -11,7 +11,7 @@ fn port_arg() -> u16 {
             a.strip_prefix("--port=")
                 .map(|p| p.parse().expect("bad --port"))
         })
-        .expect("usage: tokio_echo --port=PORT")
+        .expect("usage: w5_echo --port=PORT")
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,10 +1,9 @@
-// W5 TCP echo peer: Boost.Asio with C++20 coroutines (awaitable, co_spawn,
+// W5 TCP echo (shared BENCH.md): Boost.Asio with C++20 coroutines (awaitable, co_spawn,
 // use_awaitable), one io_context, one coroutine per connection.
 //
-//   asio_echo --port=PORT
+//   w5_echo --port=PORT
 
-// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
-#include <utility>
+#include "workload.hpp"
 
 #include <boost/asio.hpp>
 
@@ -51,7 +50,7 @@ int main(int argc, char** argv) {
             port = std::strtol(argv[i] + 7, nullptr, 10);
     }
     if (port <= 0 || port > 65535) {
-        std::fprintf(stderr, "usage: asio_echo --port=PORT\n");
+        std::fprintf(stderr, "usage: w5_echo --port=PORT\n");
         return 2;
     }
     asio::io_context io(1);
