@@ -262,11 +262,18 @@ void report_never_awaited(const void* promise) noexcept {
     }
 }
 
+namespace {
+/// Set by run() for the loop it makes next: that loop is made, run and closed on this
+/// thread, so the io_uring reactor may use the features that tie a ring to one thread.
+thread_local bool t_next_loop_thread_bound = false;
+} // namespace
+
 void run_prologue() {
     if (t_running_loop != nullptr) {
         throw invalid_state_error(
             "run() cannot be called while an event loop is running on this thread");
     }
+    t_next_loop_thread_bound = true;
 }
 
 void run_epilogue(event_loop& loop) {
@@ -344,8 +351,11 @@ thread_local std::vector<const event_loop*> t_live_loops;
 } // namespace
 
 bool detail::loop_alive(const event_loop* loop) noexcept {
+    // The loop running on this thread is alive wherever it was made (a loop may be made on
+    // one thread and run on another).
     return loop != nullptr &&
-           std::find(t_live_loops.begin(), t_live_loops.end(), loop) != t_live_loops.end() &&
+           (loop == t_running_loop ||
+            std::find(t_live_loops.begin(), t_live_loops.end(), loop) != t_live_loops.end()) &&
            !loop->is_closed();
 }
 
@@ -353,12 +363,13 @@ event_loop::event_loop(run_options options)
     : m_options(options), m_timer_heap(std::make_unique<detail::timer_heap>()) {
     t_live_loops.push_back(this);
     m_debug = options.debug || debug_from_environment();
+    const bool thread_bound = std::exchange(detail::t_next_loop_thread_bound, false);
     const corio::backend wanted = backend_from_environment(options.backend);
     if (wanted == corio::backend::epoll) {
         m_reactor = detail::make_epoll_reactor();
     } else {
         try {
-            m_reactor = detail::make_uring_reactor();
+            m_reactor = detail::make_uring_reactor(thread_bound);
         } catch (const std::system_error& e) {
             // Refused (io_uring_disabled, seccomp, ENOSYS, EPERM, no liburing at build time).
             if (wanted == corio::backend::io_uring) {

@@ -71,7 +71,10 @@ public:
 };
 
 std::unique_ptr<reactor> make_epoll_reactor();
+/// `thread_bound`: the loop is made, run and closed on one thread (corio::run), so the
+/// ring may be tied to it (SINGLE_ISSUER, DEFER_TASKRUN, a registered ring fd); a loop
+/// made on one thread may be run on another, and then it must not be.
 /// \throws std::system_error if the kernel (or the build) refuses io_uring.
-std::unique_ptr<reactor> make_uring_reactor();
+std::unique_ptr<reactor> make_uring_reactor(bool thread_bound);
 
 } // namespace corio::detail

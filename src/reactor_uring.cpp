@@ -91,6 +91,7 @@ struct uring_features {
     bool registered_ring = true; ///< IORING_REGISTER_RING_FDS (5.18)
     bool coop_taskrun = true;    ///< IORING_SETUP_COOP_TASKRUN (5.19)
     bool single_issuer = true;   ///< IORING_SETUP_SINGLE_ISSUER (6.0)
+    bool defer_taskrun = true;   ///< IORING_SETUP_DEFER_TASKRUN (6.1)
 
     static uring_features from_environment() {
         uring_features f;
@@ -105,11 +106,13 @@ struct uring_features {
                          : name == "registered_ring" ? &f.registered_ring
                          : name == "coop_taskrun"    ? &f.coop_taskrun
                          : name == "single_issuer"   ? &f.single_issuer
+                         : name == "defer_taskrun"   ? &f.defer_taskrun
                                                      : nullptr;
             if (flag == nullptr && !name.empty()) {
                 throw std::invalid_argument(
                     "CORIO_URING_DISABLE: unknown feature '" + std::string(name) +
-                    "' (expected recv, ops, registered_ring, coop_taskrun, single_issuer)");
+                    "' (expected recv, ops, registered_ring, coop_taskrun, single_issuer, "
+                    "defer_taskrun)");
             }
             if (flag != nullptr) {
                 *flag = false;
@@ -121,12 +124,23 @@ struct uring_features {
 
 class uring_reactor final : public reactor {
 public:
-    explicit uring_reactor(unsigned entries) : m_features(uring_features::from_environment()) {
+    uring_reactor(unsigned entries, bool thread_bound)
+        : m_features(uring_features::from_environment()) {
+        // What ties the ring to the thread that made it, only for a loop that stays there.
+        if (!thread_bound) {
+            m_features.single_issuer = false;
+            m_features.defer_taskrun = false;
+            m_features.registered_ring = false;
+        }
         int rc = -EINVAL;
-        // Most capable first; each refusal (older kernel) drops a flag.
+        // Most capable first; each refusal (older kernel) drops a flag. DEFER_TASKRUN
+        // (6.1) needs SINGLE_ISSUER and replaces COOP_TASKRUN.
         const unsigned coop = m_features.coop_taskrun ? IORING_SETUP_COOP_TASKRUN : 0U;
         const unsigned single = m_features.single_issuer ? IORING_SETUP_SINGLE_ISSUER : 0U;
-        for (const unsigned flags : {coop | single, coop, 0U}) {
+        const unsigned defer = m_features.defer_taskrun && single != 0
+                                   ? IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER
+                                   : coop | single;
+        for (const unsigned flags : {defer, coop | single, coop, 0U}) {
             io_uring_params params{};
             params.flags = flags;
             rc = io_uring_queue_init_params(entries, &m_ring, &params);
@@ -179,6 +193,7 @@ public:
         add(m_registered_ring, "registered ring fd");
         add((m_setup_flags & IORING_SETUP_COOP_TASKRUN) != 0, "COOP_TASKRUN");
         add((m_setup_flags & IORING_SETUP_SINGLE_ISSUER) != 0, "SINGLE_ISSUER");
+        add((m_setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0, "DEFER_TASKRUN");
         return out;
     }
 
@@ -422,6 +437,11 @@ public:
         reg.timeout.tv_sec = -1;
         reg.timeout.tv_nsec = -1;
         io_uring_register_sync_cancel(&m_ring, &reg);
+        // With DEFER_TASKRUN the cancelled requests are freed (and let go of the file) by
+        // task work that runs only when the ring is entered for events.
+        if ((m_setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0) {
+            io_uring_submit_and_get_events(&m_ring);
+        }
         // Operations complete with -ECANCELED at the next reap; their slots keep them
         // counted on the fd until then.
     }
@@ -759,8 +779,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<reactor> make_uring_reactor() {
-    return std::make_unique<uring_reactor>(256);
+std::unique_ptr<reactor> make_uring_reactor(bool thread_bound) {
+    return std::make_unique<uring_reactor>(256, thread_bound);
 }
 
 } // namespace corio::detail
@@ -771,7 +791,7 @@ std::unique_ptr<reactor> make_uring_reactor() {
 #include <system_error>
 
 namespace corio::detail {
-std::unique_ptr<reactor> make_uring_reactor() {
+std::unique_ptr<reactor> make_uring_reactor(bool /*thread_bound*/) {
     throw std::system_error(ENOSYS, std::generic_category(),
                             "io_uring_setup: corio was built without liburing");
 }

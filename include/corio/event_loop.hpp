@@ -399,8 +399,9 @@ event_loop& get_running_loop();
 namespace detail {
 /// The loop running on this thread, or nullptr.
 event_loop* running_loop() noexcept;
-/// True if `loop` is an open loop of this thread (not destroyed, not closed): whether an
-/// object that outlived its loop may still tell the loop about its fds.
+/// True if `loop` is open (not destroyed, not closed) and was made on this thread or is
+/// running on it: whether an object that outlived its loop may still tell the loop about
+/// its fds.
 bool loop_alive(const event_loop* loop) noexcept;
 
 /// The control block of a task<T> spawned on a loop.
