@@ -37,11 +37,21 @@ namespace corio {
 /// The clock of every loop: `event_loop::time()` and all deadlines use it.
 using clock = std::chrono::steady_clock;
 
-/// Which I/O reactor a loop uses.
+/// Which I/O reactor a loop uses (docs/io_uring.md).
+///
+/// On io_uring, streams receive through a multishot receive into a ring of provided
+/// buffers, and sends, connects and accepts are completion-based operations, all handed to
+/// the kernel in one system call per loop iteration. Each optional kernel feature is
+/// detected at start and used only where present; `CORIO_URING_DISABLE` (a comma-separated
+/// list of `recv`, `ops`, `registered_ring`, `coop_taskrun`, `single_issuer`,
+/// `defer_taskrun`) turns features off, and debug mode prints those in use. The features
+/// that tie a ring to one thread (SINGLE_ISSUER, DEFER_TASKRUN, a registered ring fd) are
+/// used only by the loop `corio::run` makes, which never leaves its thread; an `event_loop`
+/// object may be made on one thread and run on another.
 enum class backend {
     automatic, ///< io_uring where the kernel allows it, else epoll
     epoll,
-    io_uring,
+    io_uring, ///< io_uring or an invalid_state_error saying why the kernel refused it
 };
 
 /// Options for `corio::run` and `event_loop`.

@@ -224,6 +224,14 @@ inline raw_fd raw_connect(const corio::socket_address& to) {
     return fd;
 }
 
+/// A listener on 127.0.0.1 that lets connects hang: backlog 0 and one connection parked
+/// in it already (the kernel leaves further connects pending).
+struct silent_listener {
+    raw_fd listener = raw_tcp_listener("127.0.0.1", 0);
+    corio::socket_address address = corio::socket_address::local_of(listener.get());
+    raw_fd filler = raw_connect(address);
+};
+
 /// The listening socket's accept queue: {connections waiting, backlog}. TCP only (Linux
 /// reports both in TCP_INFO for a listening socket).
 inline std::pair<unsigned, unsigned> tcp_accept_queue(int listener) {

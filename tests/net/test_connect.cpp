@@ -13,14 +13,6 @@ using namespace corio_net_test;
 
 namespace {
 
-/// A listener on 127.0.0.1 that lets connects hang: backlog 0 and one connection parked
-/// in it already.
-struct silent_listener {
-    raw_fd listener = raw_tcp_listener("127.0.0.1", 0);
-    corio::socket_address address = corio::socket_address::local_of(listener.get());
-    raw_fd filler = raw_connect(address);
-};
-
 class Connect : public fd_leak_check {};
 
 corio::clock::time_point now() {

@@ -22,13 +22,6 @@ using namespace corio_net_test;
 
 namespace {
 
-/// A listener on 127.0.0.1 whose backlog is full: a connect to it stays pending.
-struct silent_listener {
-    raw_fd listener = raw_tcp_listener("127.0.0.1", 0);
-    corio::socket_address address = corio::socket_address::local_of(listener.get());
-    raw_fd filler = raw_connect(address);
-};
-
 class uring_ops : public fd_leak_check {
 protected:
     void SetUp() override {
