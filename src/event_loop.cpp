@@ -25,10 +25,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
@@ -316,6 +318,24 @@ corio::backend backend_from_environment(corio::backend requested) {
                                 ": expected epoll, io_uring or automatic");
 }
 
+/// The signal CORIO_DUMP_SIGNAL names: "SIGUSR1", "USR1" or a number.
+int dump_signal_from(std::string_view name) {
+    const std::string_view bare = name.starts_with("SIG") ? name.substr(3) : name;
+    for (int signo = 1; signo < NSIG; ++signo) {
+        const char* abbrev = sigabbrev_np(signo);
+        if (abbrev != nullptr && bare == abbrev) {
+            return signo;
+        }
+    }
+    int signo = 0;
+    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), signo);
+    if (error == std::errc() && end == name.data() + name.size() && signo > 0 && signo < NSIG) {
+        return signo;
+    }
+    throw std::invalid_argument("CORIO_DUMP_SIGNAL=" + std::string(name) +
+                                ": expected a signal name (SIGUSR1) or number");
+}
+
 bool debug_from_environment() {
     const char* env = std::getenv("CORIO_DEBUG");
     return env != nullptr && *env != '\0' && std::string_view(env) != "0";
@@ -361,6 +381,10 @@ bool detail::loop_alive(const event_loop* loop) noexcept {
 
 event_loop::event_loop(run_options options)
     : m_options(options), m_timer_heap(std::make_unique<detail::timer_heap>()) {
+    // Checked before anything is set up: a bad value throws with nothing to undo.
+    const char* dump_env = std::getenv("CORIO_DUMP_SIGNAL");
+    const int dump_signo =
+        dump_env != nullptr && *dump_env != '\0' ? dump_signal_from(dump_env) : 0;
     t_live_loops.push_back(this);
     m_debug = options.debug || debug_from_environment();
     const bool thread_bound = std::exchange(detail::t_next_loop_thread_bound, false);
@@ -400,6 +424,9 @@ event_loop::event_loop(run_options options)
     m_reactor->add(m_wakeup_fd, true, false, false);
     m_virtual_now = clock::now();
     m_thread = std::this_thread::get_id();
+    if (dump_signo != 0) {
+        add_signal_handler(dump_signo, [this] { dump_tasks(std::cerr); });
+    }
 }
 
 event_loop::~event_loop() {
@@ -1107,6 +1134,7 @@ void event_loop::report_slow(const std::string& who, clock::duration took) {
 void event_loop::start_task(detail::task_state_base& task) {
     task.m_loop = this;
     task.m_id = m_next_task_id++;
+    task.m_spawned_by = m_current != nullptr ? m_current->m_id : 0;
     m_tasks.push_back(task.m_all_tasks_node);
     schedule(task.m_frame, &task);
 }

@@ -30,6 +30,7 @@
 #include <coroutine>
 #include <csignal>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -234,6 +235,13 @@ bool signal_wait::await_suspend(std::coroutine_handle<> h) {
     m_waiter.handle = h;
     m_waiter.on_cancel = &on_cancel;
     m_waiter.context = this;
+    m_waiter.describe = [](const detail::waiter& w, std::string& out) {
+        const int signo = static_cast<const signal_wait*>(w.context)->m_waiters->signo();
+        out += "signal " + std::to_string(signo);
+        if (const char* name = sigabbrev_np(signo)) {
+            out += std::string(" (SIG") + name + ")";
+        }
+    };
     m_waiters->add(*this);
     if (!detail::park(m_waiter)) {
         m_waiters->remove(*this);

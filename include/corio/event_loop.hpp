@@ -26,6 +26,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -320,6 +321,14 @@ public:
     /// Cancel every pending task and run the loop until they have all finished (what
     /// `run()` does once its main task is done).
     void cancel_remaining_tasks();
+
+    /// Print every live task of this loop to `out`, as a tree (a task under the task that
+    /// spawned it), each with its chain of awaits, innermost first
+    /// (`crawl.cpp:88 fetch() ← crawl.cpp:120 worker()`), and what it waits for (a timer and
+    /// when it fires, data from 127.0.0.1:8080, a mutex and who holds it, another task).
+    /// Call it on the loop's thread. With `CORIO_DUMP_SIGNAL=SIGUSR1` (or another signal)
+    /// in the environment, every loop prints this to stderr when that signal arrives.
+    void dump_tasks(std::ostream& out) const;
 
     /// Report an unusual thread: in debug mode, use from a thread other than the loop's.
     void check_thread(const char* operation) const;

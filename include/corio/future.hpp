@@ -186,6 +186,7 @@ public:
             m_node.context = this;
             m_waiter.on_cancel = &on_cancel;
             m_waiter.context = this;
+            m_waiter.describe = [](const detail::waiter&, std::string& out) { out += "a future"; };
         }
         awaiter(const awaiter&) = delete;
         awaiter& operator=(const awaiter&) = delete;

@@ -26,11 +26,6 @@ class join_handle;
 
 namespace detail {
 
-template <class T>
-struct is_task : std::false_type {};
-template <class T>
-struct is_task<task<T>> : std::true_type {};
-
 /// Wrap any awaitable in a task (what spawn does for a sleep, a future, a queue get...).
 template <class A>
 task<await_result_t<A>> as_task(A a) {
@@ -51,6 +46,11 @@ inline void wake_join_waiter(completion_listener& l) noexcept {
 /// asyncio semantics: cancelling a task that awaits another task cancels that task too,
 /// and the awaiter keeps waiting for it to finish (then throws cancelled_error).
 /// `shield` turns this off: the awaiter stops waiting at once and the task runs on.
+inline void describe_join_waiter(const waiter& w, std::string& out) {
+    const task_state_base* t = static_cast<const join_waiter*>(w.context)->target;
+    out += t->name() + " (#" + std::to_string(t->id()) + ") to finish";
+}
+
 inline bool cancel_join_waiter(waiter& w) {
     auto* jw = static_cast<join_waiter*>(w.context);
     if (jw->propagate_cancel) {
@@ -135,6 +135,7 @@ public:
             m_node.on_complete = &detail::wake_join_waiter;
             m_node.w.on_cancel = &detail::cancel_join_waiter;
             m_node.w.context = &m_node;
+            m_node.w.describe = &detail::describe_join_waiter;
         }
         awaiter(const awaiter&) = delete;
         awaiter& operator=(const awaiter&) = delete;
@@ -225,5 +226,8 @@ struct task_info {
 std::optional<task_info> current_task();
 /// Every task of the running loop that has not finished.
 std::vector<task_info> all_tasks();
+/// Print every live task of the running loop to `out`: event_loop::dump_tasks.
+/// \throws invalid_state_error if no loop is running on this thread.
+void dump_tasks(std::ostream& out);
 
 } // namespace corio

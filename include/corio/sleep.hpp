@@ -16,6 +16,7 @@ public:
         : m_deadline(deadline), m_yield_only(yield_only) {
         m_waiter.on_cancel = &on_cancel;
         m_waiter.context = this;
+        m_waiter.describe = &describe;
     }
     /// Moving is for passing the awaitable around before it is awaited (spawn(sleep(1s))).
     sleep_awaiter(sleep_awaiter&& other) noexcept
@@ -51,6 +52,14 @@ private:
         auto* s = static_cast<sleep_awaiter*>(self);
         s->m_loop = nullptr;
         detail::wake(s->m_waiter);
+    }
+    static void describe(const detail::waiter& w, std::string& out) {
+        const auto* s = static_cast<const sleep_awaiter*>(w.context);
+        if (s->m_loop == nullptr) {
+            out += "its turn (sleep(0))";
+            return;
+        }
+        out += "a timer due in " + detail::format_seconds(s->m_deadline - s->m_loop->time());
     }
     static bool on_cancel(detail::waiter& w) noexcept {
         auto* s = static_cast<sleep_awaiter*>(w.context);

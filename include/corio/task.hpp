@@ -8,6 +8,7 @@
 /// int v = corio::sync_wait(twice());   // or corio::run(twice()) with an event loop
 /// ```
 
+#include "corio/detail/awaitable_traits.hpp"
 #include "corio/detail/frame_allocator.hpp"
 #include "corio/detail/transfer.hpp"
 #include "corio/errors.hpp"
@@ -28,6 +29,10 @@ class task;
 namespace detail {
 
 class task_state_base;
+template <class T>
+struct is_task : std::false_type {};
+template <class T>
+struct is_task<task<T>> : std::true_type {};
 // Defined with the event loop (src/event_loop.cpp).
 void on_spawned_task_complete(task_state_base* state) noexcept;
 bool check_start_cancelled(task_state_base* state) noexcept;
@@ -36,6 +41,34 @@ void record_task_creation(const void* promise, const char* function, const char*
                           unsigned line);
 void forget_task_creation(const void* promise) noexcept;
 void report_never_awaited(const void* promise) noexcept;
+
+/// An awaiter held (by value, or by reference when it is the operand itself), with its
+/// three calls passed on: what task_promise_base::await_transform returns.
+template <class Aw>
+struct forward_awaiter {
+    Aw awaiter;
+    decltype(auto) await_ready() { return awaiter.await_ready(); }
+    template <class P>
+    decltype(auto) await_suspend(std::coroutine_handle<P> h) {
+        return awaiter.await_suspend(h);
+    }
+    decltype(auto) await_resume() { return awaiter.await_resume(); }
+};
+
+/// The awaiter `co_await a` would use, wrapped: the result of a's operator co_await (a
+/// temporary, constructed in place), or a reference to `a` itself.
+template <class A>
+auto forward_awaiter_for(A&& a) {
+    if constexpr (has_member_co_await<A>) {
+        using awaiter_type = decltype(static_cast<A&&>(a).operator co_await());
+        return forward_awaiter<awaiter_type>{static_cast<A&&>(a).operator co_await()};
+    } else if constexpr (has_free_co_await<A>) {
+        using awaiter_type = decltype(operator co_await(static_cast<A&&>(a)));
+        return forward_awaiter<awaiter_type>{operator co_await(static_cast<A&&>(a))};
+    } else {
+        return forward_awaiter<std::remove_reference_t<A>&>{a};
+    }
+}
 
 class task_promise_base {
 public:
@@ -85,7 +118,8 @@ public:
 
     /// Records where the coroutine was defined when debug mode tracks task creation, for
     /// the "task was never awaited" report.
-    explicit task_promise_base(creation_site site = creation_site::here()) {
+    explicit task_promise_base(creation_site site = creation_site::here())
+        : m_function(site.function) {
         if (task_creation_tracking()) {
             m_tracked = true;
             record_task_creation(this, site.function, site.file, site.line);
@@ -108,6 +142,39 @@ public:
         deallocate_frame(frame, size);
     }
 
+    /// Every `co_await` in a task passes here: it records where the coroutine suspends
+    /// (the file and line of the co_await) and, when it awaits another task, which one, so
+    /// that dump_tasks can print the chain of awaits: two stores. The awaitable is then
+    /// awaited as it would have been (its operator co_await, or itself), through a small
+    /// forwarding awaiter returned by value (g++ copies an awaiter given by reference).
+    template <class A>
+    auto await_transform(
+        A&& awaitable, const char* file = __builtin_FILE(),
+        unsigned line =
+            __builtin_LINE()) noexcept(noexcept(forward_awaiter_for(std::forward<A>(awaitable)))) {
+        m_await_file = file;
+        m_await_line = line;
+        if constexpr (is_task<std::remove_cvref_t<A>>::value) {
+            if (awaitable.valid()) {
+                task_promise_base& child = awaitable.handle().promise();
+                m_child = &child;
+                child.m_parent = this;
+            }
+        } else {
+            m_child = nullptr;
+        }
+        return forward_awaiter_for(std::forward<A>(awaitable));
+    }
+    /// The awaiting task resumes (or will not await after all): it awaits no child now.
+    void unlink_from_parent() noexcept {
+        if (m_parent != nullptr) {
+            if (m_parent->m_child == this) {
+                m_parent->m_child = nullptr;
+            }
+            m_parent = nullptr;
+        }
+    }
+
     initial_awaiter initial_suspend() noexcept { return {this}; }
     final_awaiter final_suspend() const noexcept { return {}; }
     void unhandled_exception() noexcept { m_exception = std::current_exception(); }
@@ -119,6 +186,15 @@ public:
     task_state_base* m_task_state = nullptr;
     bool m_awaited = false;
     bool m_tracked = false;
+    /// The line of the co_await this coroutine is suspended at (or last passed).
+    unsigned m_await_line = 0;
+    /// The coroutine's function (__builtin_FUNCTION at its promise's construction).
+    const char* m_function;
+    /// The file of that co_await.
+    const char* m_await_file = nullptr;
+    /// The task this one is awaiting now, and the one awaiting this one.
+    task_promise_base* m_child = nullptr;
+    task_promise_base* m_parent = nullptr;
 
 protected:
     void rethrow_if_failed() const {
@@ -249,6 +325,7 @@ private:
                     "co_await on an empty task (default-constructed or moved-from)");
             }
             if (m_handle.promise().m_awaited) {
+                m_handle.promise().unlink_from_parent();
                 throw invalid_state_error("task awaited twice");
             }
             m_handle.promise().m_awaited = true;
@@ -258,7 +335,10 @@ private:
             m_handle.promise().m_continuation = awaiting;
             return detail::transfer(m_handle);
         }
-        decltype(auto) await_resume() const { return m_handle.promise().take_result(); }
+        decltype(auto) await_resume() const {
+            m_handle.promise().unlink_from_parent();
+            return m_handle.promise().take_result();
+        }
     };
 
     std::coroutine_handle<promise_type> m_handle;

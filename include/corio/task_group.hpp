@@ -135,6 +135,9 @@ public:
             w.handle = h;
             w.context = g;
             w.on_cancel = &on_cancel;
+            w.describe = [](const waiter&, std::string& out) {
+                out += "the children of its task group";
+            };
             if (!park(w)) {
                 g->cancel_children();
                 if (g->m_children.empty()) {

@@ -88,6 +88,9 @@ public:
         : m_executor(ex), m_fn(std::move(fn)), m_state(std::make_shared<thread_call_state<R>>()) {
         m_waiter.on_cancel = &on_cancel;
         m_waiter.context = this;
+        m_waiter.describe = [](const waiter&, std::string& out) {
+            out += "a call on a thread pool (to_thread)";
+        };
     }
     thread_call_awaiter(thread_call_awaiter&& other) noexcept
         : thread_call_awaiter(other.m_executor, std::move(other.m_fn)) {}

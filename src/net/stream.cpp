@@ -282,6 +282,10 @@ public:
             m_waiter.handle = h;
             m_waiter.on_cancel = &on_cancel;
             m_waiter.context = this;
+            m_waiter.describe = [](const waiter& w, std::string& out) {
+                const stream_state& s = *static_cast<const read_wait*>(w.context)->m_state;
+                out += "data from " + s.name + " (fd " + std::to_string(s.rfd) + ")";
+            };
             if (!park(m_waiter)) {
                 return false;
             }
@@ -565,8 +569,8 @@ public:
 
     bool closing = false;
     bool closed = false;
-    wait_queue drain_waiters;
-    wait_queue closed_waiters;
+    wait_queue drain_waiters{"a stream's write buffer to drain"};
+    wait_queue closed_waiters{"a stream to close"};
 };
 
 namespace {

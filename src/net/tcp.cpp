@@ -331,7 +331,7 @@ public:
     std::uint64_t next_handler = 0;
     bool serving = false;
     bool closed = false;
-    wait_queue closed_waiters;
+    wait_queue closed_waiters{"a server to close"};
 };
 
 void server_state::start_serving() {

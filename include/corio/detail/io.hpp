@@ -74,6 +74,7 @@ public:
         m_waiter.handle = h;
         m_waiter.on_cancel = &on_cancel;
         m_waiter.context = this;
+        m_waiter.describe = &describe;
         m_loop->watch_fd(m_fd, m_readable, m_waiter);
         if (!park(m_waiter)) {
             m_loop->unwatch_fd(m_fd, m_readable, m_waiter);
@@ -92,6 +93,11 @@ private:
         auto* self = static_cast<wait_fd*>(w.context);
         self->m_loop->unwatch_fd(self->m_fd, self->m_readable, w);
         return true;
+    }
+    static void describe(const waiter& w, std::string& out) {
+        const auto* self = static_cast<const wait_fd*>(w.context);
+        out += "fd " + std::to_string(self->m_fd) + " to be " +
+               (self->m_readable ? "readable" : "writable");
     }
 
     event_loop* m_loop;
@@ -128,6 +134,7 @@ public:
         m_waiter.handle = h;
         m_waiter.on_cancel = &on_cancel;
         m_waiter.context = this;
+        m_waiter.describe = &describe;
         if (!park(m_waiter)) {
             return false;
         }
@@ -167,6 +174,14 @@ private:
         auto* self = static_cast<io_await*>(w.context);
         self->m_loop->cancel_io(self->m_op);
         return false; // resumed by the completion
+    }
+    static void describe(const waiter& w, std::string& out) {
+        const auto* self = static_cast<const io_await*>(w.context);
+        const io_op::kind k = self->m_op.op;
+        out += k == io_op::kind::connect  ? "a connect"
+               : k == io_op::kind::accept ? "an accept"
+                                          : "a send";
+        out += " on fd " + std::to_string(self->m_op.fd) + " (io_uring)";
     }
 
     event_loop* m_loop;

@@ -43,6 +43,7 @@
 #include "corio/errors.hpp"
 #include "corio/task.hpp"
 
+#include <chrono>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
@@ -68,6 +69,8 @@ struct waiter {
     bool (*on_cancel)(waiter&) = nullptr;
     /// The awaiter this waiter belongs to, for on_cancel.
     void* context = nullptr;
+    /// Appends what the waiter waits for ("a timer due in 1.500 s"), for dump_tasks.
+    void (*describe)(const waiter&, std::string& out) = nullptr;
     bool cancelled = false;
 
     /// Throw cancelled_error if the wait ended by cancellation.
@@ -318,6 +321,8 @@ private:
 
     waiter* m_parked = nullptr;
     intrusive_list m_listeners;
+    /// The id of the task that spawned this one (0: none), for dump_tasks.
+    std::uint64_t m_spawned_by = 0;
     std::unique_ptr<std::string> m_name;
     std::uint64_t m_id;
     std::uint32_t m_refs = 1;
@@ -333,6 +338,9 @@ protected:
 
 /// The task whose step is running on this thread's loop, or nullptr.
 task_state_base* current_task_state() noexcept;
+
+/// "1.500 s": a duration for dump_tasks.
+std::string format_seconds(std::chrono::nanoseconds d);
 
 /// Park the current coroutine at `w` (see the file comment). Returns false if it must not
 /// suspend because a cancellation is pending (w.cancelled is then set).

@@ -97,7 +97,7 @@ public:
     };
 
 private:
-    detail::wait_queue m_waiters;
+    detail::wait_queue m_waiters{"a barrier"};
     std::size_t m_parties;
     std::size_t m_count = 0;
     bool m_broken = false;

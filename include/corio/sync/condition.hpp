@@ -106,7 +106,7 @@ private:
 
     std::unique_ptr<mutex> m_own;
     mutex* m_mutex;
-    detail::wait_queue m_waiters;
+    detail::wait_queue m_waiters{"a condition"};
 };
 
 } // namespace corio

@@ -40,7 +40,7 @@ public:
     };
 
 private:
-    detail::wait_queue m_waiters;
+    detail::wait_queue m_waiters{"an event"};
     bool m_set = false;
 };
 

@@ -56,6 +56,7 @@ public:
             return false;
         }
         m_locked = true;
+        m_holder = holder_id(detail::current_task_state());
         return true;
     }
 
@@ -65,8 +66,11 @@ public:
         if (!m_locked) {
             throw invalid_state_error("mutex.unlock: the mutex is not locked");
         }
-        if (m_waiters.wake_one() == nullptr) {
+        if (detail::queued_waiter* next = m_waiters.wake_one()) {
+            m_holder = holder_id(next->w.task);
+        } else {
             m_locked = false;
+            m_holder = 0;
         }
     }
 
@@ -89,8 +93,21 @@ public:
     };
 
 private:
-    detail::wait_queue m_waiters;
+    static std::uint64_t holder_id(const detail::task_state_base* t) noexcept {
+        return t != nullptr ? t->id() : 0;
+    }
+    static void describe_holder(const void* self, std::string& out) {
+        const auto* m = static_cast<const mutex*>(self);
+        if (m->m_holder != 0) {
+            out += " held by task #" + std::to_string(m->m_holder);
+        }
+    }
+
+    detail::wait_queue m_waiters{"a mutex", &describe_holder, this};
     bool m_locked = false;
+    /// The id of the task holding the lock (0: none, or held outside a task), for
+    /// dump_tasks.
+    std::uint64_t m_holder = 0;
 };
 
 inline mutex_guard& mutex_guard::operator=(mutex_guard&& other) noexcept {

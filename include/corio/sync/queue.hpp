@@ -307,9 +307,9 @@ private:
     }
 
     Store m_items;
-    wait_queue m_getters;
-    wait_queue m_putters;
-    wait_queue m_joiners;
+    wait_queue m_getters{"an item from a queue"};
+    wait_queue m_putters{"room in a queue"};
+    wait_queue m_joiners{"a queue's join (task_done)"};
     std::size_t m_maxsize;
     std::size_t m_unfinished = 0;
     bool m_shutdown = false;

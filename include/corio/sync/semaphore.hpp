@@ -63,7 +63,7 @@ public:
     };
 
 protected:
-    detail::wait_queue m_waiters;
+    detail::wait_queue m_waiters{"a semaphore"};
     std::size_t m_value;
 };
 

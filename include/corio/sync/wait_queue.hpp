@@ -10,6 +10,7 @@
 #include "corio/detail/task_state.hpp"
 
 #include <coroutine>
+#include <string>
 
 namespace corio::detail {
 
@@ -17,12 +18,20 @@ struct queued_waiter : list_node {
     waiter w;
     /// The awaiter this node belongs to (for primitives that hand over a value).
     void* owner = nullptr;
+    /// The queue it waits in.
+    const class wait_queue* queue = nullptr;
     bool granted = false;
 };
 
 class wait_queue {
 public:
-    wait_queue() = default;
+    /// `what` names what its waiters wait for, in dump_tasks ("a mutex"): a string that
+    /// outlives the queue. `describe`, if given, appends more (who holds the mutex), from
+    /// `owner`.
+    explicit wait_queue(const char* what = "a wait queue",
+                        void (*describe)(const void* owner, std::string& out) = nullptr,
+                        const void* owner = nullptr) noexcept
+        : m_what(what), m_describe(describe), m_owner(owner) {}
     wait_queue(const wait_queue&) = delete;
     wait_queue& operator=(const wait_queue&) = delete;
 
@@ -34,6 +43,8 @@ public:
         q.w.handle = h;
         q.w.on_cancel = &leave;
         q.w.context = &q;
+        q.w.describe = &describe_wait;
+        q.queue = this;
         if (!detail::park(q.w)) {
             return false;
         }
@@ -74,8 +85,18 @@ private:
         static_cast<queued_waiter*>(w.context)->unlink();
         return true;
     }
+    static void describe_wait(const waiter& w, std::string& out) {
+        const wait_queue& q = *static_cast<const queued_waiter*>(w.context)->queue;
+        out += q.m_what;
+        if (q.m_describe != nullptr) {
+            q.m_describe(q.m_owner, out);
+        }
+    }
 
     intrusive_list m_list;
+    const char* m_what;
+    void (*m_describe)(const void* owner, std::string& out);
+    const void* m_owner;
 };
 
 /// An awaiter that queues on a wait_queue; unlinks itself if destroyed while queued.

@@ -1,0 +1,127 @@
+// dump_tasks: every live task of a loop as a tree, each with its chain of awaits and what
+// it waits for.
+//
+// A task's chain runs from its root coroutine (the one spawned) through the tasks each
+// awaits (task_promise_base::m_child, kept by await_transform) to the innermost one, where
+// it is suspended; each frame knows its function and the file and line of the co_await it
+// is at. What the task waits for is its parked waiter's description (waiter::describe).
+
+#include "corio/event_loop.hpp"
+#include "corio/join_handle.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace corio {
+
+namespace detail {
+
+std::string format_seconds(std::chrono::nanoseconds d) {
+    char text[48];
+    std::snprintf(text, sizeof text, "%.3f s", static_cast<double>(d.count()) / 1e9);
+    return text;
+}
+
+namespace {
+
+/// "crawl.cpp" of "/src/app/crawl.cpp".
+const char* base_name(const char* path) {
+    if (path == nullptr) {
+        return "?";
+    }
+    const char* slash = std::strrchr(path, '/');
+    return slash != nullptr ? slash + 1 : path;
+}
+
+/// `crawl.cpp:88 fetch() ← crawl.cpp:120 worker()`: innermost first.
+std::string await_chain(const task_promise_base& root) {
+    std::vector<const task_promise_base*> frames;
+    for (const task_promise_base* p = &root; p != nullptr && frames.size() < 1000; p = p->m_child) {
+        frames.push_back(p);
+    }
+    std::string out;
+    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+        const task_promise_base& p = **it;
+        if (!out.empty()) {
+            out += " ← ";
+        }
+        if (p.m_await_file != nullptr) {
+            out +=
+                std::string(base_name(p.m_await_file)) + ":" + std::to_string(p.m_await_line) + " ";
+        }
+        out += std::string(p.m_function != nullptr && *p.m_function != '\0' ? p.m_function : "?") +
+               "()";
+    }
+    return out;
+}
+
+} // namespace
+} // namespace detail
+
+void event_loop::dump_tasks(std::ostream& out) const {
+    std::vector<const detail::task_state_base*> tasks;
+    for_each_task([&](const detail::task_state_base& t) {
+        if (!t.done()) {
+            tasks.push_back(&t);
+        }
+    });
+    std::sort(tasks.begin(), tasks.end(),
+              [](const auto* a, const auto* b) { return a->m_id < b->m_id; });
+    std::map<std::uint64_t, std::vector<const detail::task_state_base*>> children;
+    std::vector<const detail::task_state_base*> roots;
+    for (const auto* t : tasks) {
+        const bool parent_alive =
+            t->m_spawned_by != 0 && std::any_of(tasks.begin(), tasks.end(), [&](const auto* p) {
+                return p->m_id == t->m_spawned_by;
+            });
+        (parent_alive ? children[t->m_spawned_by] : roots).push_back(t);
+    }
+
+    out << "corio: " << tasks.size() << (tasks.size() == 1 ? " task" : " tasks")
+        << " on the event loop (" << (m_backend == corio::backend::io_uring ? "io_uring" : "epoll")
+        << ")\n";
+    const auto print = [&](const auto& self, const detail::task_state_base& t,
+                           std::size_t depth) -> void {
+        const std::string indent(2 * depth, ' ');
+        std::string state;
+        if (&t == m_current) {
+            state = "running";
+        } else if (const detail::waiter* w = t.m_parked) {
+            if (w->describe != nullptr) {
+                state = "waiting for ";
+                w->describe(*w, state);
+            } else if (w->handle) {
+                state = "waiting";
+            } else {
+                state = "resuming to be cancelled";
+            }
+        } else {
+            state = "ready to run";
+        }
+        out << indent << t.name() << " (#" << t.m_id << "): " << state << '\n';
+        out << indent << "    " << detail::await_chain(*t.m_promise) << '\n';
+        if (auto it = children.find(t.m_id); it != children.end()) {
+            for (const auto* c : it->second) {
+                self(self, *c, depth + 1);
+            }
+        }
+    };
+    for (const auto* t : roots) {
+        print(print, *t, 0);
+    }
+}
+
+void dump_tasks(std::ostream& out) {
+    event_loop* loop = detail::running_loop();
+    if (loop == nullptr) {
+        throw invalid_state_error("dump_tasks: no event loop is running on this thread");
+    }
+    loop->dump_tasks(out);
+}
+
+} // namespace corio

@@ -1,0 +1,155 @@
+// dump_tasks: a known tree of tasks, printed with each task's name, the chain of awaits
+// (function and line of each co_await, innermost first) and what it waits for; and the
+// dump on a signal (CORIO_DUMP_SIGNAL).
+
+#include "support.hpp"
+
+#include <corio/corio.hpp>
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+std::string at(int line, const char* function) {
+    return "test_dump_tasks.cpp:" + std::to_string(line) + " " + function + "()";
+}
+
+int fetch_line = 0;
+int worker_line = 0;
+int sleeper_line = 0;
+int blocked_line = 0;
+
+corio::task<> fetch(corio::event& ready) {
+    fetch_line = __LINE__ + 1;
+    co_await ready.wait();
+}
+
+corio::task<> worker(corio::event& ready) {
+    worker_line = __LINE__ + 1;
+    co_await fetch(ready);
+}
+
+corio::task<> sleeper() {
+    sleeper_line = __LINE__ + 1;
+    co_await corio::sleep(5s);
+}
+
+corio::task<> holder(corio::mutex& m) {
+    auto guard = co_await m.lock();
+    co_await corio::sleep(1h);
+}
+
+corio::task<> blocked(corio::mutex& m) {
+    blocked_line = __LINE__ + 1;
+    auto guard = co_await m.lock();
+}
+
+corio::task<std::string> known_tree() {
+    corio::event ready;
+    corio::mutex m;
+    auto w = corio::spawn(worker(ready), "worker");
+    auto s = corio::spawn(sleeper());
+    auto h = corio::spawn(holder(m), "holder");
+    co_await corio::sleep(1ms); // the holder takes the lock first
+    auto b = corio::spawn(blocked(m), "blocked");
+    co_await corio::sleep(1s - 1ms);
+    std::ostringstream out;
+    corio::dump_tasks(out);
+    for (auto* t : {&w, &s, &h, &b}) {
+        t->cancel();
+    }
+    ready.set();
+    co_return out.str();
+}
+
+TEST(dump_tasks, a_known_tree_with_chains_and_what_each_waits_for) {
+    const std::string dump = corio::run(known_tree(), corio_test::virtual_time());
+    SCOPED_TRACE(dump);
+    EXPECT_TRUE(contains(dump, "corio: 5 tasks on the event loop"));
+    // The main task runs (it is the one dumping); the others are under it, indented.
+    EXPECT_TRUE(contains(dump, "Task-1 (#1): running\n"));
+    EXPECT_TRUE(contains(dump, "\n  worker (#2): waiting for an event\n"));
+    EXPECT_TRUE(contains(dump, at(fetch_line, "fetch") + " ← " + at(worker_line, "worker")));
+    EXPECT_TRUE(contains(dump, "\n  Task-3 (#3): waiting for a timer due in 4.000 s\n"));
+    EXPECT_TRUE(contains(dump, at(sleeper_line, "sleeper")));
+    EXPECT_TRUE(contains(dump, "\n  holder (#4): waiting for a timer due in "));
+    EXPECT_TRUE(contains(dump, "\n  blocked (#5): waiting for a mutex held by task #4\n"));
+    EXPECT_TRUE(contains(dump, at(blocked_line, "blocked")));
+    EXPECT_TRUE(contains(dump, "known_tree()"));
+}
+
+corio::task<std::string> nested_spawn_child() {
+    co_await corio::sleep(1h);
+    co_return "";
+}
+
+corio::task<> nested_spawn_parent() {
+    auto child = corio::spawn(nested_spawn_child(), "grandchild");
+    co_await child;
+}
+
+corio::task<std::string> nested() {
+    auto parent = corio::spawn(nested_spawn_parent(), "child");
+    co_await corio::sleep(1s);
+    std::ostringstream out;
+    corio::dump_tasks(out);
+    parent.cancel();
+    co_return out.str();
+}
+
+TEST(dump_tasks, a_task_spawned_by_a_task_is_printed_under_it) {
+    const std::string dump = corio::run(nested(), corio_test::virtual_time());
+    SCOPED_TRACE(dump);
+    EXPECT_TRUE(contains(dump, "\n  child (#2): waiting for grandchild (#3) to finish\n"));
+    EXPECT_TRUE(contains(dump, "\n    grandchild (#3): waiting for a timer due in 3599.000 s\n"));
+}
+
+TEST(dump_tasks, outside_a_loop_is_an_error_naming_it) {
+    std::ostringstream out;
+    try {
+        corio::dump_tasks(out);
+        ADD_FAILURE() << "no error";
+    } catch (const corio::invalid_state_error& e) {
+        EXPECT_TRUE(contains(e.what(), "dump_tasks: no event loop is running"));
+    }
+}
+
+corio::task<> raise_dump_signal() {
+    ::raise(SIGUSR1);
+    co_await corio::sleep(10ms);
+}
+
+TEST(dump_tasks, corio_dump_signal_prints_the_dump_to_stderr) {
+    ::setenv("CORIO_DUMP_SIGNAL", "SIGUSR1", 1);
+    testing::internal::CaptureStderr();
+    corio::run(raise_dump_signal(), corio_test::virtual_time());
+    const std::string err = testing::internal::GetCapturedStderr();
+    ::unsetenv("CORIO_DUMP_SIGNAL");
+    EXPECT_TRUE(contains(err, "corio: 1 task on the event loop")) << err;
+    EXPECT_TRUE(contains(err, "waiting for a timer due in")) << err;
+    EXPECT_TRUE(contains(err, "raise_dump_signal()")) << err;
+}
+
+TEST(dump_tasks, a_bad_corio_dump_signal_is_an_error_naming_it) {
+    ::setenv("CORIO_DUMP_SIGNAL", "SIGNOPE", 1);
+    try {
+        corio::event_loop loop;
+        ADD_FAILURE() << "no error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_TRUE(contains(e.what(), "CORIO_DUMP_SIGNAL=SIGNOPE")) << e.what();
+    }
+    ::unsetenv("CORIO_DUMP_SIGNAL");
+}
+
+} // namespace
