@@ -29,6 +29,7 @@ std::string format_seconds(std::chrono::nanoseconds d) {
 
 namespace {
 
+#if CORIO_AWAIT_SITES
 /// "crawl.cpp" of "/src/app/crawl.cpp".
 const char* base_name(const char* path) {
     if (path == nullptr) {
@@ -37,6 +38,7 @@ const char* base_name(const char* path) {
     const char* slash = std::strrchr(path, '/');
     return slash != nullptr ? slash + 1 : path;
 }
+#endif
 
 /// `crawl.cpp:88 fetch() ← crawl.cpp:120 worker()`: innermost first.
 std::string await_chain(const task_promise_base& root) {
@@ -50,10 +52,12 @@ std::string await_chain(const task_promise_base& root) {
         if (!out.empty()) {
             out += " ← ";
         }
+#if CORIO_AWAIT_SITES
         if (p.m_await_file != nullptr) {
             out +=
                 std::string(base_name(p.m_await_file)) + ":" + std::to_string(p.m_await_line) + " ";
         }
+#endif
         out += std::string(p.m_function != nullptr && *p.m_function != '\0' ? p.m_function : "?") +
                "()";
     }

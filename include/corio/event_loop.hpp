@@ -323,9 +323,10 @@ public:
     void cancel_remaining_tasks();
 
     /// Print every live task of this loop to `out`, as a tree (a task under the task that
-    /// spawned it), each with its chain of awaits, innermost first
-    /// (`crawl.cpp:88 fetch() ← crawl.cpp:120 worker()`), and what it waits for (a timer and
-    /// when it fires, data from 127.0.0.1:8080, a mutex and who holds it, another task).
+    /// spawned it), each with its chain of awaits, innermost first (`fetch() ← worker()`;
+    /// `crawl.cpp:88 fetch() ← crawl.cpp:120 worker()` when built with CORIO_AWAIT_SITES),
+    /// and what it waits for (a timer and when it fires, data from 127.0.0.1:8080, a mutex
+    /// and who holds it, another task). See docs/debugging.md.
     /// Call it on the loop's thread. With `CORIO_DUMP_SIGNAL=SIGUSR1` (or another signal)
     /// in the environment, every loop prints this to stderr when that signal arrives.
     void dump_tasks(std::ostream& out) const;

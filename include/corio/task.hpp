@@ -21,6 +21,12 @@
 #include <type_traits>
 #include <utility>
 
+#ifndef CORIO_AWAIT_SITES
+/// 1: every co_await in a task records its source location (CMake option
+/// CORIO_AWAIT_SITES); it must be the same for corio and everything built against it.
+#define CORIO_AWAIT_SITES 0
+#endif
+
 namespace corio {
 
 template <class T = void>
@@ -142,29 +148,20 @@ public:
         deallocate_frame(frame, size);
     }
 
-    /// Every `co_await` in a task passes here: it records where the coroutine suspends
-    /// (the file and line of the co_await) and, when it awaits another task, which one, so
-    /// that dump_tasks can print the chain of awaits: two stores. The awaitable is then
-    /// awaited as it would have been (its operator co_await, or itself), through a small
-    /// forwarding awaiter returned by value (g++ copies an awaiter given by reference).
+#if CORIO_AWAIT_SITES
+    /// With CORIO_AWAIT_SITES, every `co_await` in a task passes here and records where the
+    /// coroutine suspends (the file and line of the co_await) for dump_tasks. The
+    /// awaitable is then awaited as it would have been (its operator co_await, or itself),
+    /// through a small forwarding awaiter returned by value (g++ copies an awaiter given
+    /// by reference).
     template <class A>
-    auto await_transform(
-        A&& awaitable, const char* file = __builtin_FILE(),
-        unsigned line =
-            __builtin_LINE()) noexcept(noexcept(forward_awaiter_for(std::forward<A>(awaitable)))) {
+    auto await_transform(A&& awaitable, const char* file = __builtin_FILE(),
+                         unsigned line = __builtin_LINE()) {
         m_await_file = file;
         m_await_line = line;
-        if constexpr (is_task<std::remove_cvref_t<A>>::value) {
-            if (awaitable.valid()) {
-                task_promise_base& child = awaitable.handle().promise();
-                m_child = &child;
-                child.m_parent = this;
-            }
-        } else {
-            m_child = nullptr;
-        }
         return forward_awaiter_for(std::forward<A>(awaitable));
     }
+#endif
     /// The awaiting task resumes (or will not await after all): it awaits no child now.
     void unlink_from_parent() noexcept {
         if (m_parent != nullptr) {
@@ -175,9 +172,15 @@ public:
         }
     }
 
-    initial_awaiter initial_suspend() noexcept { return {this}; }
-    final_awaiter final_suspend() const noexcept { return {}; }
-    void unhandled_exception() noexcept { m_exception = std::current_exception(); }
+    initial_awaiter initial_suspend() noexcept {
+        return {this};
+    }
+    final_awaiter final_suspend() const noexcept {
+        return {};
+    }
+    void unhandled_exception() noexcept {
+        m_exception = std::current_exception();
+    }
 
     /// Who runs when this task ends: the awaiting coroutine, or whatever drives the task.
     std::coroutine_handle<> m_continuation = std::noop_coroutine();
@@ -186,12 +189,14 @@ public:
     task_state_base* m_task_state = nullptr;
     bool m_awaited = false;
     bool m_tracked = false;
+#if CORIO_AWAIT_SITES
     /// The line of the co_await this coroutine is suspended at (or last passed).
     unsigned m_await_line = 0;
-    /// The coroutine's function (__builtin_FUNCTION at its promise's construction).
-    const char* m_function;
     /// The file of that co_await.
     const char* m_await_file = nullptr;
+#endif
+    /// The coroutine's function (__builtin_FUNCTION at its promise's construction).
+    const char* m_function;
     /// The task this one is awaiting now, and the one awaiting this one.
     task_promise_base* m_child = nullptr;
     task_promise_base* m_parent = nullptr;
@@ -331,8 +336,14 @@ private:
             m_handle.promise().m_awaited = true;
             return false;
         }
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiting) const noexcept {
+        template <class P>
+        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> awaiting) const noexcept {
             m_handle.promise().m_continuation = awaiting;
+            if constexpr (std::is_base_of_v<detail::task_promise_base, P>) {
+                // A task awaiting a task: linked for dump_tasks' chain of awaits.
+                awaiting.promise().m_child = &m_handle.promise();
+                m_handle.promise().m_parent = &awaiting.promise();
+            }
             return detail::transfer(m_handle);
         }
         decltype(auto) await_resume() const {

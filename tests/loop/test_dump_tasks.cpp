@@ -21,8 +21,14 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-std::string at(int line, const char* function) {
+/// One element of a chain of awaits: "file:line function()" when co_await sites are
+/// recorded (CORIO_AWAIT_SITES), else "function()".
+std::string at([[maybe_unused]] int line, const char* function) {
+#if CORIO_AWAIT_SITES
     return "test_dump_tasks.cpp:" + std::to_string(line) + " " + function + "()";
+#else
+    return std::string(function) + "()";
+#endif
 }
 
 int fetch_line = 0;
