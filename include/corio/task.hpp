@@ -162,7 +162,7 @@ public:
         return forward_awaiter_for(std::forward<A>(awaitable));
     }
 #endif
-    /// The awaiting task resumes (or will not await after all): it awaits no child now.
+    /// The task awaiting this one resumes: it awaits no child now.
     void unlink_from_parent() noexcept {
         if (m_parent != nullptr) {
             if (m_parent->m_child == this) {
@@ -330,7 +330,6 @@ private:
                     "co_await on an empty task (default-constructed or moved-from)");
             }
             if (m_handle.promise().m_awaited) {
-                m_handle.promise().unlink_from_parent();
                 throw invalid_state_error("task awaited twice");
             }
             m_handle.promise().m_awaited = true;
