@@ -6,9 +6,9 @@
 // with CORIO_AWAIT_SITES, as in the dev preset):
 //
 //   transfer-a-to-b (#2): waiting for a mutex held by task #3
-//       deadlock.cpp:32 transfer()
+//       deadlock.cpp:34 transfer()
 //   transfer-b-to-a (#3): waiting for a mutex held by task #2
-//       deadlock.cpp:32 transfer()
+//       deadlock.cpp:34 transfer()
 //
 // A program that hangs without such a watchdog can be asked for the same dump from
 // outside: run it with CORIO_DUMP_SIGNAL=SIGUSR1 and send it `kill -USR1 <pid>`.

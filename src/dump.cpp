@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <ostream>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 namespace corio {
@@ -76,22 +78,31 @@ void event_loop::dump_tasks(std::ostream& out) const {
     });
     std::sort(tasks.begin(), tasks.end(),
               [](const auto* a, const auto* b) { return a->m_id < b->m_id; });
-    std::map<std::uint64_t, std::vector<const detail::task_state_base*>> children;
+    std::unordered_set<std::uint64_t> alive;
+    for (const auto* t : tasks) {
+        alive.insert(t->m_id);
+    }
+    std::unordered_map<std::uint64_t, std::vector<const detail::task_state_base*>> children;
     std::vector<const detail::task_state_base*> roots;
     for (const auto* t : tasks) {
-        const bool parent_alive =
-            t->m_spawned_by != 0 && std::any_of(tasks.begin(), tasks.end(), [&](const auto* p) {
-                return p->m_id == t->m_spawned_by;
-            });
+        const bool parent_alive = t->m_spawned_by != 0 && alive.contains(t->m_spawned_by);
         (parent_alive ? children[t->m_spawned_by] : roots).push_back(t);
     }
 
     out << "corio: " << tasks.size() << (tasks.size() == 1 ? " task" : " tasks")
         << " on the event loop (" << (m_backend == corio::backend::io_uring ? "io_uring" : "epoll")
         << ")\n";
-    const auto print = [&](const auto& self, const detail::task_state_base& t,
-                           std::size_t depth) -> void {
-        const std::string indent(2 * depth, ' ');
+    // Depth first, without recursion (a chain of spawns can be deep); the indentation
+    // stops growing at 32 levels.
+    std::vector<std::pair<const detail::task_state_base*, std::size_t>> pending;
+    for (auto it = roots.rbegin(); it != roots.rend(); ++it) {
+        pending.emplace_back(*it, 0);
+    }
+    while (!pending.empty()) {
+        const auto [task, depth] = pending.back();
+        pending.pop_back();
+        const detail::task_state_base& t = *task;
+        const std::string indent(2 * std::min<std::size_t>(depth, 32), ' ');
         std::string state;
         if (&t == m_current) {
             state = "running";
@@ -110,13 +121,10 @@ void event_loop::dump_tasks(std::ostream& out) const {
         out << indent << t.name() << " (#" << t.m_id << "): " << state << '\n';
         out << indent << "    " << detail::await_chain(*t.m_promise) << '\n';
         if (auto it = children.find(t.m_id); it != children.end()) {
-            for (const auto* c : it->second) {
-                self(self, *c, depth + 1);
+            for (auto c = it->second.rbegin(); c != it->second.rend(); ++c) {
+                pending.emplace_back(*c, depth + 1);
             }
         }
-    };
-    for (const auto* t : roots) {
-        print(print, *t, 0);
     }
 }
 

@@ -381,13 +381,13 @@ bool detail::loop_alive(const event_loop* loop) noexcept {
 
 event_loop::event_loop(run_options options)
     : m_options(options), m_timer_heap(std::make_unique<detail::timer_heap>()) {
+    const bool thread_bound = std::exchange(detail::t_next_loop_thread_bound, false);
     // Checked before anything is set up: a bad value throws with nothing to undo.
     const char* dump_env = std::getenv("CORIO_DUMP_SIGNAL");
     const int dump_signo =
         dump_env != nullptr && *dump_env != '\0' ? dump_signal_from(dump_env) : 0;
     t_live_loops.push_back(this);
     m_debug = options.debug || debug_from_environment();
-    const bool thread_bound = std::exchange(detail::t_next_loop_thread_bound, false);
     const corio::backend wanted = backend_from_environment(options.backend);
     if (wanted == corio::backend::epoll) {
         m_reactor = detail::make_epoll_reactor();
