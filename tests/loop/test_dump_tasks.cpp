@@ -75,7 +75,10 @@ corio::task<std::string> known_tree() {
     for (auto* t : {&w, &s, &h, &b}) {
         t->cancel();
     }
-    ready.set();
+    // They end before the event and the mutex they use go out of scope.
+    for (auto* t : {&w, &s, &h, &b}) {
+        co_await corio_test::error_of(*t);
+    }
     co_return out.str();
 }
 
@@ -111,6 +114,7 @@ corio::task<std::string> nested() {
     std::ostringstream out;
     corio::dump_tasks(out);
     parent.cancel();
+    co_await corio_test::error_of(parent);
     co_return out.str();
 }
 
