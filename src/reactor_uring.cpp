@@ -398,17 +398,9 @@ public:
             return;
         }
         if (!m_sync_cancel) {
-            stop_recv(fd);
-            if (registered) {
-                remove(fd);
-            }
-            if (s->ops > 0) {
-                if (io_uring_sqe* e = sqe_for_cancel()) {
-                    io_uring_prep_cancel_fd(e, fd, IORING_ASYNC_CANCEL_ALL);
-                    io_uring_sqe_set_data64(e, ignored);
-                }
-                io_uring_submit_and_get_events(&m_ring);
-            }
+            // Before 6.0: no operations (they need the synchronous cancellation), only the
+            // poll and the receive, removed as the base reactor does.
+            reactor::forget(fd, registered);
             return;
         }
         const bool in_kernel = s->active || s->recv_armed || s->ops > 0;

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 
 #include <fcntl.h>
@@ -395,32 +396,28 @@ public:
     void sent(int result) {
         if (result > 0) {
             soff += static_cast<std::size_t>(result);
-        } else if (result < 0 && result != -EAGAIN && result != -EINTR) {
-            if (!closed) {
-                write_failed(-result);
-            }
+        } else if (result < 0 && result != -EAGAIN && result != -EINTR && !closed) {
+            write_failed(-result);
         }
-        if (soff == sending.size()) {
-            sending.clear();
+        const bool done = closed || write_errno != 0;
+        if (done || soff == sending.size()) {
+            sending.clear(); // the kernel is done with it
             soff = 0;
         }
         if (pending() <= low_water) {
             drain_waiters.wake_all();
         }
-        if (closed || write_errno != 0 || pending() == 0) {
-            sending.clear();
-            soff = 0;
+        if (done || pending() == 0) {
             after_flush();
             return;
         }
+        if (sending.empty()) {
+            std::swap(sending, wbuf); // wbuf takes the emptied buffer, capacity kept
+        }
         try {
-            if (sending.empty()) {
-                std::swap(sending, wbuf);
-                wbuf.clear();
-            }
             submit_send();
-        } catch (const std::exception&) {
-            write_failed(ENOMEM);
+        } catch (const std::system_error& e) {
+            write_failed(e.code().value());
             after_flush();
         }
     }
