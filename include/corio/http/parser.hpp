@@ -1,0 +1,138 @@
+#pragma once
+/// \file
+/// The HTTP/1.1 message parsers (RFC 9112), free of I/O: bytes in, messages out. The
+/// server and client in `<corio/http/server.hpp>` and `<corio/http/client.hpp>` drive
+/// them; they are public for tests, fuzzing, and programs with their own transport.
+///
+/// ```cpp
+/// corio::http::request_parser p;
+/// std::string_view in = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+/// while (!in.empty() && p.state() != corio::http::parse_state::complete)
+///     in.remove_prefix(p.feed(in));          // throws http::protocol_error on bad input
+/// corio::http::request r = p.take();        // and the parser is ready for the next one
+/// ```
+///
+/// What is rejected, each with the status a server answers: a request line longer than
+/// `max_request_line` (414); a header section longer than `max_header_bytes` or with more
+/// than `max_headers` fields (431); a body longer than `max_body` (413); and as malformed
+/// (400): a bare CR or a NUL anywhere in the head, obs-fold (a field line starting with
+/// SP/HTAB), whitespace between a field name and its colon, a field name that is not a
+/// token, Content-Length together with Transfer-Encoding, repeated Content-Length fields
+/// that differ, a Content-Length that is not a decimal number, a Transfer-Encoding whose
+/// last coding is not "chunked" (501 for a coding other than chunked), a request without
+/// Host in HTTP/1.1, a bad chunk size or chunk terminator. A version other than 1.0/1.1
+/// is 505. Leading empty lines before a request line are skipped (RFC 9112 §2.2).
+
+#include "corio/http/message.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace corio::http {
+
+/// Size limits a parser enforces.
+struct limits {
+    /// The request line or status line, without its CRLF (414 when exceeded).
+    std::size_t max_request_line = 8 * 1024;
+    /// The whole head: start line, fields and the empty line (431 when exceeded).
+    std::size_t max_header_bytes = 32 * 1024;
+    /// The number of header fields (431 when exceeded).
+    std::size_t max_headers = 100;
+    /// The body, after de-chunking (413 when exceeded).
+    std::size_t max_body = 16 * 1024 * 1024;
+};
+
+/// Where a parser is in the current message.
+enum class parse_state : std::uint8_t {
+    head,     ///< Reading the start line and header fields.
+    body,     ///< The head is complete (`message()` has it); reading the body.
+    complete, ///< The message is complete: `take()` it.
+};
+
+/// Parses requests, one after another, from a byte stream. After `take()` it parses the
+/// next request, so pipelined requests come out in order.
+class request_parser {
+public:
+    explicit request_parser(http::limits limits = {});
+
+    /// Consume bytes from the front of `data` and return how many were used. Stops early
+    /// when the head becomes complete (so a server can answer `Expect: 100-continue`
+    /// before reading the body) and when the message becomes complete; what it did not
+    /// use belongs to what comes next. Returns 0 only in state `complete` or for empty
+    /// `data`.
+    /// \throws protocol_error; the parser is then unusable until `reset()`.
+    std::size_t feed(std::string_view data);
+
+    [[nodiscard]] parse_state state() const noexcept { return m_state; }
+    /// The request so far: its head once the state is `body`, all of it at `complete`.
+    [[nodiscard]] request& message() noexcept { return m_message; }
+    /// Whether the head asked for `100 Continue` (`Expect: 100-continue`, HTTP/1.1).
+    [[nodiscard]] bool expects_continue() const noexcept { return m_expects_continue; }
+    /// Move the complete request out and start on the next one.
+    /// \throws invalid_state_error if the request is not complete.
+    request take();
+    /// Forget the current message (after an error, or to reuse the parser).
+    void reset();
+
+private:
+    // The implementation (src/http/parser.cpp) owns the layout below this line.
+    http::limits m_limits;
+    parse_state m_state = parse_state::head;
+    bool m_expects_continue = false;
+    request m_message;
+    std::string m_head;           // bytes of the head seen so far
+    std::size_t m_scanned = 0;    // how far m_head was searched for the end of the head
+    std::uint64_t m_remaining = 0; // body bytes still expected (length or current chunk)
+    std::uint8_t m_body_mode = 0;  // none, length, chunked (and the chunk sub-state)
+    std::string m_line;            // a chunk-size line or trailer line in progress
+    std::size_t m_trailer_bytes = 0;
+};
+
+/// Parses responses from a byte stream. A response's framing depends on the request it
+/// answers, so `expect(method)` must be called before each response is fed.
+class response_parser {
+public:
+    explicit response_parser(http::limits limits = {});
+
+    /// The method of the request the next response answers: after "HEAD" (and for a
+    /// 1xx/204/304 status) the response has no body whatever its headers say.
+    void expect(std::string_view method);
+    /// As `request_parser::feed`. Interim 1xx responses other than 101 are skipped.
+    std::size_t feed(std::string_view data);
+    /// The peer closed the connection: completes a body delimited by the close.
+    /// \throws protocol_error if the message was cut short.
+    void feed_eof();
+
+    [[nodiscard]] parse_state state() const noexcept { return m_state; }
+    [[nodiscard]] response& message() noexcept { return m_message; }
+    /// Whether the body runs until the connection closes (no length, not chunked).
+    [[nodiscard]] bool body_until_close() const noexcept;
+    /// \throws invalid_state_error if the response is not complete.
+    response take();
+    void reset();
+
+private:
+    http::limits m_limits;
+    parse_state m_state = parse_state::head;
+    bool m_head_request = false;
+    response m_message;
+    std::string m_head;
+    std::size_t m_scanned = 0;
+    std::uint64_t m_remaining = 0;
+    std::uint8_t m_body_mode = 0;
+    std::string m_line;
+    std::size_t m_trailer_bytes = 0;
+};
+
+/// Write `r` as an HTTP/1.1 response head and body into `out` (appended). Adds
+/// `Content-Length` unless the response has one or `Transfer-Encoding`, and the reason
+/// phrase if `r.reason` is empty. `head_only` writes the head of a response to HEAD
+/// (with the Content-Length the body would have had).
+void serialize(const response& r, std::string& out, bool head_only = false);
+/// Write `r` as an HTTP/1.1 request into `out` (appended), adding `Content-Length` when
+/// there is a body (or the method is POST/PUT/PATCH) and no length or coding is given.
+void serialize(const request& r, std::string& out);
+
+} // namespace corio::http

@@ -1,0 +1,65 @@
+#pragma once
+/// \file
+/// `http::serve`: an HTTP/1.1 server on corio's TCP streams.
+///
+/// ```cpp
+/// corio::task<corio::http::response> hello(corio::http::request& req) {
+///     co_return corio::http::response{200, "Hello, World!"};
+/// }
+/// corio::server srv = co_await corio::http::serve(hello, "127.0.0.1", 8080);
+/// co_await srv.serve_forever();
+/// ```
+///
+/// Each connection runs as a task reading requests one after another: pipelined requests
+/// are answered in order, keep-alive is the default for HTTP/1.1, `Connection: close`
+/// (either side) ends the connection after the response, HEAD gets the head of what GET
+/// would send, `Expect: 100-continue` is answered before the body is read. A malformed
+/// request is answered with 400 (or the `protocol_error` status: 413, 414, 431, 501, 505)
+/// and the connection is closed. A client that does not send a whole header section within
+/// `header_timeout` gets 408 and is disconnected; an idle keep-alive connection is closed
+/// after `keep_alive_timeout`. An exception escaping the handler is answered with 500 (the
+/// connection is closed) and reported through the loop's exception handler.
+
+#include "corio/event_loop.hpp"
+#include "corio/http/message.hpp"
+#include "corio/http/parser.hpp"
+#include "corio/net/tcp.hpp"
+#include "corio/task.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace corio::http {
+
+/// Handles one request. The request stays valid until the returned task finishes.
+using handler = std::function<task<response>(request&)>;
+
+/// Options for `serve`.
+struct server_options {
+    http::limits limits{};
+    /// Time allowed for a request's whole header section to arrive, from its first byte
+    /// (or from the connection's start): 408 after that.
+    clock::duration header_timeout = std::chrono::seconds(10);
+    /// An idle keep-alive connection is closed after this.
+    clock::duration keep_alive_timeout = std::chrono::seconds(60);
+    /// Time allowed to read a request's body once its head arrived (408 after that).
+    clock::duration body_timeout = std::chrono::seconds(60);
+    /// The `Server` header of every response; empty for none.
+    std::string server_name = "corio";
+    /// Add a `Date` header to every response (cached, updated once a second).
+    bool date = true;
+    /// Passed on to `start_server` (reuse_port, backlog, ...).
+    corio::server_options tcp{};
+};
+
+/// Listen on `host`:`port` and serve HTTP/1.1 with `h`. The returned server is
+/// `corio::server`: `port()`, `serve_forever()`, `close()` (cancels the connections'
+/// tasks), `wait_closed()`.
+task<corio::server> serve(handler h, std::string host, std::uint16_t port, server_options options = {});
+
+/// Serve HTTP/1.1 on one connection until it closes (what `serve` runs per connection).
+task<> serve_connection(corio::stream s, const handler& h, const server_options& options);
+
+} // namespace corio::http

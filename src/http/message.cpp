@@ -1,0 +1,1 @@
+#include "corio/http/message.hpp"

@@ -1,0 +1,1 @@
+#include "corio/http/parser.hpp"
