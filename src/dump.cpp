@@ -42,15 +42,11 @@ const char* base_name(const char* path) {
 }
 #endif
 
-/// `crawl.cpp:88 fetch() ← crawl.cpp:120 worker()`: innermost first.
-std::string await_chain(const task_promise_base& root) {
-    std::vector<const task_promise_base*> frames;
-    for (const task_promise_base* p = &root; p != nullptr && frames.size() < 1000; p = p->m_child) {
-        frames.push_back(p);
-    }
+/// `crawl.cpp:88 fetch() ← crawl.cpp:120 worker()` for frames given innermost first.
+std::string format_chain(const std::vector<const task_promise_base*>& innermost_first) {
     std::string out;
-    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
-        const task_promise_base& p = **it;
+    for (const task_promise_base* frame : innermost_first) {
+        const task_promise_base& p = *frame;
         if (!out.empty()) {
             out += " ← ";
         }
@@ -66,12 +62,55 @@ std::string await_chain(const task_promise_base& root) {
     return out;
 }
 
+/// A chain longer than this is cut (a cycle would be a bug, but must not hang a report).
+constexpr std::size_t max_chain = 1000;
+
 } // namespace
+
+std::string await_chain(const task_promise_base& root) {
+    std::vector<const task_promise_base*> frames;
+    for (const task_promise_base* p = &root; p != nullptr && frames.size() < max_chain;
+         p = p->m_child) {
+        frames.push_back(p);
+    }
+    std::reverse(frames.begin(), frames.end());
+    return format_chain(frames);
+}
+
+std::string chain_outwards(const task_promise_base& innermost) {
+    std::vector<const task_promise_base*> frames;
+    for (const task_promise_base* p = &innermost; p != nullptr && frames.size() < max_chain;
+         p = p->m_parent) {
+        frames.push_back(p);
+    }
+    return format_chain(frames);
+}
+
 } // namespace detail
 
+std::string event_loop::describe_task(const detail::task_state_base& t) const {
+    std::string state;
+    if (&t == m_current) {
+        state = "running";
+    } else if (const detail::waiter* w = t.m_parked) {
+        if (w->describe != nullptr) {
+            state = "waiting for ";
+            w->describe(*w, state);
+        } else if (w->handle) {
+            state = "waiting";
+        } else {
+            state = "resuming to be cancelled";
+        }
+    } else {
+        state = "ready to run";
+    }
+    return state;
+}
+
 void event_loop::dump_tasks(std::ostream& out) const {
-    std::vector<const detail::task_state_base*> tasks;
-    for_each_task([&](const detail::task_state_base& t) {
+    using detail::task_state_base;
+    std::vector<const task_state_base*> tasks;
+    for_each_task([&](const task_state_base& t) {
         if (!t.done()) {
             tasks.push_back(&t);
         }
@@ -82,11 +121,27 @@ void event_loop::dump_tasks(std::ostream& out) const {
     for (const auto* t : tasks) {
         alive.insert(t->m_id);
     }
-    std::unordered_map<std::uint64_t, std::vector<const detail::task_state_base*>> children;
-    std::vector<const detail::task_state_base*> roots;
+    // A node is a task, or (task == nullptr) a task group holding its children.
+    struct node {
+        const task_state_base* task;
+        std::uint32_t group;
+    };
+    std::unordered_map<std::uint64_t, std::vector<node>> children; // by the parent's id
+    std::unordered_map<std::uint32_t, std::vector<node>> members;  // by the group's id
+    std::vector<node> roots;
     for (const auto* t : tasks) {
         const bool parent_alive = t->m_spawned_by != 0 && alive.contains(t->m_spawned_by);
-        (parent_alive ? children[t->m_spawned_by] : roots).push_back(t);
+        if (!parent_alive) {
+            roots.push_back({t, 0});
+        } else if (t->m_group == 0) {
+            children[t->m_spawned_by].push_back({t, 0});
+        } else {
+            auto [it, added] = members.try_emplace(t->m_group);
+            if (added) {
+                children[t->m_spawned_by].push_back({nullptr, t->m_group});
+            }
+            it->second.push_back({t, 0});
+        }
     }
 
     out << "corio: " << tasks.size() << (tasks.size() == 1 ? " task" : " tasks")
@@ -94,36 +149,29 @@ void event_loop::dump_tasks(std::ostream& out) const {
         << ")\n";
     // Depth first, without recursion (a chain of spawns can be deep); the indentation
     // stops growing at 32 levels.
-    std::vector<std::pair<const detail::task_state_base*, std::size_t>> pending;
-    for (auto it = roots.rbegin(); it != roots.rend(); ++it) {
-        pending.emplace_back(*it, 0);
-    }
-    while (!pending.empty()) {
-        const auto [task, depth] = pending.back();
-        pending.pop_back();
-        const detail::task_state_base& t = *task;
-        const std::string indent(2 * std::min<std::size_t>(depth, 32), ' ');
-        std::string state;
-        if (&t == m_current) {
-            state = "running";
-        } else if (const detail::waiter* w = t.m_parked) {
-            if (w->describe != nullptr) {
-                state = "waiting for ";
-                w->describe(*w, state);
-            } else if (w->handle) {
-                state = "waiting";
-            } else {
-                state = "resuming to be cancelled";
-            }
-        } else {
-            state = "ready to run";
+    std::vector<std::pair<node, std::size_t>> pending;
+    auto push_all = [&](const std::vector<node>& nodes, std::size_t depth) {
+        for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+            pending.emplace_back(*it, depth);
         }
-        out << indent << t.name() << " (#" << t.m_id << "): " << state << '\n';
+    };
+    push_all(roots, 0);
+    while (!pending.empty()) {
+        const auto [n, depth] = pending.back();
+        pending.pop_back();
+        const std::string indent(2 * std::min<std::size_t>(depth, 32), ' ');
+        if (n.task == nullptr) {
+            const std::vector<node>& group = members[n.group];
+            out << indent << "task group #" << n.group << ": " << group.size()
+                << (group.size() == 1 ? " task\n" : " tasks\n");
+            push_all(group, depth + 1);
+            continue;
+        }
+        const task_state_base& t = *n.task;
+        out << indent << t.name() << " (#" << t.m_id << "): " << describe_task(t) << '\n';
         out << indent << "    " << detail::await_chain(*t.m_promise) << '\n';
         if (auto it = children.find(t.m_id); it != children.end()) {
-            for (auto c = it->second.rbegin(); c != it->second.rend(); ++c) {
-                pending.emplace_back(*c, depth + 1);
-            }
+            push_all(it->second, depth + 1);
         }
     }
 }

@@ -19,11 +19,13 @@
 #include "reactor.hpp"
 #include "timer_heap.hpp"
 
+#include <cxxabi.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <csignal>
@@ -34,6 +36,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <typeinfo>
 #include <unordered_map>
 
 namespace corio {
@@ -80,6 +83,10 @@ struct creation_site {
 };
 thread_local std::unordered_map<const void*, creation_site>* t_creation_sites = nullptr;
 } // namespace
+
+/// " (created in fetch at crawl.cpp:88)" in debug mode (where creation is tracked), else
+/// " (coroutine fetch())".
+std::string creation_site_text(const task_promise_base& promise);
 
 event_loop* running_loop() noexcept {
     return t_running_loop;
@@ -141,17 +148,32 @@ task_state_base::~task_state_base() {
 void task_state_base::report_unretrieved() noexcept {
     if (m_loop != nullptr && m_done && !m_cancelled && m_promise->m_exception &&
         !m_exception_retrieved) {
-        m_loop->call_exception_handler(
-            {"Task exception was never retrieved", m_promise->m_exception, name()});
+        try {
+            exception_context context{"Task exception was never retrieved" +
+                                          creation_site_text(*m_promise),
+                                      m_promise->m_exception, name()};
+            context.async_stack = thrown_at(m_promise->m_exception);
+            m_loop->call_exception_handler(context);
+        } catch (...) { // out of memory while reporting: the report is lost, nothing else
+        }
     }
 }
 
+std::string task_state_base::thrown_at(const std::exception_ptr& e) const {
+    return m_extras != nullptr && e != nullptr && m_extras->thrown == e ? m_extras->thrown_at
+                                                                        : std::string();
+}
+
 std::string task_state_base::name() const {
-    return m_name ? *m_name : "Task-" + std::to_string(m_id);
+    return m_extras != nullptr && m_extras->named ? m_extras->name : "Task-" + std::to_string(m_id);
 }
 
 void task_state_base::set_name(std::string name) {
-    m_name = std::make_unique<std::string>(std::move(name));
+    if (m_extras == nullptr) {
+        m_extras = std::make_unique<extras>();
+    }
+    m_extras->name = std::move(name);
+    m_extras->named = true;
 }
 
 bool task_state_base::cancel() {
@@ -240,6 +262,15 @@ void record_task_creation(const void* promise, const char* function, const char*
     (*t_creation_sites)[promise] = {function, file, line};
 }
 
+std::uint32_t next_task_group_id() noexcept {
+    static std::atomic<std::uint32_t> next{1};
+    std::uint32_t id = next.fetch_add(1, std::memory_order_relaxed);
+    if (id == 0) { // after 2^32 groups
+        id = next.fetch_add(1, std::memory_order_relaxed);
+    }
+    return id;
+}
+
 bool task_creation_tracking() noexcept {
     return t_running_loop != nullptr && t_running_loop->get_debug();
 }
@@ -247,6 +278,51 @@ bool task_creation_tracking() noexcept {
 void forget_task_creation(const void* promise) noexcept {
     if (t_creation_sites != nullptr) {
         t_creation_sites->erase(promise);
+    }
+}
+
+std::string creation_site_text(const task_promise_base& promise) {
+    if (t_creation_sites != nullptr) {
+        if (auto it = t_creation_sites->find(&promise); it != t_creation_sites->end()) {
+            return std::string(" (created in ") + it->second.function + " at " + it->second.file +
+                   ":" + std::to_string(it->second.line) + ")";
+        }
+    }
+    if (promise.m_function != nullptr && *promise.m_function != '\0') {
+        return std::string(" (coroutine ") + promise.m_function + "())";
+    }
+    return {};
+}
+
+void record_throw_site(const task_promise_base& p) noexcept {
+    const task_promise_base* root = &p;
+    for (std::size_t depth = 0; root->m_parent != nullptr && depth < 100000; ++depth) {
+        root = root->m_parent;
+    }
+    task_state_base* state = root->m_task_state;
+    if (state == nullptr) {
+        return;
+    }
+    // Cancellation runs through every task being cancelled: it is not worth a record, and
+    // its type is known without rethrowing.
+    if (const std::type_info* type = abi::__cxa_current_exception_type();
+        type == nullptr || *type == typeid(cancelled_error)) {
+        return;
+    }
+    state->record_thrown(p);
+}
+
+void task_state_base::record_thrown(const task_promise_base& p) noexcept {
+    if (m_extras != nullptr && m_extras->thrown == p.m_exception) {
+        return; // the same exception leaving an outer coroutine of the chain
+    }
+    try {
+        if (m_extras == nullptr) {
+            m_extras = std::make_unique<extras>();
+        }
+        m_extras->thrown_at = chain_outwards(p);
+        m_extras->thrown = p.m_exception;
+    } catch (...) { // out of memory: the report goes without the site
     }
 }
 
@@ -1084,7 +1160,7 @@ void event_loop::run_entry_callback(std::function<void()>& fn) {
     if (m_debug) {
         const auto took = clock::now() - start;
         if (took > m_options.slow_callback_duration) {
-            report_slow("a callback", took);
+            report_slow("a callback", took, {});
         }
     }
 }
@@ -1111,24 +1187,33 @@ void event_loop::run_entry(ready_entry& e) {
         m_current = nullptr;
         return;
     }
-    const std::string who = e.task != nullptr ? "task " + e.task->name() : "a coroutine";
+    // Where the step starts: the chain of awaits the task is suspended in now.
+    std::string who = "a coroutine";
+    std::string resumed_at;
+    if (e.task != nullptr) {
+        who = "task " + e.task->name() + " (#" + std::to_string(e.task->m_id) + ")";
+        resumed_at = detail::await_chain(*e.task->m_promise);
+    }
     const clock::time_point start = clock::now();
     detail::resume(e.handle);
     m_current = nullptr;
     const auto took = clock::now() - start;
     if (took > m_options.slow_callback_duration) {
-        report_slow(who, took);
+        report_slow(who, took, resumed_at);
     }
 }
 
-void event_loop::report_slow(const std::string& who, clock::duration took) {
+void event_loop::report_slow(const std::string& who, clock::duration took,
+                             const std::string& resumed_at) {
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.3f", std::chrono::duration<double>(took).count());
-    call_exception_handler({"Executing " + who + " took " + seconds +
-                                " seconds (slow_callback_duration is " +
-                                std::to_string(m_options.slow_callback_duration.count()) + " ms)",
-                            nullptr,
-                            {}});
+    std::string message = "Executing " + who + " took " + seconds +
+                          " seconds (slow_callback_duration is " +
+                          std::to_string(m_options.slow_callback_duration.count()) + " ms)";
+    if (!resumed_at.empty()) {
+        message += "; the step resumed at " + resumed_at;
+    }
+    call_exception_handler({message, nullptr, {}});
 }
 
 void event_loop::start_task(detail::task_state_base& task) {
@@ -1164,8 +1249,10 @@ void event_loop::cancel_remaining_tasks() {
     }
     for (auto* t : pending) {
         if (!t->cancelled() && t->exception() != nullptr) {
-            call_exception_handler(
-                {"unhandled exception during run() shutdown", t->exception(), t->name()});
+            exception_context context{"unhandled exception during run() shutdown", t->exception(),
+                                      t->name()};
+            context.async_stack = t->thrown_at(context.exception);
+            call_exception_handler(context);
         }
         t->release();
     }
@@ -1190,6 +1277,13 @@ void event_loop::close() {
             pending.push_back(&t);
         }
     });
+    for (auto* t : pending) {
+        // asyncio's "Task was destroyed but it is pending!": with where it was waiting.
+        exception_context context{"Task was destroyed but it is pending (the loop closed)", nullptr,
+                                  t->name()};
+        context.async_stack = describe_task(*t) + "; " + detail::await_chain(*t->m_promise);
+        call_exception_handler(context);
+    }
     for (auto* t : pending) {
         t->abandon();
         t->release(); // the loop's reference
@@ -1271,6 +1365,9 @@ void event_loop::default_exception_handler(event_loop&, const exception_context&
         } catch (...) {
             line += ": unknown exception";
         }
+    }
+    if (!context.async_stack.empty()) {
+        line += "\n    async stack: " + context.async_stack;
     }
     line += '\n';
     std::fputs(line.c_str(), stderr);

@@ -80,6 +80,11 @@ struct exception_context {
     std::exception_ptr exception;
     /// The task concerned, if any ("Task-3").
     std::string task_name;
+    /// Where it happened, as a chain of awaits innermost first (`fetch() ← worker()`; with
+    /// CORIO_AWAIT_SITES, the file and line of each coroutine's last co_await): for an
+    /// exception, the coroutine it left first and those awaiting it; for a task destroyed
+    /// while pending, what it waited for and where. Empty when unknown.
+    std::string async_stack = {};
 };
 
 class event_loop;
@@ -358,7 +363,10 @@ private:
     void push_callback(std::function<void()> fn);
     void enter_running();
     void leave_running() noexcept;
-    void report_slow(const std::string& who, clock::duration took);
+    void report_slow(const std::string& who, clock::duration took, const std::string& resumed_at);
+    /// "waiting for a timer due in 1.000 s", "ready to run", "running": for dump_tasks and
+    /// the report of a task destroyed while pending.
+    [[nodiscard]] std::string describe_task(const detail::task_state_base& t) const;
     detail::fd_entry& fd_slot(int fd);
     void update_fd_interest(int fd);
     void set_fd_callback(int fd, bool reading, std::function<void()> fn, const char* operation);

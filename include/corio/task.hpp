@@ -47,6 +47,10 @@ void record_task_creation(const void* promise, const char* function, const char*
                           unsigned line);
 void forget_task_creation(const void* promise) noexcept;
 void report_never_awaited(const void* promise) noexcept;
+class task_promise_base;
+/// An exception is leaving the coroutine of `p`: the task it runs in keeps the chain of
+/// awaits from `p` outwards, for the report of that exception (once per exception).
+void record_throw_site(const task_promise_base& p) noexcept;
 
 /// An awaiter held (by value, or by reference when it is the operand itself), with its
 /// three calls passed on: what task_promise_base::await_transform returns.
@@ -180,6 +184,7 @@ public:
     }
     void unhandled_exception() noexcept {
         m_exception = std::current_exception();
+        record_throw_site(*this);
     }
 
     /// Who runs when this task ends: the awaiting coroutine, or whatever drives the task.

@@ -42,7 +42,11 @@ namespace detail {
 /// What a task group is: shared by every `task_group` handle to it.
 class task_group_state {
 public:
-    task_group_state() = default;
+    task_group_state() : m_id(next_task_group_id()) {
+        if (const task_state_base* owner = current_task_state()) {
+            m_owner = owner->id();
+        }
+    }
     task_group_state(const task_group_state&) = delete;
     task_group_state& operator=(const task_group_state&) = delete;
     ~task_group_state() {
@@ -78,6 +82,7 @@ public:
         c->on_complete = &on_child_done;
         s.add_ref();
         s.add_listener(*c);
+        s.join_group(m_id, m_owner);
         m_children.push_back(std::move(c));
         if (m_cancelling) {
             cancel_child(*m_children.back());
@@ -158,6 +163,9 @@ public:
         }
     };
 
+    /// For dump_tasks: the group's id, and the task running with_task_group.
+    std::uint32_t m_id;
+    std::uint64_t m_owner = 0;
     cancel_scope m_scope;
     /// The children still running. A finished child is dropped at once (a long-lived group
     /// does not accumulate them).

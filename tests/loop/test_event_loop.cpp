@@ -1350,7 +1350,7 @@ TEST(debug, a_slow_task_step_is_reported_with_the_task_name) {
     o.slow_callback_duration = 1ms;
     reports r;
     corio::run(run_slow_step(&r), o);
-    EXPECT_EQ(r.count_starting_with("Executing task slowpoke took "), 1U);
+    EXPECT_EQ(r.count_starting_with("Executing task slowpoke (#2) took "), 1U);
 }
 
 TEST(debug, a_zero_threshold_reports_every_callback) {

@@ -169,8 +169,20 @@ public:
     [[nodiscard]] bool done() const noexcept { return m_done; }
     [[nodiscard]] bool cancelled() const noexcept { return m_cancelled; }
     [[nodiscard]] std::uint64_t id() const noexcept { return m_id; }
+    /// The task joins task group `group`, made by task `owner`: dump_tasks shows it in
+    /// that group, under the owner.
+    void join_group(std::uint32_t group, std::uint64_t owner) noexcept {
+        m_group = group;
+        m_spawned_by = owner;
+    }
     [[nodiscard]] std::string name() const;
     void set_name(std::string name);
+    /// Where `e` was thrown, if it is the exception recorded by `record_thrown` (the chain
+    /// of awaits from the coroutine it left first); else empty.
+    [[nodiscard]] std::string thrown_at(const std::exception_ptr& e) const;
+    /// Record where the exception of `p` (one of this task's coroutines) was thrown,
+    /// unless it is the exception already recorded.
+    void record_thrown(const task_promise_base& p) noexcept;
     [[nodiscard]] event_loop* loop() const noexcept { return m_loop; }
 
     /// Request cancellation of the whole task. Returns false if it has already finished.
@@ -323,9 +335,19 @@ private:
     intrusive_list m_listeners;
     /// The id of the task that spawned this one (0: none), for dump_tasks.
     std::uint64_t m_spawned_by = 0;
-    std::unique_ptr<std::string> m_name;
+    /// What few tasks have: a name given, where the exception that ended it was thrown.
+    struct extras {
+        std::string name;
+        bool named = false;
+        /// The exception whose throw site `thrown_at` is, and that site (innermost first).
+        std::exception_ptr thrown;
+        std::string thrown_at;
+    };
+    std::unique_ptr<extras> m_extras;
     std::uint64_t m_id;
     std::uint32_t m_refs = 1;
+    /// The task group this task is a child of (0: none), for dump_tasks.
+    std::uint32_t m_group = 0;
     bool m_cancel_pending = false;
     bool m_root_request_seen = false;
     bool m_done = false;
@@ -336,11 +358,20 @@ protected:
     bool m_result_taken = false;
 };
 
+/// A new task group id (never 0), for dump_tasks.
+std::uint32_t next_task_group_id() noexcept;
+
 /// The task whose step is running on this thread's loop, or nullptr.
 task_state_base* current_task_state() noexcept;
 
 /// "1.500 s": a duration for dump_tasks.
 std::string format_seconds(std::chrono::nanoseconds d);
+/// A task's chain of awaits from its root coroutine to the innermost one, innermost first:
+/// `fetch() ← worker()`, or with CORIO_AWAIT_SITES `crawl.cpp:88 fetch() ← crawl.cpp:120
+/// worker()`.
+std::string await_chain(const task_promise_base& root);
+/// The chain from `innermost` outwards through the coroutines awaiting it.
+std::string chain_outwards(const task_promise_base& innermost);
 
 /// Park the current coroutine at `w` (see the file comment). Returns false if it must not
 /// suspend because a cancellation is pending (w.cancelled is then set).
