@@ -82,6 +82,14 @@ struct creation_site {
     unsigned line;
 };
 thread_local std::unordered_map<const void*, creation_site>* t_creation_sites = nullptr;
+
+/// Where the exception last leaving a task's coroutine on this thread was thrown (the chain
+/// from that coroutine outwards), until the task it ends takes it (keep_throw_site).
+struct throw_record {
+    std::exception_ptr exception;
+    std::string chain;
+};
+thread_local throw_record t_throw_record;
 } // namespace
 
 /// " (created in fetch at crawl.cpp:88)" in debug mode (where creation is tracked), else
@@ -207,6 +215,9 @@ void task_state_base::complete() noexcept {
     m_parked = nullptr;
     m_cancel_pending = false;
     m_cancelled = is_cancellation(m_promise->m_exception);
+    if (m_promise->m_exception && !m_cancelled) {
+        keep_throw_site();
+    }
     while (list_node* n = m_listeners.pop_front()) {
         auto* l = static_cast<completion_listener*>(n);
         l->on_complete(*l);
@@ -295,35 +306,36 @@ std::string creation_site_text(const task_promise_base& promise) {
 }
 
 void record_throw_site(const task_promise_base& p) noexcept {
-    const task_promise_base* root = &p;
-    for (std::size_t depth = 0; root->m_parent != nullptr && depth < 100000; ++depth) {
-        root = root->m_parent;
-    }
-    task_state_base* state = root->m_task_state;
-    if (state == nullptr) {
-        return;
-    }
     // Cancellation runs through every task being cancelled: it is not worth a record, and
     // its type is known without rethrowing.
     if (const std::type_info* type = abi::__cxa_current_exception_type();
         type == nullptr || *type == typeid(cancelled_error)) {
         return;
     }
-    state->record_thrown(p);
+    if (t_throw_record.exception == p.m_exception) {
+        return; // the same exception leaving an outer coroutine of the chain: O(1)
+    }
+    try {
+        std::string chain = chain_outwards(p);
+        t_throw_record.exception = p.m_exception;
+        t_throw_record.chain = std::move(chain);
+    } catch (...) { // out of memory: the report goes without the site
+    }
 }
 
-void task_state_base::record_thrown(const task_promise_base& p) noexcept {
-    if (m_extras != nullptr && m_extras->thrown == p.m_exception) {
-        return; // the same exception leaving an outer coroutine of the chain
+void task_state_base::keep_throw_site() noexcept {
+    if (t_throw_record.exception != m_promise->m_exception) {
+        return;
     }
     try {
         if (m_extras == nullptr) {
             m_extras = std::make_unique<extras>();
         }
-        m_extras->thrown_at = chain_outwards(p);
-        m_extras->thrown = p.m_exception;
+        m_extras->thrown = std::move(t_throw_record.exception);
+        m_extras->thrown_at = std::move(t_throw_record.chain);
     } catch (...) { // out of memory: the report goes without the site
     }
+    t_throw_record = {};
 }
 
 void report_never_awaited(const void* promise) noexcept {
@@ -1326,6 +1338,7 @@ void event_loop::close() {
     }
     m_fds.clear();
     m_reactor.reset();
+    detail::t_throw_record = {}; // an exception recorded and never reported is let go
 }
 
 // --- errors -------------------------------------------------------------------------------

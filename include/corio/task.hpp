@@ -48,8 +48,9 @@ void record_task_creation(const void* promise, const char* function, const char*
 void forget_task_creation(const void* promise) noexcept;
 void report_never_awaited(const void* promise) noexcept;
 class task_promise_base;
-/// An exception is leaving the coroutine of `p`: the task it runs in keeps the chain of
-/// awaits from `p` outwards, for the report of that exception (once per exception).
+/// An exception is leaving the coroutine of `p`: record the chain of awaits from `p`
+/// outwards (once per exception, O(1) for the coroutines it leaves next); the task it ends
+/// keeps it for the report of that exception.
 void record_throw_site(const task_promise_base& p) noexcept;
 
 /// An awaiter held (by value, or by reference when it is the operand itself), with its

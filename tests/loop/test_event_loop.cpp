@@ -1250,7 +1250,7 @@ TEST(exception_handler, reports_a_task_exception_nobody_retrieved) {
     reports r;
     corio::run(drop_a_failing_task(&r));
     ASSERT_EQ(r.received.size(), 1U);
-    EXPECT_EQ(r.received[0].message, "Task exception was never retrieved");
+    EXPECT_EQ(r.received[0].message, "Task exception was never retrieved (coroutine fail_soon())");
     EXPECT_EQ(r.received[0].task_name, "doomed");
     EXPECT_EQ(what_of(r.received[0].exception), "lost");
 }
@@ -1274,7 +1274,7 @@ TEST(exception_handler, reports_when_the_last_handle_of_a_failed_task_is_dropped
     corio::run(keep_then_drop_failing_task(&r, &while_kept));
     EXPECT_EQ(while_kept, 0U);
     ASSERT_EQ(r.received.size(), 1U);
-    EXPECT_EQ(r.received[0].message, "Task exception was never retrieved");
+    EXPECT_EQ(r.received[0].message, "Task exception was never retrieved (coroutine fail_soon())");
     EXPECT_EQ(what_of(r.received[0].exception), "late");
 }
 

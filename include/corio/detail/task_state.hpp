@@ -180,9 +180,9 @@ public:
     /// Where `e` was thrown, if it is the exception recorded by `record_thrown` (the chain
     /// of awaits from the coroutine it left first); else empty.
     [[nodiscard]] std::string thrown_at(const std::exception_ptr& e) const;
-    /// Record where the exception of `p` (one of this task's coroutines) was thrown,
-    /// unless it is the exception already recorded.
-    void record_thrown(const task_promise_base& p) noexcept;
+    /// The task ended with an exception: keep where it was thrown, if that was recorded
+    /// (record_throw_site), for its report.
+    void keep_throw_site() noexcept;
     [[nodiscard]] event_loop* loop() const noexcept { return m_loop; }
 
     /// Request cancellation of the whole task. Returns false if it has already finished.
