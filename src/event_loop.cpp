@@ -156,14 +156,18 @@ task_state_base::~task_state_base() {
 void task_state_base::report_unretrieved() noexcept {
     if (m_loop != nullptr && m_done && !m_cancelled && m_promise->m_exception &&
         !m_exception_retrieved) {
-        try {
-            exception_context context{"Task exception was never retrieved" +
-                                          creation_site_text(*m_promise),
-                                      m_promise->m_exception, name()};
-            context.async_stack = thrown_at(m_promise->m_exception);
-            m_loop->call_exception_handler(context);
-        } catch (...) { // out of memory while reporting: the report is lost, nothing else
-        }
+        report_unretrieved_now();
+    }
+}
+
+void task_state_base::report_unretrieved_now() noexcept {
+    try {
+        exception_context context{"Task exception was never retrieved" +
+                                      creation_site_text(*m_promise),
+                                  m_promise->m_exception, name()};
+        context.async_stack = thrown_at(m_promise->m_exception);
+        m_loop->call_exception_handler(context);
+    } catch (...) { // out of memory while reporting: the report is lost, nothing else
     }
 }
 
@@ -1199,6 +1203,10 @@ void event_loop::run_entry(ready_entry& e) {
         m_current = nullptr;
         return;
     }
+    run_entry_timed(e);
+}
+
+void event_loop::run_entry_timed(ready_entry& e) {
     // Where the step starts: the chain of awaits the task is suspended in now.
     std::string who = "a coroutine";
     std::string resumed_at;

@@ -359,6 +359,8 @@ private:
     void run_ready_batch();
     void poll_io(bool may_block);
     void run_entry(ready_entry& e);
+    /// run_entry in debug mode: the step is timed, and reported if slow.
+    [[gnu::noinline]] void run_entry_timed(ready_entry& e);
     void run_entry_callback(std::function<void()>& fn);
     void push_callback(std::function<void()> fn);
     void enter_running();

@@ -304,6 +304,7 @@ protected:
     virtual ~task_state_base();
     /// "Task exception was never retrieved".
     void report_unretrieved() noexcept;
+    [[gnu::cold, gnu::noinline]] void report_unretrieved_now() noexcept;
     void destroy() noexcept { delete this; }
 
     event_loop* m_loop;
