@@ -15,13 +15,16 @@
 /// What is rejected, each with the status a server answers: a request line longer than
 /// `max_request_line` (414); a header section longer than `max_header_bytes` or with more
 /// than `max_headers` fields (431); a body longer than `max_body` (413); and as malformed
-/// (400): a bare CR or a NUL anywhere in the head, obs-fold (a field line starting with
-/// SP/HTAB), whitespace between a field name and its colon, a field name that is not a
-/// token, Content-Length together with Transfer-Encoding, repeated Content-Length fields
-/// that differ, a Content-Length that is not a decimal number, a Transfer-Encoding whose
-/// last coding is not "chunked" (501 for a coding other than chunked), a request without
-/// Host in HTTP/1.1, a bad chunk size or chunk terminator. A version other than 1.0/1.1
-/// is 505. Leading empty lines before a request line are skipped (RFC 9112 §2.2).
+/// (400): a bare CR or LF (lines end in CRLF) or a NUL anywhere in the head, obs-fold (a
+/// field line starting with SP/HTAB), whitespace between a field name and its colon, a
+/// field name that is not a token, Content-Length together with Transfer-Encoding,
+/// repeated Content-Length fields that differ, a Content-Length that is not a decimal
+/// number, a Transfer-Encoding whose last coding is not "chunked" (501 for a coding other
+/// than chunked), a request without Host in HTTP/1.1 or with two Host fields, a bad chunk
+/// size or chunk terminator. A version other than 1.0/1.1 is 505. Leading empty lines
+/// before a request line are skipped (RFC 9112 §2.2). Chunk extensions are ignored;
+/// trailer fields are checked, counted toward `max_header_bytes` and `max_headers`, and
+/// dropped.
 
 #include "corio/http/message.hpp"
 
@@ -77,17 +80,25 @@ public:
     void reset();
 
 private:
-    // The implementation (src/http/parser.cpp) owns the layout below this line.
+    // The implementation (src/http/parser.cpp) owns the layout below this line. The head
+    // is parsed in place, line by line, from the bytes fed; only a line split across two
+    // feeds is copied (into m_line) until its end arrives.
+    template <class Parser>
+    friend struct parser_core;
+
     http::limits m_limits;
     parse_state m_state = parse_state::head;
     bool m_expects_continue = false;
+    bool m_failed = false;        // a protocol_error was thrown: feed() refuses until reset()
+    bool m_started = false;       // the request line has been parsed
+    std::uint8_t m_body_mode = 0; // none, length, or the chunked sub-state
+    std::uint8_t m_framing = 0;   // Content-Length, Transfer-Encoding, Host, Expect seen
     request m_message;
-    std::string m_head;           // bytes of the head seen so far
-    std::size_t m_scanned = 0;    // how far m_head was searched for the end of the head
+    std::string m_line;            // a head, chunk-size or trailer line split across feeds
+    std::size_t m_head_bytes = 0;  // bytes of the head (and then the trailer) so far
+    std::size_t m_fields = 0;      // header (and then trailer) fields so far
+    std::uint64_t m_length = 0;    // the Content-Length
     std::uint64_t m_remaining = 0; // body bytes still expected (length or current chunk)
-    std::uint8_t m_body_mode = 0;  // none, length, chunked (and the chunk sub-state)
-    std::string m_line;            // a chunk-size line or trailer line in progress
-    std::size_t m_trailer_bytes = 0;
 };
 
 /// Parses responses from a byte stream. A response's framing depends on the request it
@@ -114,25 +125,37 @@ public:
     void reset();
 
 private:
+    // As request_parser's; src/http/parser.cpp owns the layout.
+    template <class Parser>
+    friend struct parser_core;
+
     http::limits m_limits;
     parse_state m_state = parse_state::head;
-    bool m_head_request = false;
+    std::uint8_t m_method = 0; // other, HEAD or CONNECT: what expect() was told
+    bool m_failed = false;
+    bool m_started = false;       // the status line has been parsed
+    std::uint8_t m_body_mode = 0; // none, length, until close, or the chunked sub-state
+    std::uint8_t m_framing = 0;
     response m_message;
-    std::string m_head;
-    std::size_t m_scanned = 0;
-    std::uint64_t m_remaining = 0;
-    std::uint8_t m_body_mode = 0;
     std::string m_line;
-    std::size_t m_trailer_bytes = 0;
+    std::size_t m_head_bytes = 0;
+    std::size_t m_fields = 0;
+    std::uint64_t m_length = 0;
+    std::uint64_t m_remaining = 0;
 };
 
 /// Write `r` as an HTTP/1.1 response head and body into `out` (appended). Adds
 /// `Content-Length` unless the response has one or `Transfer-Encoding`, and the reason
 /// phrase if `r.reason` is empty. `head_only` writes the head of a response to HEAD
-/// (with the Content-Length the body would have had).
+/// (with the Content-Length the body would have had). A 1xx, 204 or 304 response gets no
+/// body and no added Content-Length. With `Transfer-Encoding: chunked` the body is written
+/// chunked (one chunk, then the last chunk). A CR, LF or NUL in a field or the reason is
+/// written as a space, so no value can end a line early.
 void serialize(const response& r, std::string& out, bool head_only = false);
 /// Write `r` as an HTTP/1.1 request into `out` (appended), adding `Content-Length` when
-/// there is a body (or the method is POST/PUT/PATCH) and no length or coding is given.
+/// there is a body (or the method is POST/PUT/PATCH) and no length or coding is given. The
+/// body, fields and target are written as for a response (a space or control byte in the
+/// target is percent-encoded).
 void serialize(const request& r, std::string& out);
 
 } // namespace corio::http
