@@ -1,1 +1,450 @@
+// http::client: requests over pooled keep-alive connections.
+//
+// Each "host:port" has a pool: a stack of idle streams (the most recently used is reused
+// first, so that rarely used connections age out) and a semaphore of
+// max_connections_per_host permits. A request holds a permit for its whole exchange, takes
+// an idle stream or opens one only when none is idle, so a host never has more open
+// connections than permits. A stream goes back to the pool only when its response was read
+// whole, was framed by a length or chunked coding, and neither side asked to close; any
+// other end (an error, a cancellation, a body delimited by the close) closes it.
+
 #include "corio/http/client.hpp"
+
+#include "corio/cancel_scope.hpp"
+#include "corio/errors.hpp"
+#include "corio/net/tcp.hpp"
+#include "corio/sync/semaphore.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace corio::http {
+
+redirect_error::~redirect_error() = default;
+
+namespace detail {
+
+/// An idle connection in a pool.
+struct idle_connection {
+    stream s;
+    clock::time_point since;
+};
+
+/// The connections to one host:port.
+struct host_pool {
+    explicit host_pool(std::size_t permits) : slots(permits) {}
+    /// One permit per connection a request may use at once.
+    semaphore slots;
+    /// Idle connections, the most recently used last.
+    std::vector<idle_connection> idle;
+    /// Open connections, idle and busy.
+    std::size_t open = 0;
+};
+
+class client_state {
+public:
+    explicit client_state(client_options o) : options(std::move(o)) {}
+
+    host_pool& pool(const std::string& key) {
+        std::unique_ptr<host_pool>& p = pools[key];
+        if (!p) {
+            p = std::make_unique<host_pool>(options.max_connections_per_host);
+        }
+        return *p;
+    }
+
+    void close_idle() noexcept {
+        for (auto& [key, p] : pools) {
+            for (idle_connection& c : p->idle) {
+                c.s.abort();
+            }
+            open -= p->idle.size();
+            p->open -= p->idle.size();
+            p->idle.clear();
+        }
+    }
+
+    client_options options;
+    std::unordered_map<std::string, std::unique_ptr<host_pool>> pools;
+    std::size_t open = 0;
+    /// The client object is gone: connections are closed instead of pooled.
+    bool closed = false;
+};
+
+} // namespace detail
+
+namespace {
+
+using detail::client_state;
+using detail::host_pool;
+
+constexpr std::size_t read_chunk = 16 * 1024;
+
+bool is_redirect(int status) noexcept {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+bool is_idempotent(std::string_view method) noexcept {
+    return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+           method == "PUT" || method == "DELETE";
+}
+
+void check_scheme(const url& u) {
+    if (u.scheme == "https") {
+        throw std::invalid_argument("http client: https is not supported yet (" + u.str() + ")");
+    }
+    if (u.scheme != "http") {
+        throw std::invalid_argument("http client: unsupported URL scheme \"" + u.scheme + "\" (" +
+                                    u.str() + ")");
+    }
+}
+
+/// Point `req` at `u`: its target, Host header and User-Agent.
+void address_request(request& req, const url& u, const client_options& options) {
+    req.target = u.target;
+    req.headers.set("Host", u.authority());
+    if (!options.user_agent.empty() && !req.headers.contains("User-Agent")) {
+        req.headers.set("User-Agent", options.user_agent);
+    }
+}
+
+std::string seconds_text(clock::duration d) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3f", std::chrono::duration<double>(d).count());
+    return text;
+}
+
+/// A permit of a host's pool, returned on destruction.
+class permit {
+public:
+    explicit permit(host_pool& p) noexcept : m_pool(&p) {}
+    permit(const permit&) = delete;
+    permit& operator=(const permit&) = delete;
+    ~permit() { m_pool->slots.release(); }
+
+private:
+    host_pool* m_pool;
+};
+
+/// A connection in use by one request: closed on destruction unless given back.
+class lease {
+public:
+    lease(client_state& state, host_pool& pool) noexcept : m_state(&state), m_pool(&pool) {}
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    ~lease() { close(); }
+
+    /// Hold `s`, a connection just opened or taken from the pool (counted as open).
+    void hold(stream s, bool reused) {
+        m_stream = std::move(s);
+        m_reused = reused;
+    }
+    [[nodiscard]] bool holds() const noexcept { return m_stream.valid(); }
+    [[nodiscard]] bool reused() const noexcept { return m_reused; }
+    stream& get() noexcept { return m_stream; }
+
+    /// Put the connection back in the pool (or close it if the client is gone).
+    void give_back(clock::time_point now) {
+        if (m_state->closed || m_stream.is_closing()) {
+            close();
+            return;
+        }
+        m_pool->idle.push_back(detail::idle_connection{std::move(m_stream), now});
+    }
+
+    /// Close the connection now (dropping anything unsent).
+    void close() noexcept {
+        if (m_stream.valid()) {
+            m_stream.abort();
+            m_stream = stream();
+            --m_pool->open;
+            --m_state->open;
+        }
+    }
+
+private:
+    client_state* m_state;
+    host_pool* m_pool;
+    stream m_stream;
+    bool m_reused = false;
+};
+
+/// The response read from a connection, and whether the connection may be reused.
+struct exchange_result {
+    response res;
+    bool reusable = false;
+};
+
+/// Raised when a connection ends before the first byte of a response.
+std::system_error closed_before_response(const request& req, const url& target) {
+    return std::system_error(std::make_error_code(std::errc::connection_reset),
+                             "http client: " + req.method + " " + target.str() +
+                                 ": the server closed the connection before responding");
+}
+
+/// Read one response to `req` from `s`. `any_byte` tells whether a byte of it arrived.
+task<exchange_result> read_response(stream& s, const request& req, const url& target,
+                                    const http::limits& limits, bool& any_byte) {
+    response_parser parser(limits);
+    parser.expect(req.method);
+    auto buffer = std::make_unique_for_overwrite<char[]>(read_chunk);
+    bool eof = false;
+    bool leftover = false;
+    while (parser.state() != parse_state::complete) {
+        const std::size_t n = co_await s.read_into(std::span<char>(buffer.get(), read_chunk));
+        if (n == 0) {
+            if (!any_byte) {
+                throw closed_before_response(req, target);
+            }
+            eof = true;
+            parser.feed_eof(); // completes a body delimited by the close, or throws
+            break;
+        }
+        any_byte = true;
+        std::size_t used = 0;
+        while (used < n && parser.state() != parse_state::complete) {
+            const std::size_t step = parser.feed(std::string_view(buffer.get() + used, n - used));
+            if (step == 0) {
+                break;
+            }
+            used += step;
+        }
+        leftover = used < n;
+    }
+    exchange_result out;
+    const bool until_close = parser.body_until_close();
+    out.res = parser.take();
+    out.reusable = !eof && !leftover && !until_close && out.res.status != 101 &&
+                   out.res.keep_alive() && req.keep_alive();
+    co_return out;
+}
+
+/// One request and its response over a pooled connection, retried once on a fresh
+/// connection when a reused one turns out to be closed.
+task<response> exchange(std::shared_ptr<client_state> state, const request& req,
+                        const url& target) {
+    const client_options& options = state->options;
+    host_pool& pool = state->pool(target.host + ":" + std::to_string(target.port));
+    co_await pool.slots.acquire();
+    const permit held(pool);
+
+    std::string wire;
+    serialize(req, wire);
+    event_loop& loop = get_running_loop();
+
+    for (int attempt = 0;; ++attempt) {
+        lease conn(*state, pool);
+        // A retry always takes a fresh connection: the idle ones may be as stale.
+        while (attempt == 0 && !pool.idle.empty()) {
+            detail::idle_connection c = std::move(pool.idle.back());
+            pool.idle.pop_back();
+            conn.hold(std::move(c.s), true);
+            const bool stale = loop.time() - c.since >= options.idle_timeout ||
+                               conn.get().is_closing() || conn.get().at_eof();
+            if (!stale) {
+                break;
+            }
+            conn.close();
+        }
+        if (!conn.holds()) {
+            connect_options how;
+            how.timeout = options.connect_timeout;
+            task<stream> connecting = open_connection(target.host, target.port, how);
+            stream s = co_await std::move(connecting);
+            ++pool.open;
+            ++state->open;
+            conn.hold(std::move(s), false);
+        }
+
+        bool any_byte = false;
+        std::exception_ptr failure;
+        bool retry = false;
+        try {
+            conn.get().write(wire);
+            co_await conn.get().drain();
+            task<exchange_result> reading =
+                read_response(conn.get(), req, target, options.limits, any_byte);
+            exchange_result result = co_await std::move(reading);
+            if (result.reusable) {
+                conn.give_back(loop.time());
+            } else {
+                conn.close();
+            }
+            co_return std::move(result.res);
+        } catch (const std::system_error& e) {
+            failure = std::current_exception();
+            const auto code = e.code();
+            retry = attempt == 0 && conn.reused() && !any_byte && is_idempotent(req.method) &&
+                    (code == std::errc::connection_reset || code == std::errc::broken_pipe);
+        }
+        conn.close();
+        if (!retry) {
+            std::rethrow_exception(failure);
+        }
+    }
+}
+
+/// `req` to `target`, following redirects.
+task<response> follow(std::shared_ptr<client_state> state, request req, url target) {
+    const client_options& options = state->options;
+    const std::string first = target.str();
+    address_request(req, target, options);
+    int redirects = 0;
+    while (true) {
+        task<response> exchanging = exchange(state, req, target);
+        response res = co_await std::move(exchanging);
+        res.url = target.str();
+        res.redirects = redirects;
+        if (!is_redirect(res.status) || options.max_redirects <= 0) {
+            co_return res;
+        }
+        const std::optional<std::string_view> location = res.headers.get("Location");
+        if (!location) {
+            throw redirect_error("http client: " + std::to_string(res.status) + " from " + res.url +
+                                 " without a Location header");
+        }
+        std::optional<url> next = target.resolve(*location);
+        if (!next) {
+            throw redirect_error("http client: " + std::to_string(res.status) + " from " + res.url +
+                                 " with an unusable Location \"" + std::string(*location) + "\"");
+        }
+        if (redirects >= options.max_redirects) {
+            throw redirect_error("http client: more than " + std::to_string(options.max_redirects) +
+                                 " redirects from " + first + " (the last from " + res.url +
+                                 " to " + next->str() + ")");
+        }
+        check_scheme(*next);
+        ++redirects;
+        // 303 turns into GET (HEAD stays HEAD); so do 301 and 302 after a POST, as browsers
+        // do. 307 and 308 repeat the request as it was.
+        if ((res.status == 303 && req.method != "HEAD") ||
+            ((res.status == 301 || res.status == 302) && req.method == "POST")) {
+            req.method = "GET";
+            req.body.clear();
+            req.headers.erase("Content-Length");
+            req.headers.erase("Content-Type");
+            req.headers.erase("Transfer-Encoding");
+        }
+        if (next->scheme != target.scheme || next->host != target.host ||
+            next->port != target.port) {
+            // Credentials meant for one origin are not sent to another.
+            req.headers.erase("Authorization");
+            req.headers.erase("Cookie");
+        }
+        target = std::move(*next);
+        address_request(req, target, options);
+    }
+}
+
+client_state& checked(const std::shared_ptr<client_state>& state, const char* operation) {
+    if (!state) {
+        throw invalid_state_error(std::string("http::client::") + operation +
+                                  ": moved-from client");
+    }
+    return *state;
+}
+
+} // namespace
+
+client::client(client_options options) {
+    if (options.max_connections_per_host == 0) {
+        throw std::invalid_argument("http::client: max_connections_per_host must be at least 1");
+    }
+    m_state = std::make_shared<detail::client_state>(std::move(options));
+}
+
+client::client(client&&) noexcept = default;
+
+client& client::operator=(client&& other) noexcept {
+    if (this != &other) {
+        if (m_state) {
+            m_state->close_idle();
+            m_state->closed = true;
+        }
+        m_state = std::move(other.m_state);
+    }
+    return *this;
+}
+
+client::~client() {
+    if (m_state) {
+        m_state->close_idle();
+        m_state->closed = true;
+    }
+}
+
+task<response> client::send(request req, url target) {
+    std::shared_ptr<client_state> state = m_state;
+    const clock::duration timeout = checked(state, "send").options.timeout;
+    check_scheme(target);
+    const std::string what = req.method + " " + target.str();
+    std::optional<clock::time_point> deadline;
+    if (timeout > clock::duration::zero()) {
+        deadline = corio::detail::deadline_after(timeout);
+    }
+    task<response> following = follow(std::move(state), std::move(req), std::move(target));
+    if (!deadline) {
+        co_return co_await std::move(following);
+    }
+    cancel_scope scope(*deadline);
+    std::optional<response> res = co_await scope.run(std::move(following));
+    if (!res) {
+        throw timeout_error("http client: " + what + ": no response within " +
+                            seconds_text(timeout) + " s");
+    }
+    co_return std::move(*res);
+}
+
+task<response> client::get(std::string url_text) {
+    url target = url::parse(url_text);
+    request req;
+    req.method = "GET";
+    task<response> sending = send(std::move(req), std::move(target));
+    co_return co_await std::move(sending);
+}
+
+task<response> client::head(std::string url_text) {
+    url target = url::parse(url_text);
+    request req;
+    req.method = "HEAD";
+    task<response> sending = send(std::move(req), std::move(target));
+    co_return co_await std::move(sending);
+}
+
+task<response> client::post(std::string url_text, std::string body, std::string content_type) {
+    url target = url::parse(url_text);
+    request req;
+    req.method = "POST";
+    req.body = std::move(body);
+    req.headers.set("Content-Type", std::move(content_type));
+    task<response> sending = send(std::move(req), std::move(target));
+    co_return co_await std::move(sending);
+}
+
+task<response> client::post(std::string url_text, std::string body) {
+    task<response> sending =
+        post(std::move(url_text), std::move(body), std::string("application/octet-stream"));
+    co_return co_await std::move(sending);
+}
+
+std::size_t client::connections() const noexcept {
+    return m_state ? m_state->open : 0;
+}
+
+void client::close_idle() {
+    checked(m_state, "close_idle").close_idle();
+}
+
+} // namespace corio::http

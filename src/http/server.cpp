@@ -1,1 +1,639 @@
+// http::serve: one task per connection, reading requests through a request_parser and
+// writing responses in order.
+//
+// The read side: a connection owns one buffer (4 KiB, doubling up to 64 KiB while reads fill
+// it) that stream::read_into fills at its free tail; the parser is fed from it and copies
+// what it keeps, so between requests the buffer is empty unless the client pipelined. The
+// write side: responses are serialized into one string per connection, and that string is
+// handed to stream::write only when the connection is about to wait for more input (or when
+// it holds 64 KiB), so a batch of pipelined requests costs one send. drain() is awaited only
+// when the stream's write buffer is above its high water mark, before reading more. The
+// fields the server adds (Server, Date, Connection) are not added to the handler's response
+// object, which would allocate: their lines (the Date line formatted once a second) are
+// spliced into the serialized response after its status line.
+//
+// Timeouts cost no allocation and no timer operation per request: the connection runs
+// inside one cancel_scope and keeps one loop timer for itself. Before each read it sets the
+// deadline of the wait (the header, body or keep-alive timeout); the timer, when it fires,
+// either finds the deadline passed while the connection waits (and cancels the scope) or
+// re-arms itself for the deadline now in force. A keep-alive connection whose requests keep
+// coming thus re-arms its timer once per timeout period, not once per request.
+
 #include "corio/http/server.hpp"
+
+#include "corio/cancel_scope.hpp"
+#include "corio/errors.hpp"
+#include "corio/join_handle.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace corio::http {
+
+namespace {
+
+constexpr std::size_t initial_read_buffer = 4 * 1024;
+constexpr std::size_t max_read_buffer = 64 * 1024;
+/// Serialized responses are handed to the stream once they reach this size, even when more
+/// pipelined requests are waiting.
+constexpr std::size_t flush_threshold = 64 * 1024;
+/// A response string that grew past this is released after it is sent, not kept.
+constexpr std::size_t max_kept_output = 1024 * 1024;
+/// After the last response of a connection the server half-closes and reads what the
+/// client still sends for up to this long before closing, so that unread input does not
+/// make the kernel reset the connection and destroy the response in flight.
+constexpr std::chrono::seconds linger_time{1};
+
+constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
+/// Bodies up to this size are serialized with the server's fields spliced in after the
+/// status line; larger ones get the fields added to the response instead.
+constexpr std::size_t splice_limit = 16 * 1024;
+
+/// The Date field line for the current second ("Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
+/// formatted once a second per thread.
+std::string_view http_date_line() {
+    struct cache {
+        std::time_t second = -1;
+        char text[48] = {};
+        std::size_t size = 0;
+    };
+    thread_local cache c;
+    const std::time_t now = std::time(nullptr);
+    if (now != c.second) {
+        static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        std::tm tm{};
+        ::gmtime_r(&now, &tm);
+        const int n =
+            std::snprintf(c.text, sizeof c.text, "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                          days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+                          tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        c.size = n > 0 ? std::min(static_cast<std::size_t>(n), sizeof c.text - 1) : 0;
+        c.second = now;
+    }
+    return {c.text, c.size};
+}
+
+bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i];
+        char y = b[i];
+        x = x >= 'A' && x <= 'Z' ? static_cast<char>(x - 'A' + 'a') : x;
+        y = y >= 'A' && y <= 'Z' ? static_cast<char>(y - 'A' + 'a') : y;
+        if (x != y) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// The Server field line for `name` ("Server: corio\r\n"), empty for no name.
+/// \throws std::invalid_argument if the name would break the line.
+std::string server_line(const std::string& name) {
+    if (name.empty()) {
+        return {};
+    }
+    if (name.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+        throw std::invalid_argument("http::serve: server_name contains CR, LF or NUL");
+    }
+    return "Server: " + name + "\r\n";
+}
+
+/// True for a positive duration (zero or less means "no limit").
+bool limited(clock::duration d) noexcept {
+    return d > clock::duration::zero();
+}
+
+/// `now + d`, or the clock's end when that lies beyond it (a timeout of hours::max()).
+clock::time_point after(clock::time_point now, clock::duration d) noexcept {
+    return d >= clock::time_point::max() - now ? clock::time_point::max() : now + d;
+}
+
+/// What a connection is waiting for when its deadline is set.
+enum class waiting : std::uint8_t {
+    nothing,       ///< not waiting on the client (handler running, or between steps)
+    first_request, ///< the first request of the connection, no byte yet
+    idle,          ///< a keep-alive connection between requests, no byte yet
+    head,          ///< the rest of a request's header section
+    body,          ///< the rest of a request's body
+    writing,       ///< the client to take the responses written (drain)
+};
+
+/// One connection being served.
+class connection {
+public:
+    connection(stream& s, const handler& h, const server_options& options)
+        : m_stream(s), m_handler(h), m_options(options), m_loop(get_running_loop()),
+          m_parser(options.limits), m_server_line(server_line(options.server_name)) {}
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+    ~connection() {
+        if (m_timer_armed) {
+            m_loop.cancel_timer(m_timer);
+        }
+    }
+
+    task<> run();
+
+private:
+    task<> serve();
+    /// Answer the complete request in the parser; false if the connection must close.
+    task<bool> respond();
+    /// Answer with `status` (a malformed or late request) and close.
+    task<> fail(int status, std::string_view why);
+    /// Send what is left, half-close, linger, and leave the stream to be closed.
+    task<> finish();
+    task<> discard_input();
+
+    /// Feed the parser what is buffered, until it holds a complete request or the buffer
+    /// is empty. \throws protocol_error.
+    void parse_buffered();
+    /// Hand the serialized responses to the stream.
+    void flush();
+    /// True when the stream holds more than its high water mark of unsent responses.
+    [[nodiscard]] bool writes_backed_up() const {
+        return m_stream.write_buffer_size() > stream::default_high_water;
+    }
+    /// Wait until the client has taken enough of them: keep_alive_timeout at most, then the
+    /// connection is dropped.
+    task<> drain_writes();
+    /// The free tail of the read buffer, grown if the last read filled it.
+    std::span<char> read_room();
+    /// The deadline for the wait about to start, and what it waits for.
+    void set_deadline(waiting what, clock::time_point deadline);
+    void clear_deadline() noexcept { m_waiting = waiting::nothing; }
+    static void on_timer(void* self);
+    void arm(clock::time_point when);
+    /// Serialize `res` into m_out with the Server, Date and Connection fields the server
+    /// adds (those the handler did not set). Returns whether the connection stays open:
+    /// `keep_alive`, unless the response says `Connection: close`.
+    bool append_response(response& res, bool head_only, bool keep_alive, int request_minor);
+
+    stream& m_stream;
+    const handler& m_handler;
+    const server_options& m_options;
+    event_loop& m_loop;
+    request_parser m_parser;
+    /// "Server: <name>\r\n", or empty.
+    std::string m_server_line;
+
+    std::unique_ptr<char[]> m_buffer;
+    std::size_t m_capacity = 0;
+    std::size_t m_begin = 0;
+    std::size_t m_end = 0;
+    bool m_grow = false;
+
+    std::string m_out;
+
+    // Per request.
+    bool m_started = false;       // a byte of the current request was parsed
+    bool m_continue_sent = false; // 100 Continue was sent for it
+    std::optional<clock::time_point> m_head_deadline;
+    std::optional<clock::time_point> m_body_deadline;
+    std::uint64_t m_requests = 0;
+
+    // The deadline and its timer.
+    cancel_scope* m_scope = nullptr;
+    clock::time_point m_start{};
+    clock::time_point m_deadline{};
+    waiting m_waiting = waiting::nothing;
+    waiting m_timed_out = waiting::nothing;
+    timer_handle m_timer;
+    clock::time_point m_timer_at{};
+    bool m_timer_armed = false;
+};
+
+task<> connection::run() {
+    m_start = m_loop.time();
+    bool completed = true;
+    bool broken = false;
+    try {
+        cancel_scope scope;
+        m_scope = &scope;
+        struct forget {
+            connection* c;
+            ~forget() {
+                c->m_scope = nullptr;
+                c->clear_deadline();
+            }
+        } guard{this};
+        task<> body = serve();
+        completed = co_await scope.run(std::move(body));
+    } catch (const std::system_error&) {
+        broken = true; // the client reset the connection or vanished: nothing to answer
+    }
+    if (broken) {
+        m_stream.abort();
+        co_return;
+    }
+    if (completed) {
+        co_return;
+    }
+    // A deadline passed.
+    switch (m_timed_out) {
+    case waiting::first_request:
+    case waiting::head:
+        try {
+            co_await fail(408, "http: the request's header section did not arrive in time");
+        } catch (const std::system_error&) {
+            broken = true;
+        }
+        break;
+    case waiting::body:
+        try {
+            co_await fail(408, "http: the request's body did not arrive in time");
+        } catch (const std::system_error&) {
+            broken = true;
+        }
+        break;
+    case waiting::idle:
+        m_stream.close();
+        break;
+    case waiting::writing:
+    case waiting::nothing:
+        m_stream.abort();
+        break;
+    }
+    if (broken) {
+        m_stream.abort();
+    }
+}
+
+task<> connection::serve() {
+    while (true) {
+        std::optional<int> error_status;
+        std::string error_text;
+        try {
+            parse_buffered();
+        } catch (const protocol_error& e) {
+            error_status = e.status();
+            error_text = e.what();
+        }
+        if (error_status) {
+            co_await fail(*error_status, error_text);
+            co_return;
+        }
+
+        if (m_parser.state() == parse_state::complete) {
+            if (!co_await respond()) {
+                co_await finish();
+                co_return;
+            }
+            if (m_out.size() >= flush_threshold) {
+                flush();
+                if (writes_backed_up()) {
+                    co_await drain_writes();
+                }
+            }
+            continue;
+        }
+
+        // More input is needed: send what was answered so far, first.
+        flush();
+        if (writes_backed_up()) {
+            co_await drain_writes();
+        }
+
+        const clock::time_point now = m_loop.time();
+        if (m_parser.state() == parse_state::body) {
+            if (m_parser.expects_continue() && !m_continue_sent) {
+                m_continue_sent = true;
+                m_stream.write(continue_response);
+            }
+            if (!m_body_deadline && limited(m_options.body_timeout)) {
+                m_body_deadline = after(now, m_options.body_timeout);
+            }
+            if (m_body_deadline) {
+                set_deadline(waiting::body, *m_body_deadline);
+            }
+        } else if (m_started) {
+            if (!m_head_deadline && limited(m_options.header_timeout)) {
+                m_head_deadline = after(now, m_options.header_timeout);
+            }
+            if (m_head_deadline) {
+                set_deadline(waiting::head, *m_head_deadline);
+            }
+        } else if (m_requests == 0) {
+            if (limited(m_options.header_timeout)) {
+                set_deadline(waiting::first_request, after(m_start, m_options.header_timeout));
+            }
+        } else if (limited(m_options.keep_alive_timeout)) {
+            set_deadline(waiting::idle, after(now, m_options.keep_alive_timeout));
+        }
+
+        const std::span<char> room = read_room();
+        const std::size_t n = co_await m_stream.read_into(room);
+        clear_deadline();
+        if (n == 0) {
+            // End of stream. A request cut short gets no answer: nobody would read it.
+            co_return;
+        }
+        m_grow = n == room.size();
+        m_end += n;
+    }
+}
+
+task<> connection::drain_writes() {
+    if (limited(m_options.keep_alive_timeout)) {
+        set_deadline(waiting::writing, after(m_loop.time(), m_options.keep_alive_timeout));
+    }
+    co_await m_stream.drain();
+    clear_deadline();
+}
+
+void connection::parse_buffered() {
+    while (m_begin < m_end && m_parser.state() != parse_state::complete) {
+        const std::size_t used =
+            m_parser.feed(std::string_view(m_buffer.get() + m_begin, m_end - m_begin));
+        if (used == 0) {
+            break;
+        }
+        m_begin += used;
+        m_started = true;
+    }
+    if (m_begin == m_end) {
+        m_begin = m_end = 0;
+    }
+}
+
+std::span<char> connection::read_room() {
+    if (m_begin == m_end) {
+        m_begin = m_end = 0;
+    }
+    std::size_t want = m_capacity == 0 ? initial_read_buffer : m_capacity;
+    if (m_grow && m_capacity < max_read_buffer) {
+        want = m_capacity * 2;
+    }
+    m_grow = false;
+    if (want != m_capacity || m_capacity - m_end == 0) {
+        const std::size_t have = m_end - m_begin;
+        while (want < have + initial_read_buffer) {
+            want *= 2;
+        }
+        auto bigger = std::make_unique_for_overwrite<char[]>(want);
+        if (have > 0) {
+            std::memcpy(bigger.get(), m_buffer.get() + m_begin, have);
+        }
+        m_buffer = std::move(bigger);
+        m_capacity = want;
+        m_begin = 0;
+        m_end = have;
+    }
+    return {m_buffer.get() + m_end, m_capacity - m_end};
+}
+
+void connection::flush() {
+    if (m_out.empty()) {
+        return;
+    }
+    m_stream.write(m_out);
+    if (m_out.capacity() > max_kept_output) {
+        std::string().swap(m_out);
+    } else {
+        m_out.clear();
+    }
+}
+
+bool connection::append_response(response& res, bool head_only, bool keep_alive,
+                                 int request_minor) {
+    // One pass over the handler's fields for the three the server may add.
+    bool has_server = m_server_line.empty();
+    bool has_date = !m_options.date;
+    bool has_connection = false;
+    for (const auto& [name, value] : res.headers) {
+        if (name.size() == 6 && ascii_iequals(name, "Server")) {
+            has_server = true;
+        } else if (name.size() == 4 && ascii_iequals(name, "Date")) {
+            has_date = true;
+        } else if (name.size() == 10 && ascii_iequals(name, "Connection")) {
+            has_connection = true;
+        }
+    }
+    if (has_connection && keep_alive && res.headers.has_token("Connection", "close")) {
+        keep_alive = false; // the handler closes the connection
+    }
+    std::string_view connection_line;
+    if (!keep_alive) {
+        if (!has_connection || !res.headers.has_token("Connection", "close")) {
+            res.headers.erase("Connection");
+            connection_line = "Connection: close\r\n";
+        }
+    } else if (request_minor == 0 && !res.headers.has_token("Connection", "keep-alive")) {
+        res.headers.erase("Connection");
+        connection_line = "Connection: keep-alive\r\n";
+    }
+    const std::string_view server_line = has_server ? std::string_view() : m_server_line;
+    const std::string_view date_line = has_date ? std::string_view() : http_date_line();
+    const std::size_t extra = server_line.size() + date_line.size() + connection_line.size();
+    const std::size_t body = head_only ? 0 : res.body.size();
+
+    if (extra == 0) {
+        serialize(res, m_out, head_only);
+        return keep_alive;
+    }
+    if (body > splice_limit) {
+        // A large body: add the fields to the response rather than move the body in m_out.
+        if (!server_line.empty()) {
+            res.headers.add("Server", m_options.server_name);
+        }
+        if (!date_line.empty()) {
+            res.headers.add("Date", std::string(http_date_line().substr(6, 29)));
+        }
+        if (!connection_line.empty()) {
+            res.headers.add("Connection", keep_alive ? "keep-alive" : "close");
+        }
+        serialize(res, m_out, head_only);
+        return keep_alive;
+    }
+    // serialize writes the status line, the fields and the body; the server's fields go in
+    // right after the status line (so they come first, as most servers send them), which
+    // moves no more than a small response.
+    const std::size_t start = m_out.size();
+    m_out.reserve(start + 256 + extra + body + res.reason.size());
+    serialize(res, m_out, head_only);
+    const std::size_t line_end = m_out.find("\r\n", start);
+    const std::size_t at = line_end == std::string::npos ? m_out.size() : line_end + 2;
+    const std::size_t tail = m_out.size() - at;
+    m_out.resize(m_out.size() + extra);
+    char* base = m_out.data();
+    std::memmove(base + at + extra, base + at, tail);
+    char* p = base + at;
+    for (const std::string_view line : {server_line, date_line, connection_line}) {
+        if (!line.empty()) { // an empty view's data() may be null, which memcpy must not get
+            std::memcpy(p, line.data(), line.size());
+            p += line.size();
+        }
+    }
+    return keep_alive;
+}
+
+task<bool> connection::respond() {
+    request req = m_parser.take();
+    m_started = false;
+    m_continue_sent = false;
+    m_head_deadline.reset();
+    m_body_deadline.reset();
+    ++m_requests;
+
+    const std::size_t out_mark = m_out.size();
+    std::exception_ptr failure;
+    try {
+        task<response> handling = m_handler(req);
+        response res = co_await std::move(handling);
+        co_return append_response(res, req.method == "HEAD", req.keep_alive(), req.version_minor);
+    } catch (const cancelled_error&) {
+        throw;
+    } catch (...) {
+        failure = std::current_exception();
+    }
+
+    {
+        std::string message = "http::serve: the handler of " + req.method + " " + req.target;
+        try {
+            const socket_address peer = m_stream.peer_address();
+            if (!peer.empty()) {
+                message += " from " + peer.to_string();
+            }
+        } catch (const std::exception&) {
+            // the connection is gone: the message names no peer
+        }
+        message += " threw an exception (answered 500, connection closed)";
+        exception_context context;
+        context.message = std::move(message);
+        context.exception = failure;
+        if (const std::optional<task_info> t = current_task()) {
+            context.task_name = t->name;
+        }
+        m_loop.call_exception_handler(context);
+    }
+    m_out.resize(out_mark); // nothing half-written stays before the 500
+    response res(500, "Internal Server Error\n");
+    res.headers.set("Content-Type", "text/plain; charset=utf-8");
+    co_return append_response(res, req.method == "HEAD", false, req.version_minor);
+}
+
+task<> connection::fail(int status, std::string_view why) {
+    response res(status, std::string(reason_phrase(status)) + ": " + std::string(why) + "\n");
+    res.headers.set("Content-Type", "text/plain; charset=utf-8");
+    append_response(res, false, false, 1);
+    co_await finish();
+}
+
+task<> connection::finish() {
+    flush();
+    if (m_stream.is_closing()) {
+        co_return;
+    }
+    if (m_stream.can_write_eof()) {
+        m_stream.write_eof();
+    }
+    task<> discarding = discard_input();
+    co_await move_on_after(linger_time, std::move(discarding));
+    m_stream.close();
+}
+
+task<> connection::discard_input() {
+    while (true) {
+        m_begin = m_end = 0;
+        const std::span<char> room = read_room();
+        if (co_await m_stream.read_into(room) == 0) {
+            co_return;
+        }
+    }
+}
+
+void connection::set_deadline(waiting what, clock::time_point deadline) {
+    if (deadline == clock::time_point::max()) {
+        return; // no limit
+    }
+    m_waiting = what;
+    m_deadline = deadline;
+    if (!m_timer_armed || deadline < m_timer_at) {
+        arm(deadline);
+    }
+}
+
+void connection::arm(clock::time_point when) {
+    if (m_timer_armed) {
+        m_loop.cancel_timer(m_timer);
+    }
+    m_timer = m_loop.add_timer(when, &on_timer, this);
+    m_timer_at = when;
+    m_timer_armed = true;
+}
+
+void connection::on_timer(void* self) {
+    auto& c = *static_cast<connection*>(self);
+    c.m_timer_armed = false;
+    if (c.m_waiting == waiting::nothing || c.m_scope == nullptr) {
+        return; // re-armed by the next wait that has a deadline
+    }
+    if (c.m_loop.time() < c.m_deadline) {
+        c.arm(c.m_deadline);
+        return;
+    }
+    c.m_timed_out = c.m_waiting;
+    c.m_waiting = waiting::nothing;
+    c.m_scope->cancel();
+}
+
+/// What `serve` shares between its connections.
+struct serve_context {
+    handler h;
+    server_options options;
+};
+
+task<> serve_shared(stream s, std::shared_ptr<const serve_context> context) {
+    co_await serve_connection(std::move(s), context->h, context->options);
+}
+
+} // namespace
+
+task<> serve_connection(stream s, const handler& h, const server_options& options) {
+    if (!h) {
+        throw std::invalid_argument("http::serve_connection: empty handler");
+    }
+    connection c(s, h, options);
+    co_await c.run();
+}
+
+task<corio::server> serve(handler h, std::string host, std::uint16_t port, server_options options) {
+    if (!h) {
+        throw std::invalid_argument("http::serve: empty handler");
+    }
+    server_line(options.server_name); // refuse a name that would break the line now
+    auto context =
+        std::make_shared<const serve_context>(serve_context{std::move(h), std::move(options)});
+    corio::connection_handler on_connection = [context](stream s) {
+        return serve_shared(std::move(s), context);
+    };
+    const corio::server_options tcp = context->options.tcp;
+    task<corio::server> starting =
+        start_server(std::move(on_connection), std::move(host), port, tcp);
+    co_return co_await std::move(starting);
+}
+
+task<corio::server> serve(handler h, std::string host, std::uint16_t port) {
+    server_options options;
+    task<corio::server> serving = serve(std::move(h), std::move(host), port, std::move(options));
+    co_return co_await std::move(serving);
+}
+
+} // namespace corio::http

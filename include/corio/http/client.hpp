@@ -62,12 +62,14 @@ class client_state;
 /// Only "http" URLs are supported (https: std::invalid_argument).
 class client {
 public:
+    /// \throws std::invalid_argument if `options.max_connections_per_host` is 0.
     explicit client(client_options options = {});
     client(client&&) noexcept;
     client& operator=(client&&) noexcept;
     client(const client&) = delete;
     client& operator=(const client&) = delete;
-    /// Closes every pooled connection.
+    /// Closes every idle pooled connection; a request still in flight closes its own when
+    /// it ends.
     ~client();
 
     /// Send `req` to `target` (its Host header and target are filled from the URL) and
@@ -76,9 +78,16 @@ public:
     /// \throws std::system_error (connect, I/O), protocol_error (a malformed response),
     /// timeout_error, redirect_error, std::invalid_argument (a bad URL).
     task<response> send(request req, url target);
+    /// A GET of `url_text`. \throws as `send`; std::invalid_argument for a bad URL.
     task<response> get(std::string url_text);
+    /// A HEAD of `url_text` (the response has no body).
     task<response> head(std::string url_text);
-    task<response> post(std::string url_text, std::string body, std::string content_type = "application/octet-stream");
+    /// A POST of `body` to `url_text`, sent with `Content-Type: content_type`.
+    task<response> post(std::string url_text, std::string body, std::string content_type);
+    /// A POST with `Content-Type: application/octet-stream`. An overload rather than a
+    /// default argument: g++ 12 destroys a defaulted class-type argument twice when the call
+    /// sits in a `co_await` expression.
+    task<response> post(std::string url_text, std::string body);
 
     /// Open connections, idle and busy.
     [[nodiscard]] std::size_t connections() const noexcept;
@@ -86,7 +95,8 @@ public:
     void close_idle();
 
 private:
-    std::unique_ptr<detail::client_state> m_state;
+    /// Shared with the requests in flight, which may outlive the client object.
+    std::shared_ptr<detail::client_state> m_state;
 };
 
 } // namespace corio::http

@@ -40,9 +40,11 @@ using handler = std::function<task<response>(request&)>;
 struct server_options {
     http::limits limits{};
     /// Time allowed for a request's whole header section to arrive, from its first byte
-    /// (or from the connection's start): 408 after that.
+    /// (or from the connection's start): 408 after that. Zero (or less) for no limit, as
+    /// for the other timeouts.
     clock::duration header_timeout = std::chrono::seconds(10);
-    /// An idle keep-alive connection is closed after this.
+    /// An idle keep-alive connection is closed after this; so is a connection whose client
+    /// stops taking the responses (the write buffer stays above its high water mark).
     clock::duration keep_alive_timeout = std::chrono::seconds(60);
     /// Time allowed to read a request's body once its head arrived (408 after that).
     clock::duration body_timeout = std::chrono::seconds(60);
@@ -57,9 +59,16 @@ struct server_options {
 /// Listen on `host`:`port` and serve HTTP/1.1 with `h`. The returned server is
 /// `corio::server`: `port()`, `serve_forever()`, `close()` (cancels the connections'
 /// tasks), `wait_closed()`.
-task<corio::server> serve(handler h, std::string host, std::uint16_t port, server_options options = {});
+/// \throws std::invalid_argument if `h` is empty or `options.server_name` holds a CR, LF or
+/// NUL; std::system_error as `start_server`.
+task<corio::server> serve(handler h, std::string host, std::uint16_t port, server_options options);
+/// With the default options. An overload rather than a default argument: g++ 12 destroys a
+/// defaulted class-type argument twice when the call sits in a `co_await` expression.
+task<corio::server> serve(handler h, std::string host, std::uint16_t port);
 
 /// Serve HTTP/1.1 on one connection until it closes (what `serve` runs per connection).
+/// `h` and `options` must outlive the returned task. A peer that vanishes (a reset, a
+/// broken pipe) ends it quietly. \throws std::invalid_argument as `serve`.
 task<> serve_connection(corio::stream s, const handler& h, const server_options& options);
 
 } // namespace corio::http

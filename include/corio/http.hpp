@@ -1,0 +1,10 @@
+#pragma once
+/// \file
+/// corio's HTTP/1.1: the server (`http::serve`), the client (`http::client`), messages,
+/// URLs and the parsers. See docs/http.md.
+
+#include "corio/http/client.hpp"
+#include "corio/http/message.hpp"
+#include "corio/http/parser.hpp"
+#include "corio/http/server.hpp"
+#include "corio/http/url.hpp"

@@ -1,0 +1,533 @@
+// http::client against corio's HTTP server (and against small raw servers where a server
+// must misbehave on purpose): the pool (reuse, the per-host limit, idle connections closed
+// by the server), redirects, timeouts, cancellation, response framings, and bad URLs.
+
+#include "http_support.hpp"
+
+#include <corio/corio.hpp>
+#include <corio/http/client.hpp>
+#include <corio/http/server.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+using namespace std::chrono_literals;
+using namespace corio_http_test;
+namespace http = corio::http;
+
+namespace {
+
+class http_client : public fd_leak_check {};
+
+/// What the routes handler saw.
+struct routes_log {
+    std::vector<std::string> seen; // "METHOD target body"
+    int in_flight = 0;
+    int max_in_flight = 0;
+    int arrived = 0;
+    corio::event two_arrived;
+    corio::event gate;
+    corio::event slow_started;
+    corio::event never;
+};
+
+corio::task<http::response> routes(std::shared_ptr<routes_log> log, http::request& req) {
+    log->seen.push_back(req.method + " " + req.target + " " + req.body);
+    const std::string path(req.path());
+    if (path.rfind("/r/", 0) == 0) {
+        const int n = std::stoi(path.substr(3));
+        if (n == 0) {
+            co_return http::response(200, "done");
+        }
+        http::response res(302, "");
+        res.headers.set("Location", "/r/" + std::to_string(n - 1));
+        co_return res;
+    }
+    if (path == "/rel/a/b") {
+        http::response res(301, "");
+        res.headers.set("Location", "../c?x=1");
+        co_return res;
+    }
+    if (path == "/form") {
+        http::response res(303, "");
+        res.headers.set("Location", "/result");
+        co_return res;
+    }
+    if (path == "/moved-post") {
+        http::response res(302, "");
+        res.headers.set("Location", "/result");
+        co_return res;
+    }
+    if (path == "/keep") {
+        http::response res(307, "");
+        res.headers.set("Location", "/result");
+        co_return res;
+    }
+    if (path == "/nolocation") {
+        co_return http::response(302, "");
+    }
+    if (path == "/loop") {
+        http::response res(302, "");
+        res.headers.set("Location", "/loop");
+        co_return res;
+    }
+    if (path == "/gated") {
+        ++log->in_flight;
+        log->max_in_flight = std::max(log->max_in_flight, log->in_flight);
+        if (++log->arrived == 2) {
+            log->two_arrived.set();
+        }
+        co_await log->gate.wait();
+        --log->in_flight;
+        co_return http::response(200, "gated");
+    }
+    if (path == "/slow") {
+        log->slow_started.set();
+        co_await log->never.wait();
+        co_return http::response(200, "too late");
+    }
+    if (path == "/chunked") {
+        // serialize writes the body chunked.
+        http::response res(200, "hello world");
+        res.headers.set("Transfer-Encoding", "chunked");
+        co_return res;
+    }
+    if (path == "/close") {
+        http::response res(200, "closing");
+        res.headers.set("Connection", "close");
+        co_return res;
+    }
+    co_return http::response(200, req.method + " " + req.target + " " + req.body);
+}
+
+corio::task<test_server> start_routes(std::shared_ptr<routes_log> log) {
+    http::handler h = [log](http::request& req) { return routes(log, req); };
+    co_return co_await start_test_server(std::move(h));
+}
+
+TEST_F(http_client, sequential_requests_reuse_one_connection) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        {
+            http::client c;
+            for (int i = 0; i < 5; ++i) {
+                http::response r = co_await c.get(srv.url("/item/" + std::to_string(i)));
+                EXPECT_EQ(r.status, 200);
+                EXPECT_EQ(r.body, "GET /item/" + std::to_string(i) + " ");
+                EXPECT_EQ(r.url, srv.url("/item/" + std::to_string(i)));
+                EXPECT_EQ(r.redirects, 0);
+                EXPECT_EQ(c.connections(), 1U);
+            }
+            EXPECT_EQ(srv.log->connections, 1);
+            c.close_idle();
+            EXPECT_EQ(c.connections(), 0U);
+        }
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, an_idle_connection_older_than_idle_timeout_is_not_reused) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(hello);
+        http::client_options options;
+        options.idle_timeout = std::chrono::nanoseconds(1);
+        http::client c(options);
+        EXPECT_EQ((co_await c.get(srv.url("/"))).status, 200);
+        EXPECT_EQ((co_await c.get(srv.url("/"))).status, 200);
+        EXPECT_EQ(srv.log->connections, 2);
+        EXPECT_EQ(c.connections(), 1U); // the stale one was closed
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, connect_timeout_limits_connecting) {
+    corio::run([]() -> corio::task<> {
+        corio_net_test::silent_listener silent;
+        http::client_options options;
+        options.connect_timeout = 50ms;
+        http::client c(options);
+        const std::string url = "http://127.0.0.1:" + std::to_string(silent.address.port()) + "/";
+        std::exception_ptr e = co_await corio_test::error_of(c.get(url));
+        EXPECT_TRUE(corio_test::holds<corio::timeout_error>(e)) << describe(e);
+        EXPECT_EQ(c.connections(), 0U);
+    }());
+}
+
+TEST_F(http_client, the_request_carries_host_and_user_agent) {
+    corio::run([]() -> corio::task<> {
+        http::handler echo_headers = [](http::request& req) -> corio::task<http::response> {
+            co_return http::response(200,
+                                     std::string(req.headers.get("Host").value_or("-")) + "|" +
+                                         std::string(req.headers.get("User-Agent").value_or("-")));
+        };
+        test_server srv = co_await start_test_server(echo_headers);
+        http::client_options options;
+        options.user_agent = "corio-test/1";
+        http::client c(options);
+        http::response r = co_await c.get(srv.url("/"));
+        EXPECT_EQ(r.body, "127.0.0.1:" + std::to_string(srv.port()) + "|corio-test/1");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, post_sends_the_body_and_its_type) {
+    corio::run([]() -> corio::task<> {
+        http::handler echo = [](http::request& req) -> corio::task<http::response> {
+            co_return http::response(
+                200, std::string(req.headers.get("Content-Type").value_or("-")) + "|" + req.body);
+        };
+        test_server srv = co_await start_test_server(echo);
+        http::client c;
+        http::response a = co_await c.post(srv.url("/"), "payload", "text/plain");
+        EXPECT_EQ(a.body, "text/plain|payload");
+        http::response b = co_await c.post(srv.url("/"), "raw");
+        EXPECT_EQ(b.body, "application/octet-stream|raw");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, head_returns_no_body) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(hello);
+        http::client c;
+        http::response r = co_await c.head(srv.url("/"));
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "");
+        EXPECT_EQ(r.headers.get("Content-Length").value_or(""), "13");
+        // The connection is still in step: a GET on it works.
+        http::response g = co_await c.get(srv.url("/"));
+        EXPECT_EQ(g.body, "Hello, World!");
+        EXPECT_EQ(srv.log->connections, 1);
+        co_await stop(srv);
+    }());
+}
+
+corio::task<http::response> get_from(http::client& c, std::string url) {
+    co_return co_await c.get(std::move(url));
+}
+
+TEST_F(http_client, max_connections_per_host_limits_concurrent_requests) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client_options options;
+        options.max_connections_per_host = 2;
+        http::client c(options);
+        std::vector<corio::task<http::response>> requests;
+        for (int i = 0; i < 6; ++i) {
+            requests.push_back(get_from(c, srv.url("/gated")));
+        }
+        auto all = corio::spawn(corio::gather(std::move(requests)));
+        co_await wait_event(log->two_arrived);
+        EXPECT_EQ(c.connections(), 2U);
+        log->gate.set();
+        std::vector<http::response> responses = co_await corio::wait_for(all, 10s);
+        EXPECT_EQ(responses.size(), 6U);
+        for (const http::response& r : responses) {
+            EXPECT_EQ(r.body, "gated");
+        }
+        EXPECT_EQ(log->max_in_flight, 2);
+        EXPECT_EQ(srv.log->connections, 2);
+        EXPECT_EQ(c.connections(), 2U);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, a_chain_of_redirects_is_followed) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client c;
+        http::response r = co_await c.get(srv.url("/r/3"));
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "done");
+        EXPECT_EQ(r.redirects, 3);
+        EXPECT_EQ(r.url, srv.url("/r/0"));
+        EXPECT_EQ(srv.log->connections, 1);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, too_many_redirects_raise_redirect_error) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client_options options;
+        options.max_redirects = 2;
+        http::client c(options);
+        // Exactly the limit is fine.
+        EXPECT_EQ((co_await c.get(srv.url("/r/2"))).redirects, 2);
+        std::exception_ptr e = co_await corio_test::error_of(c.get(srv.url("/r/3")));
+        EXPECT_TRUE(corio_test::holds<http::redirect_error>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("/r/3"), std::string::npos) << describe(e);
+        e = co_await corio_test::error_of(c.get(srv.url("/loop")));
+        EXPECT_TRUE(corio_test::holds<http::redirect_error>(e)) << describe(e);
+        e = co_await corio_test::error_of(c.get(srv.url("/nolocation")));
+        EXPECT_TRUE(corio_test::holds<http::redirect_error>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("Location"), std::string::npos) << describe(e);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, max_redirects_zero_returns_the_redirect_itself) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client_options options;
+        options.max_redirects = 0;
+        http::client c(options);
+        http::response r = co_await c.get(srv.url("/r/1"));
+        EXPECT_EQ(r.status, 302);
+        EXPECT_EQ(r.headers.get("Location").value_or(""), "/r/0");
+        EXPECT_EQ(r.redirects, 0);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, a_relative_location_is_resolved_against_the_url) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client c;
+        http::response r = co_await c.get(srv.url("/rel/a/b"));
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "GET /rel/c?x=1 ");
+        EXPECT_EQ(r.url, srv.url("/rel/c?x=1"));
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, see_other_turns_a_post_into_a_get_without_body) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client c;
+        http::response r = co_await c.post(srv.url("/form"), "name=value", "text/plain");
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "GET /result ");
+        http::response moved = co_await c.post(srv.url("/moved-post"), "x", "text/plain");
+        EXPECT_EQ(moved.body, "GET /result ");
+        // 307 repeats the request as it was.
+        http::response kept = co_await c.post(srv.url("/keep"), "again", "text/plain");
+        EXPECT_EQ(kept.body, "POST /result again");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, the_timeout_covers_the_whole_request) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client_options options;
+        options.timeout = 50ms;
+        http::client c(options);
+        std::exception_ptr e = co_await corio_test::error_of(c.get(srv.url("/slow")));
+        EXPECT_TRUE(corio_test::holds<corio::timeout_error>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("/slow"), std::string::npos) << describe(e);
+        // The connection the request was using is closed, not pooled.
+        EXPECT_EQ(c.connections(), 0U);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, cancelling_a_request_closes_its_connection_and_leaks_no_fd) {
+    corio::run([]() -> corio::task<> {
+        const int before = count_fds();
+        {
+            auto log = std::make_shared<routes_log>();
+            test_server srv = co_await start_routes(log);
+            http::client c;
+            auto request = corio::spawn(get_from(c, srv.url("/slow")));
+            co_await wait_event(log->slow_started);
+            EXPECT_EQ(c.connections(), 1U);
+            request.cancel();
+            std::exception_ptr e = co_await corio_test::error_of(request);
+            EXPECT_TRUE(corio_test::holds<corio::cancelled_error>(e)) << describe(e);
+            EXPECT_EQ(c.connections(), 0U);
+            // The client is still usable.
+            EXPECT_EQ((co_await c.get(srv.url("/ok"))).status, 200);
+            co_await stop(srv);
+        }
+        EXPECT_EQ(count_fds(), before);
+    }());
+}
+
+/// A raw server that answers one request per connection with keep-alive, then closes the
+/// first connection (so the client's pooled connection is stale), and answers later
+/// connections normally.
+struct closing_server_log {
+    int connections = 0;
+    int requests = 0;
+    corio::event first_closed;
+};
+
+corio::task<> close_first_connection(corio::stream s, std::shared_ptr<closing_server_log> log) {
+    const int which = ++log->connections;
+    while (true) {
+        std::string head;
+        try {
+            head = co_await s.read_until("\r\n\r\n");
+        } catch (const corio::incomplete_read_error&) {
+            co_return;
+        }
+        ++log->requests;
+        std::size_t length = 0;
+        if (const std::size_t at = head.find("Content-Length: "); at != std::string::npos) {
+            length = std::stoul(head.substr(at + 16));
+        }
+        if (length > 0) {
+            co_await s.read_exactly(length);
+        }
+        s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        co_await s.drain();
+        if (which == 1) {
+            s.close();
+            co_await s.wait_closed();
+            log->first_closed.set();
+            co_return;
+        }
+    }
+}
+
+corio::task<corio::server> start_closing_server(std::shared_ptr<closing_server_log> log) {
+    corio::connection_handler h = [log](corio::stream s) {
+        return close_first_connection(std::move(s), log);
+    };
+    co_return co_await corio::start_server(h, "127.0.0.1", 0);
+}
+
+TEST_F(http_client, a_stale_pooled_connection_is_retried_on_a_fresh_one) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<closing_server_log>();
+        corio::server srv = co_await start_closing_server(log);
+        const std::string url = "http://127.0.0.1:" + std::to_string(srv.port()) + "/";
+        http::client c;
+        EXPECT_EQ((co_await c.get(url)).body, "ok");
+        EXPECT_EQ(c.connections(), 1U); // pooled; the server closes it now
+        co_await wait_event(log->first_closed);
+        http::response r = co_await c.get(url);
+        EXPECT_EQ(r.body, "ok");
+        EXPECT_EQ(log->connections, 2);
+        EXPECT_EQ(c.connections(), 1U);
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
+    }());
+}
+
+TEST_F(http_client, a_post_on_a_stale_connection_is_not_retried) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<closing_server_log>();
+        corio::server srv = co_await start_closing_server(log);
+        const std::string url = "http://127.0.0.1:" + std::to_string(srv.port()) + "/";
+        http::client c;
+        EXPECT_EQ((co_await c.get(url)).body, "ok");
+        co_await wait_event(log->first_closed);
+        std::exception_ptr e = co_await corio_test::error_of(c.post(url, "data"));
+        EXPECT_TRUE(corio_test::holds<std::system_error>(e)) << describe(e);
+        EXPECT_EQ(log->connections, 1);
+        EXPECT_EQ(c.connections(), 0U);
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
+    }());
+}
+
+TEST_F(http_client, a_chunked_response_is_dechunked_and_its_connection_reused) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client c;
+        for (int i = 0; i < 2; ++i) {
+            http::response r = co_await c.get(srv.url("/chunked"));
+            EXPECT_EQ(r.status, 200);
+            EXPECT_EQ(r.body, "hello world");
+        }
+        EXPECT_EQ(c.connections(), 1U);
+        EXPECT_EQ(srv.log->connections, 1);
+        co_await stop(srv);
+    }());
+}
+
+corio::task<> answer_until_close(corio::stream s) {
+    co_await s.read_until("\r\n\r\n");
+    s.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body runs until the close");
+    co_await s.drain();
+    s.close();
+}
+
+TEST_F(http_client, a_body_delimited_by_the_close_is_read_and_the_connection_not_reused) {
+    corio::run([]() -> corio::task<> {
+        corio::connection_handler h = [](corio::stream s) {
+            return answer_until_close(std::move(s));
+        };
+        corio::server srv = co_await corio::start_server(h, "127.0.0.1", 0);
+        const std::string url = "http://127.0.0.1:" + std::to_string(srv.port()) + "/";
+        http::client c;
+        http::response r = co_await c.get(url);
+        EXPECT_EQ(r.body, "the body runs until the close");
+        EXPECT_EQ(c.connections(), 0U);
+        http::response again = co_await c.get(url);
+        EXPECT_EQ(again.body, "the body runs until the close");
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
+    }());
+}
+
+TEST_F(http_client, connection_close_in_the_response_is_respected) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client c;
+        EXPECT_EQ((co_await c.get(srv.url("/close"))).body, "closing");
+        EXPECT_EQ(c.connections(), 0U);
+        EXPECT_EQ((co_await c.get(srv.url("/close"))).body, "closing");
+        EXPECT_EQ(srv.log->connections, 2);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, https_and_bad_urls_are_refused) {
+    corio::run([]() -> corio::task<> {
+        http::client c;
+        std::exception_ptr e = co_await corio_test::error_of(c.get("https://127.0.0.1/"));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("https is not supported yet"), std::string::npos) << describe(e);
+        e = co_await corio_test::error_of(c.get("not a url"));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+        EXPECT_EQ(c.connections(), 0U);
+    }());
+}
+
+TEST_F(http_client, a_refused_connection_names_the_address) {
+    corio::run([]() -> corio::task<> {
+        const std::uint16_t port = corio_net_test::unused_port();
+        http::client c;
+        std::exception_ptr e =
+            co_await corio_test::error_of(c.get("http://127.0.0.1:" + std::to_string(port) + "/"));
+        EXPECT_TRUE(corio_test::holds<std::system_error>(e)) << describe(e);
+        EXPECT_NE(describe(e).find(std::to_string(port)), std::string::npos) << describe(e);
+        EXPECT_EQ(c.connections(), 0U);
+    }());
+}
+
+TEST_F(http_client, an_ipv6_url_reaches_a_server_on_ipv6_loopback) {
+    if (!corio_net_test::ipv6_loopback_available()) {
+        GTEST_SKIP() << "no IPv6 loopback";
+    }
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        test_server srv = co_await start_test_server(hello, options, std::string("::1"));
+        http::client c;
+        http::response r = co_await c.get("http://[::1]:" + std::to_string(srv.port()) + "/");
+        EXPECT_EQ(r.body, "Hello, World!");
+        co_await stop(srv);
+    }());
+}
+
+} // namespace

@@ -1,0 +1,575 @@
+// http::serve and http::serve_connection over real sockets: keep-alive, pipelining, request
+// bodies (chunked, 100-continue), HEAD, the limits and malformed requests (answered, then
+// the connection closed), the header, body and keep-alive timeouts, failing handlers,
+// Connection: close and HTTP/1.0, and closing the server.
+
+#include "http_support.hpp"
+
+#include <corio/corio.hpp>
+#include <corio/http/server.hpp>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using namespace corio_http_test;
+namespace http = corio::http;
+
+namespace {
+
+class http_server : public fd_leak_check {};
+
+/// Answers with the method, the target and the body it got: "GET /a 0:".
+corio::task<http::response> describe_request(http::request& req) {
+    co_return http::response(200, req.method + " " + req.target + " " +
+                                      std::to_string(req.body.size()) + ":" + req.body);
+}
+
+std::string get(std::string_view target, std::string_view extra = "") {
+    return "GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
+}
+
+TEST_F(http_server, serve_answers_hello_world) {
+    corio::run([]() -> corio::task<> {
+        corio::server srv = co_await http::serve(hello, "127.0.0.1", 0);
+        corio::stream s = co_await corio::open_connection("127.0.0.1", srv.port());
+        s.write(get("/"));
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "Hello, World!");
+        EXPECT_EQ(r.field("Content-Length"), "13");
+        EXPECT_EQ(r.field("Server"), "corio");
+        EXPECT_EQ(r.field("Date").size(), 29U) << r.field("Date");
+        EXPECT_NE(r.field("Date").find(" GMT"), std::string::npos);
+        EXPECT_EQ(r.head.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << r.head;
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
+    }());
+}
+
+TEST_F(http_server, fields_the_handler_set_are_not_added_again) {
+    corio::run([]() -> corio::task<> {
+        http::handler own = [](http::request&) -> corio::task<http::response> {
+            http::response res(200, "mine");
+            res.headers.set("server", "custom/2");
+            res.headers.set("DATE", "Thu, 01 Jan 1970 00:00:00 GMT");
+            co_return res;
+        };
+        test_server srv = co_await start_test_server(own);
+        corio::stream s = co_await connect(srv);
+        s.write(get("/"));
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.field("Server"), "custom/2");
+        EXPECT_EQ(r.field("Date"), "Thu, 01 Jan 1970 00:00:00 GMT");
+        std::string head = lower(r.head);
+        EXPECT_EQ(head.find("server:"), head.rfind("server:")) << r.head;
+        EXPECT_EQ(head.find("date:"), head.rfind("date:")) << r.head;
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_server_name_that_would_break_the_line_is_refused) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.server_name = "evil\r\nX-Injected: 1";
+        std::exception_ptr e =
+            co_await corio_test::error_of(http::serve(hello, "127.0.0.1", 0, options));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+    }());
+}
+
+TEST_F(http_server, options_name_the_server_and_drop_the_date) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.server_name = "";
+        options.date = false;
+        test_server srv = co_await start_test_server(hello, options);
+        corio::stream s = co_await connect(srv);
+        s.write(get("/"));
+        raw_response r = co_await expect_response(s);
+        EXPECT_FALSE(r.has("Server"));
+        EXPECT_FALSE(r.has("Date"));
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, keep_alive_serves_several_requests_on_one_connection) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(describe_request);
+        corio::stream s = co_await connect(srv);
+        for (int i = 0; i < 5; ++i) {
+            const std::string target = "/n" + std::to_string(i);
+            s.write(get(target));
+            raw_response r = co_await expect_response(s);
+            EXPECT_EQ(r.status, 200);
+            EXPECT_EQ(r.body, "GET " + target + " 0:");
+            EXPECT_FALSE(r.has("Connection")) << r.head;
+        }
+        EXPECT_EQ(srv.log->connections, 1);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, pipelined_requests_are_answered_in_order) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(describe_request);
+        corio::stream s = co_await connect(srv);
+        std::string batch;
+        for (int i = 0; i < 20; ++i) {
+            batch += get("/p" + std::to_string(i));
+        }
+        batch += "POST /post HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc";
+        batch += get("/last");
+        s.write(batch);
+        for (int i = 0; i < 20; ++i) {
+            raw_response r = co_await expect_response(s);
+            EXPECT_EQ(r.body, "GET /p" + std::to_string(i) + " 0:");
+        }
+        EXPECT_EQ((co_await expect_response(s)).body, "POST /post 3:abc");
+        EXPECT_EQ((co_await expect_response(s)).body, "GET /last 0:");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, requests_split_in_small_pieces_are_put_together) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(describe_request);
+        corio::stream s = co_await connect(srv);
+        const std::string req = "POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello";
+        for (std::size_t i = 0; i < req.size(); i += 7) {
+            s.write(req.substr(i, 7));
+            co_await corio::sleep(0s);
+        }
+        EXPECT_EQ((co_await expect_response(s)).body, "POST /slow 5:hello");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_chunked_request_body_is_dechunked) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(describe_request);
+        corio::stream s = co_await connect(srv);
+        s.write("POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.body, "POST /up 11:hello world");
+        // The connection stays usable.
+        s.write(get("/after"));
+        EXPECT_EQ((co_await expect_response(s)).body, "GET /after 0:");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, expect_100_continue_is_answered_before_the_body_is_sent) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(describe_request);
+        corio::stream s = co_await connect(srv);
+        s.write(
+            "PUT /big HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+        const std::string interim =
+            co_await corio::wait_for(s.read_exactly(25), 10s); // "HTTP/1.1 100 Continue\r\n\r\n"
+        EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+        s.write("12345");
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "PUT /big 5:12345");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, no_100_continue_when_the_body_came_with_the_head) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(describe_request);
+        corio::stream s = co_await connect(srv);
+        s.write(
+            "PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok");
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.body, "PUT /x 2:ok");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, head_gets_the_head_of_what_get_would_send) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(hello);
+        corio::stream s = co_await connect(srv);
+        s.write("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+        raw_response r = co_await expect_response(s, true);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.field("Content-Length"), "13");
+        // No body bytes followed: the next response starts right after the head.
+        s.write(get("/"));
+        raw_response next = co_await expect_response(s);
+        EXPECT_EQ(next.status, 200);
+        EXPECT_EQ(next.body, "Hello, World!");
+        co_await stop(srv);
+    }());
+}
+
+/// Send `bytes` on a new connection; the response, then whether the connection ended.
+corio::task<> expect_rejected(const test_server& srv, std::string bytes, int status) {
+    corio::stream s = co_await connect(srv);
+    s.write(bytes);
+    raw_response r = co_await expect_response(s);
+    EXPECT_EQ(r.status, status) << r.head << r.body;
+    EXPECT_EQ(r.field("Connection"), "close") << r.head;
+    EXPECT_TRUE(co_await ends(s)) << "the connection stayed open after " << status;
+}
+
+TEST_F(http_server, limits_are_answered_with_their_status_then_the_connection_closes) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.limits.max_body = 100;
+        options.limits.max_request_line = 200;
+        options.limits.max_header_bytes = 1000;
+        options.limits.max_headers = 10;
+        test_server srv = co_await start_test_server(describe_request, options);
+        co_await expect_rejected(srv, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n",
+                                 413);
+        co_await expect_rejected(srv,
+                                 "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 "80\r\n" +
+                                     std::string(128, 'x') + "\r\n0\r\n\r\n",
+                                 413);
+        co_await expect_rejected(srv, get("/" + std::string(300, 'a')), 414);
+        std::string many;
+        for (int i = 0; i < 20; ++i) {
+            many += "X-" + std::to_string(i) + ": v\r\n";
+        }
+        co_await expect_rejected(srv, get("/", many), 431);
+        co_await expect_rejected(srv, get("/", "X-Big: " + std::string(2000, 'b') + "\r\n"), 431);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, smuggling_attempts_get_400_and_the_connection_closes) {
+    corio::run([]() -> corio::task<> {
+        auto calls = std::make_shared<int>(0);
+        http::handler counting = [calls](http::request& req) {
+            ++*calls;
+            return describe_request(req);
+        };
+        test_server srv = co_await start_test_server(counting);
+        co_await expect_rejected(srv,
+                                 "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
+                                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                                 400);
+        co_await expect_rejected(
+            srv, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            400);
+        co_await expect_rejected(srv, "GET / HTTP/1.1\r\nHost: t\r\nX-A : b\r\n\r\n", 400);
+        co_await expect_rejected(srv, "GET / HTTP/1.1\r\nHost: t\r\nX-A: b\r\n folded\r\n\r\n",
+                                 400);
+        co_await expect_rejected(srv, "GET / HTTP/1.1\r\n\r\n", 400); // no Host
+        co_await expect_rejected(srv, "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505);
+        co_await expect_rejected(srv, "nonsense\r\n\r\n", 400);
+        EXPECT_EQ(*calls, 0);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_malformed_request_after_good_ones_gets_their_answers_first) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(describe_request);
+        corio::stream s = co_await connect(srv);
+        s.write(get("/one") + get("/two") + "BAD\r\n\r\n");
+        EXPECT_EQ((co_await expect_response(s)).body, "GET /one 0:");
+        EXPECT_EQ((co_await expect_response(s)).body, "GET /two 0:");
+        EXPECT_EQ((co_await expect_response(s)).status, 400);
+        EXPECT_TRUE(co_await ends(s));
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_head_section_that_does_not_arrive_in_time_gets_408) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.header_timeout = 50ms;
+        test_server srv = co_await start_test_server(hello, options);
+        corio::stream s = co_await connect(srv);
+        s.write("GET / HTTP/1.1\r\nHost: t\r\n"); // and never the empty line
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 408);
+        EXPECT_EQ(r.field("Connection"), "close");
+        EXPECT_TRUE(co_await ends(s));
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_connection_that_sends_nothing_gets_408) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.header_timeout = 50ms;
+        test_server srv = co_await start_test_server(hello, options);
+        corio::stream s = co_await connect(srv);
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 408);
+        EXPECT_TRUE(co_await ends(s));
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_body_that_does_not_arrive_in_time_gets_408) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.body_timeout = 50ms;
+        test_server srv = co_await start_test_server(describe_request, options);
+        corio::stream s = co_await connect(srv);
+        s.write("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 408);
+        EXPECT_TRUE(co_await ends(s));
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, an_idle_keep_alive_connection_is_closed_quietly) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.keep_alive_timeout = 50ms;
+        test_server srv = co_await start_test_server(hello, options);
+        corio::stream s = co_await connect(srv);
+        s.write(get("/"));
+        EXPECT_EQ((co_await expect_response(s)).status, 200);
+        // Nothing more is sent: the server closes without a response.
+        std::optional<std::string> rest = co_await corio::move_on_after(10s, s.read_all());
+        EXPECT_TRUE(rest.has_value()) << "the idle connection was not closed";
+        EXPECT_EQ(rest.value_or("(open)"), "");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_busy_keep_alive_connection_outlives_the_timeouts) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.keep_alive_timeout = 200ms;
+        options.header_timeout = 200ms;
+        test_server srv = co_await start_test_server(hello, options);
+        corio::stream s = co_await connect(srv);
+        const corio::clock::time_point start = corio::get_running_loop().time();
+        int answered = 0;
+        // Requests keep coming for longer than either timeout: the connection stays.
+        while (corio::get_running_loop().time() - start < 600ms) {
+            s.write(get("/"));
+            EXPECT_EQ((co_await expect_response(s)).status, 200);
+            ++answered;
+            co_await corio::sleep(20ms);
+        }
+        EXPECT_GT(answered, 3);
+        EXPECT_EQ(srv.log->connections, 1);
+        co_await stop(srv);
+    }());
+}
+
+corio::task<http::response> failing(http::request& req) {
+    if (req.target == "/fail") {
+        throw std::runtime_error("the handler failed on purpose");
+    }
+    co_return http::response(200, "fine");
+}
+
+TEST_F(http_server, a_handler_exception_is_answered_500_and_reported) {
+    corio::run([]() -> corio::task<> {
+        auto reports = std::make_shared<std::vector<std::string>>();
+        corio::get_running_loop().set_exception_handler(
+            [reports](corio::event_loop&, const corio::exception_context& c) {
+                std::string what = c.message;
+                try {
+                    if (c.exception) {
+                        std::rethrow_exception(c.exception);
+                    }
+                } catch (const std::exception& e) {
+                    what += std::string(" | ") + e.what();
+                }
+                reports->push_back(what);
+            });
+        test_server srv = co_await start_test_server(failing);
+        corio::stream s = co_await connect(srv);
+        s.write(get("/fail") + get("/after"));
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 500);
+        EXPECT_EQ(r.field("Connection"), "close");
+        EXPECT_TRUE(co_await ends(s));
+        EXPECT_EQ(reports->size(), 1U);
+        const std::string report = reports->empty() ? std::string() : reports->front();
+        EXPECT_NE(report.find("GET /fail"), std::string::npos) << report;
+        EXPECT_NE(report.find("the handler failed on purpose"), std::string::npos) << report;
+        // The server goes on.
+        corio::stream again = co_await connect(srv);
+        again.write(get("/"));
+        EXPECT_EQ((co_await expect_response(again)).body, "fine");
+        co_await stop(srv);
+        corio::get_running_loop().set_exception_handler({});
+    }());
+}
+
+TEST_F(http_server, connection_close_from_the_client_ends_the_connection) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(hello);
+        corio::stream s = co_await connect(srv);
+        s.write(get("/", "Connection: close\r\n"));
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.field("Connection"), "close");
+        EXPECT_TRUE(co_await ends(s));
+        co_await stop(srv);
+    }());
+}
+
+corio::task<http::response> closing(http::request& /*req*/) {
+    http::response res(200, "bye");
+    res.headers.set("Connection", "close");
+    co_return res;
+}
+
+TEST_F(http_server, connection_close_from_the_handler_ends_the_connection) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(closing);
+        corio::stream s = co_await connect(srv);
+        s.write(get("/") + get("/never"));
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.body, "bye");
+        EXPECT_TRUE(co_await ends(s));
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, http_1_0_closes_unless_it_asks_for_keep_alive) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(hello);
+        {
+            corio::stream s = co_await connect(srv);
+            s.write("GET / HTTP/1.0\r\n\r\n");
+            raw_response r = co_await expect_response(s);
+            EXPECT_EQ(r.status, 200);
+            EXPECT_EQ(r.body, "Hello, World!");
+            EXPECT_TRUE(co_await ends(s));
+        }
+        {
+            corio::stream s = co_await connect(srv);
+            s.write("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+            raw_response r = co_await expect_response(s);
+            EXPECT_EQ(r.field("Connection"), "keep-alive");
+            s.write("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+            EXPECT_EQ((co_await expect_response(s)).status, 200);
+        }
+        EXPECT_EQ(srv.log->connections, 2);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, the_client_half_closing_still_gets_its_answers) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(describe_request);
+        corio::stream s = co_await connect(srv);
+        s.write(get("/a") + get("/b"));
+        s.write_eof();
+        EXPECT_EQ((co_await expect_response(s)).body, "GET /a 0:");
+        EXPECT_EQ((co_await expect_response(s)).body, "GET /b 0:");
+        EXPECT_TRUE(co_await ends(s));
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, closing_the_server_cancels_its_connections) {
+    corio::run([]() -> corio::task<> {
+        auto started = std::make_shared<corio::event>();
+        auto never = std::make_shared<corio::event>();
+        auto cancelled = std::make_shared<bool>(false);
+        http::handler stuck = [started, never,
+                               cancelled](http::request&) -> corio::task<http::response> {
+            started->set();
+            try {
+                co_await never->wait();
+            } catch (const corio::cancelled_error&) {
+                *cancelled = true;
+                throw;
+            }
+            co_return http::response(200, "unreachable");
+        };
+        test_server srv = co_await start_test_server(stuck);
+        corio::stream busy = co_await connect(srv);
+        corio::stream idle = co_await connect(srv);
+        busy.write(get("/"));
+        co_await wait_event(*started);
+        srv.tcp.close();
+        std::optional<bool> done = co_await corio::move_on_after(10s, srv.tcp.wait_closed());
+        EXPECT_TRUE(done.has_value());
+        EXPECT_TRUE(*cancelled);
+        EXPECT_TRUE(co_await ends(busy));
+        EXPECT_TRUE(co_await ends(idle));
+    }());
+}
+
+TEST_F(http_server, a_large_response_and_a_large_request_body_go_through) {
+    corio::run([]() -> corio::task<> {
+        http::handler big = [](http::request& req) -> corio::task<http::response> {
+            std::string body = req.body + std::string(3 * 1024 * 1024, 'z');
+            co_return http::response(200, std::move(body));
+        };
+        test_server srv = co_await start_test_server(big);
+        corio::stream s = co_await connect(srv);
+        const std::string upload = corio_net_test::pattern(2 * 1024 * 1024);
+        s.write("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(upload.size()) +
+                "\r\n\r\n");
+        s.write(upload);
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.field("Server"), "corio");
+        EXPECT_EQ(r.field("Date").size(), 29U);
+        EXPECT_EQ(r.body.size(), upload.size() + 3 * 1024 * 1024);
+        EXPECT_TRUE(r.body.compare(0, upload.size(), upload) == 0);
+        s.write(get("/"));
+        EXPECT_EQ((co_await expect_response(s)).body.size(), 3U * 1024 * 1024);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_client_that_does_not_read_its_responses_is_dropped) {
+    corio::run([]() -> corio::task<> {
+        http::handler big = [](http::request&) -> corio::task<http::response> {
+            co_return http::response(200, std::string(1024 * 1024, 'r'));
+        };
+        http::server_options options;
+        options.keep_alive_timeout = 100ms;
+        test_server srv = co_await start_test_server(big, options);
+        corio::stream s = co_await connect(srv);
+        std::string many;
+        for (int i = 0; i < 64; ++i) {
+            many += get("/");
+        }
+        s.write(many);
+        // Nothing is read: the server's write buffer fills, and it gives up on the client.
+        co_await wait_event(srv.log->connection_ended);
+        EXPECT_EQ(srv.log->ended, 1);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, serves_on_ipv6_loopback) {
+    if (!corio_net_test::ipv6_loopback_available()) {
+        GTEST_SKIP() << "no IPv6 loopback";
+    }
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        test_server srv = co_await start_test_server(hello, options, std::string("::1"));
+        corio::stream s = co_await corio::open_connection("::1", srv.port());
+        s.write(get("/"));
+        EXPECT_EQ((co_await expect_response(s)).body, "Hello, World!");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, an_empty_handler_is_refused) {
+    corio::run([]() -> corio::task<> {
+        std::exception_ptr e =
+            co_await corio_test::error_of(http::serve(http::handler{}, "127.0.0.1", 0));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e));
+    }());
+}
+
+} // namespace
