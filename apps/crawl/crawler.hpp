@@ -1,0 +1,163 @@
+#pragma once
+/// \file
+/// `corio_crawl::crawler`: a web crawler on `corio::http::client`, after "A Web Crawler
+/// With asyncio Coroutines" (500 Lines or Less): a queue of URLs, N worker tasks taking
+/// from it, a set of URLs seen, redirects followed by the crawler itself, and
+/// `queue::join()` to know when the crawl is done.
+///
+/// ```cpp
+/// corio_crawl::crawler c({.workers = 16});
+/// corio_crawl::crawl_summary s = co_await c.run("http://127.0.0.1:8080/");
+/// std::cout << s.pages << " pages, " << s.errors() << " errors\n";
+/// ```
+
+#include <corio/event_loop.hpp>
+#include <corio/task.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace corio_crawl {
+
+/// What one request gave.
+enum class outcome : std::uint8_t {
+    page,             ///< 2xx: counted as a page; its links were followed if HTML
+    redirect,         ///< 301, 302, 303, 307, 308 with a Location: the target was queued
+    http_error,       ///< any other status (4xx, 5xx, 1xx, other 3xx)
+    timeout,          ///< no whole response within the per-request timeout
+    connection_error, ///< connect, read or write failed (std::system_error)
+    protocol_error,   ///< a malformed response (corio::http::protocol_error)
+    redirect_error,   ///< a redirect without a usable Location, or one too many
+    other_error,      ///< anything else
+};
+
+/// The name of an outcome ("timeout").
+[[nodiscard]] const char* outcome_name(outcome o) noexcept;
+
+/// One URL fetched (or tried).
+struct fetch_result {
+    /// The URL requested (normalised: no fragment, lower-case host, no default port).
+    std::string url;
+    /// The page the link to it was found on (empty for the root).
+    std::string referrer;
+    outcome kind = outcome::page;
+    /// The response's status (0 when there was no response).
+    int status = 0;
+    /// Body bytes received.
+    std::size_t bytes = 0;
+    /// For a redirect: the resolved Location.
+    std::string location;
+    /// For an error: what went wrong.
+    std::string error;
+    /// Time from sending the request to the end of the response (or the error).
+    corio::clock::duration elapsed{};
+};
+
+/// Options for `crawler`.
+struct crawl_options {
+    /// Worker tasks, each fetching one URL at a time (at least 1).
+    std::size_t workers = 16;
+    /// The most URLs requested, redirects and errors included: links found beyond it are
+    /// dropped (`crawl_summary::dropped`).
+    std::size_t max_pages = 10000;
+    /// The time one request may take, connecting included; zero for none.
+    corio::clock::duration timeout = std::chrono::seconds(10);
+    /// Redirects followed from a URL found as a link before the target counts as a
+    /// `redirect_error` (0: every redirect is one).
+    int max_redirects = 10;
+    /// Called (on the loop) after each URL is done, with what it gave.
+    std::function<void(const fetch_result&)> on_result;
+};
+
+/// What a crawl did: the totals `run` returns, and `summary()` gives at any time.
+struct crawl_summary {
+    /// The root URL, normalised.
+    std::string root;
+    /// URLs requested and done (every outcome).
+    std::size_t requests = 0;
+    /// 2xx responses.
+    std::size_t pages = 0;
+    /// Redirect responses followed.
+    std::size_t redirects = 0;
+    /// Body bytes received, every response counted.
+    std::size_t bytes = 0;
+    /// `http_error` outcomes, by status.
+    std::map<int, std::size_t> http_errors;
+    std::size_t timeouts = 0;
+    std::size_t connection_errors = 0;
+    std::size_t protocol_errors = 0;
+    std::size_t redirect_errors = 0;
+    std::size_t other_errors = 0;
+    /// Links (and redirect targets) to http URLs of another host or port: ignored.
+    std::size_t offhost_links = 0;
+    /// Links that are not http (https, mailto:, javascript:, malformed): ignored.
+    std::size_t foreign_links = 0;
+    /// New URLs not requested because `max_pages` was reached.
+    std::size_t dropped = 0;
+    /// From the start of the crawl to its end (or to now, while it runs).
+    corio::clock::duration elapsed{};
+    /// True if the crawl was cancelled before it was done.
+    bool cancelled = false;
+
+    /// Every error counted (HTTP errors included).
+    [[nodiscard]] std::size_t errors() const noexcept;
+    /// Requests done per second of `elapsed` (0 before any time has passed).
+    [[nodiscard]] double requests_per_second() const noexcept;
+};
+
+/// The live state of a running crawl, for a progress display.
+struct crawl_progress {
+    std::size_t done = 0;      ///< URLs done
+    std::size_t queued = 0;    ///< URLs waiting in the queue
+    std::size_t in_flight = 0; ///< requests under way
+    std::size_t bytes = 0;     ///< body bytes received
+    std::size_t errors = 0;
+    corio::clock::duration elapsed{};
+};
+
+namespace detail {
+class crawl_state;
+}
+
+/// A crawler. It stays on the root URL's host and port, requests each URL once (URLs are
+/// normalised with `http::url::resolve`, fragments dropped), follows redirects itself (so
+/// each one is counted and its target de-duplicated like a link), and follows the links
+/// of every HTML page it gets. A crawler runs once.
+class crawler {
+public:
+    /// \throws std::invalid_argument if `options.workers` or `options.max_pages` is 0, or
+    /// `max_redirects` or `timeout` is negative.
+    explicit crawler(crawl_options options = {});
+    crawler(crawler&&) noexcept;
+    crawler& operator=(crawler&&) noexcept;
+    crawler(const crawler&) = delete;
+    crawler& operator=(const crawler&) = delete;
+    ~crawler();
+
+    /// Crawl from `root` ("http://host[:port]/path") until no URL is left or `max_pages`
+    /// were requested, and return the totals. Cancelling it stops every request under way
+    /// (their connections are closed) and propagates `cancelled_error`; `summary()` then
+    /// gives the partial totals, with `cancelled` set. The crawler must outlive the task.
+    /// \throws std::invalid_argument for a root that is not an http URL;
+    /// corio::invalid_state_error if this crawler has already run.
+    corio::task<crawl_summary> run(std::string root);
+
+    /// The totals so far (all of them once `run` is over).
+    [[nodiscard]] crawl_summary summary() const;
+    /// The live counters.
+    [[nodiscard]] crawl_progress progress() const;
+    /// Every URL done so far, in the order they were done.
+    [[nodiscard]] const std::vector<fetch_result>& results() const noexcept;
+    [[nodiscard]] const crawl_options& options() const noexcept;
+
+private:
+    std::unique_ptr<detail::crawl_state> m_state;
+};
+
+} // namespace corio_crawl
