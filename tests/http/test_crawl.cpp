@@ -20,6 +20,7 @@
 #include <corio/http/url.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -438,6 +439,40 @@ TEST_F(crawl, rejects_a_second_run_and_urls_that_are_not_http) {
     o.max_pages = 0;
     EXPECT_THROW(corio_crawl::crawler{o}, std::invalid_argument);
 }
+
+#ifdef CORIO_CRAWL_PROGRAM
+// The program itself, stopped by a real SIGINT once its first progress line shows the crawl
+// under way: exit status 130 and the partial summary.
+corio::task<> interrupt_the_program(int* code, std::string* output) {
+    const std::vector<std::string> argv{CORIO_CRAWL_PROGRAM, "--workers", "1", "--site-pages",
+                                        "50000"};
+    corio::process_options options;
+    options.stdout_ = corio::pipe;
+    corio::process p = co_await corio::create_subprocess_exec(argv, options);
+    // Not on a terminal, the progress is a line a second ("120 done, 3 queued, ...").
+    while (true) {
+        std::string line = co_await p.stdout_pipe().read_line();
+        *output += line;
+        if (line.empty() || line.find(" done, ") != std::string::npos) {
+            break;
+        }
+    }
+    p.send_signal(SIGINT);
+    *output += co_await p.stdout_pipe().read_all();
+    *code = co_await p.wait();
+}
+
+TEST_F(crawl, sigint_stops_the_program_with_a_partial_summary) {
+    int code = -1;
+    std::string output;
+    corio::run(corio::fail_after(std::chrono::seconds(50), interrupt_the_program(&code, &output)));
+    SCOPED_TRACE(output);
+    EXPECT_EQ(code, 130);
+    EXPECT_NE(output.find("crawl of http://127.0.0.1:"), std::string::npos);
+    EXPECT_NE(output.find(" cancelled after "), std::string::npos);
+    EXPECT_EQ(output.find("site check"), std::string::npos); // no claim about a partial crawl
+}
+#endif
 
 } // namespace
 
