@@ -176,7 +176,8 @@ void check_against_site(const corio_crawl::site& s, const std::string& root,
         if (!r.url.starts_with(root)) {
             continue;
         }
-        const std::string path = "/" + r.url.substr(root.size());
+        std::string path(1, '/');
+        path.append(r.url, root.size());
         if (r.kind == corio_crawl::outcome::page) {
             pages.insert(path);
         } else if (r.kind == corio_crawl::outcome::http_error && r.status == 404) {

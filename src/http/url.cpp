@@ -338,10 +338,10 @@ std::optional<url> url::resolve(std::string_view ref_text) const {
             path = remove_dot_segments(r.path);
         } else {
             // Merge (§5.2.3): the base path up to its last '/', then the reference.
-            std::string merged(base_path.substr(0, base_path.rfind('/') + 1));
-            if (merged.empty()) {
-                merged = "/";
-            }
+            const std::size_t slash = base_path.rfind('/');
+            std::string merged = slash == std::string_view::npos
+                                     ? std::string("/")
+                                     : std::string(base_path.substr(0, slash + 1));
             merged += r.path;
             path = remove_dot_segments(merged);
         }
