@@ -29,6 +29,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -51,7 +52,9 @@ std::set<std::string> paths_of(const std::vector<corio_crawl::fetch_result>& res
     for (const auto& r : results) {
         if (r.kind == kind && (status == 0 || r.status == status)) {
             EXPECT_EQ(r.url.rfind(root, 0), 0U) << r.url << " is not under " << root;
-            out.insert("/" + r.url.substr(root.size()));
+            std::string path(1, '/');
+            path.append(r.url, root.size());
+            out.insert(std::move(path));
         }
     }
     return out;

@@ -89,7 +89,8 @@ struct response {
     int redirects = 0;
 
     response() = default;
-    response(int status_code, std::string body_text) : status(status_code), body(std::move(body_text)) {}
+    response(int status_code, std::string body_text)
+        : status(status_code), body(std::move(body_text)) {}
 
     /// Whether the connection stays open after this response (as `request::keep_alive`).
     [[nodiscard]] bool keep_alive() const;
