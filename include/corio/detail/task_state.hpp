@@ -177,7 +177,7 @@ public:
     }
     [[nodiscard]] std::string name() const;
     void set_name(std::string name);
-    /// Where `e` was thrown, if it is the exception recorded by `record_thrown` (the chain
+    /// Where `e` was thrown, if it is the exception recorded by `record_throw_site` (the chain
     /// of awaits from the coroutine it left first); else empty.
     [[nodiscard]] std::string thrown_at(const std::exception_ptr& e) const;
     /// The task ended with an exception: keep where it was thrown, if that was recorded
