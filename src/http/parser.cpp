@@ -229,11 +229,18 @@ void check_codings(const headers& h) {
         while (true) {
             const std::size_t comma = v.find(',');
             std::string_view item = v.substr(0, comma);
-            item = trim_ows(item.substr(0, item.find(';')));
+            const std::size_t semicolon = item.find(';');
+            item = trim_ows(item.substr(0, semicolon));
             if (!item.empty()) {
                 ++codings;
                 last = item;
                 if (iequals(item, "chunked")) {
+                    // RFC 9112 §7.1: chunked defines no parameters. Accepting one would
+                    // also let a peer that reads the field differently frame the body
+                    // differently.
+                    if (semicolon != std::string_view::npos) {
+                        malformed("http: Transfer-Encoding chunked with a parameter");
+                    }
                     ++chunked;
                 } else if (unknown.empty()) {
                     unknown = item;
