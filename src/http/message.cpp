@@ -3,27 +3,15 @@
 
 #include "corio/http/message.hpp"
 
+#include "common.hpp"
+
 #include <algorithm>
 
 namespace corio::http {
 
 namespace {
 
-constexpr char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (a[i] != b[i] && lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
+using detail::ascii_iequals;
 
 constexpr bool is_ows(char c) noexcept {
     return c == ' ' || c == '\t';
@@ -43,7 +31,7 @@ std::string_view trim_ows(std::string_view s) noexcept {
 bool list_has(std::string_view value, std::string_view token) noexcept {
     while (true) {
         const std::size_t comma = value.find(',');
-        if (iequals(trim_ows(value.substr(0, comma)), token)) {
+        if (ascii_iequals(trim_ows(value.substr(0, comma)), token)) {
             return true;
         }
         if (comma == std::string_view::npos) {
@@ -104,23 +92,24 @@ void headers::add(std::string name, std::string value) {
 
 void headers::set(std::string name, std::string value) {
     auto it = std::find_if(m_fields.begin(), m_fields.end(),
-                           [&](const value_type& f) { return iequals(f.first, name); });
+                           [&](const value_type& f) { return ascii_iequals(f.first, name); });
     if (it == m_fields.end()) {
         m_fields.emplace_back(std::move(name), std::move(value));
         return;
     }
     const std::size_t keep = static_cast<std::size_t>(it - m_fields.begin());
     // Later fields of the name go; the first takes the new spelling and value in place.
-    m_fields.erase(std::remove_if(it + 1, m_fields.end(),
-                                  [&](const value_type& f) { return iequals(f.first, name); }),
-                   m_fields.end());
+    m_fields.erase(
+        std::remove_if(it + 1, m_fields.end(),
+                       [&](const value_type& f) { return ascii_iequals(f.first, name); }),
+        m_fields.end());
     m_fields[keep].first = std::move(name);
     m_fields[keep].second = std::move(value);
 }
 
 std::optional<std::string_view> headers::get(std::string_view name) const {
     for (const auto& f : m_fields) {
-        if (iequals(f.first, name)) {
+        if (ascii_iequals(f.first, name)) {
             return std::string_view(f.second);
         }
     }
@@ -130,7 +119,7 @@ std::optional<std::string_view> headers::get(std::string_view name) const {
 std::vector<std::string_view> headers::get_all(std::string_view name) const {
     std::vector<std::string_view> values;
     for (const auto& f : m_fields) {
-        if (iequals(f.first, name)) {
+        if (ascii_iequals(f.first, name)) {
             values.emplace_back(f.second);
         }
     }
@@ -139,18 +128,19 @@ std::vector<std::string_view> headers::get_all(std::string_view name) const {
 
 bool headers::contains(std::string_view name) const {
     return std::any_of(m_fields.begin(), m_fields.end(),
-                       [&](const value_type& f) { return iequals(f.first, name); });
+                       [&](const value_type& f) { return ascii_iequals(f.first, name); });
 }
 
 bool headers::has_token(std::string_view name, std::string_view token) const {
     return std::any_of(m_fields.begin(), m_fields.end(), [&](const value_type& f) {
-        return iequals(f.first, name) && list_has(f.second, token);
+        return ascii_iequals(f.first, name) && list_has(f.second, token);
     });
 }
 
 std::size_t headers::erase(std::string_view name) {
-    const auto first = std::remove_if(m_fields.begin(), m_fields.end(),
-                                      [&](const value_type& f) { return iequals(f.first, name); });
+    const auto first = std::remove_if(m_fields.begin(), m_fields.end(), [&](const value_type& f) {
+        return ascii_iequals(f.first, name);
+    });
     const auto removed = static_cast<std::size_t>(m_fields.end() - first);
     m_fields.erase(first, m_fields.end());
     return removed;

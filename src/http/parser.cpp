@@ -14,6 +14,8 @@
 
 #include "corio/http/parser.hpp"
 
+#include "common.hpp"
+
 #include "corio/errors.hpp"
 
 #include <algorithm>
@@ -98,21 +100,10 @@ inline const char* skip(const char* q, const char* e, std::uint8_t k, std::uint8
     return q;
 }
 
-constexpr char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
+using detail::ascii_lower;
 /// `a` equals the lower-case `lower_b`, ASCII case ignored.
-bool iequals(std::string_view a, std::string_view lower_b) noexcept {
-    if (a.size() != lower_b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower_b[i]) {
-            return false;
-        }
-    }
-    return true;
+constexpr bool iequals(std::string_view a, std::string_view lower_b) noexcept {
+    return detail::ascii_iequals_lower(a, lower_b);
 }
 
 std::string_view trim_ows(std::string_view s) noexcept {
@@ -277,7 +268,7 @@ std::uint64_t parse_chunk_size(std::string_view line) {
         if ((size >> 60) != 0) {
             malformed("http: chunk size overflows 64 bits");
         }
-        const char c = lower(*q);
+        const char c = ascii_lower(*q);
         size = size * 16 + static_cast<std::uint64_t>(is_digit(c) ? c - '0' : c - 'a' + 10);
         ++q;
     }
@@ -983,10 +974,19 @@ void append_body(std::string& out, std::string_view body, bool chunked) {
 } // namespace
 
 void serialize(const response& r, std::string& out, bool head_only) {
+    detail::serialize_response(r, out, head_only, {});
+}
+
+void detail::serialize_response(const response& r, std::string& out, bool head_only,
+                                std::initializer_list<std::string_view> extra_fields) {
     const bool bodiless = (r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304;
     const bool has_coding = r.headers.contains("Transfer-Encoding");
     const bool has_length = has_coding || r.headers.contains("Content-Length");
-    out.reserve(out.size() + 64 + r.reason.size() + fields_size(r.headers) +
+    std::size_t extra = 0;
+    for (const std::string_view field : extra_fields) {
+        extra += field.size();
+    }
+    out.reserve(out.size() + 64 + r.reason.size() + extra + fields_size(r.headers) +
                 (head_only ? 0 : r.body.size()));
     out += r.version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
     append_decimal(out, static_cast<std::uint64_t>(std::clamp(r.status, 0, 999)));
@@ -997,6 +997,9 @@ void serialize(const response& r, std::string& out, bool head_only) {
         append_safe(out, r.reason);
     }
     out += "\r\n";
+    for (const std::string_view field : extra_fields) {
+        out += field;
+    }
     append_fields(out, r.headers);
     if (!has_length && !bodiless) {
         append_content_length(out, r.body.size());

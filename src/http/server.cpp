@@ -21,6 +21,8 @@
 
 #include "corio/http/server.hpp"
 
+#include "common.hpp"
+
 #include "corio/cancel_scope.hpp"
 #include "corio/errors.hpp"
 #include "corio/join_handle.hpp"
@@ -58,9 +60,6 @@ constexpr std::size_t max_kept_output = 1024 * 1024;
 constexpr std::chrono::seconds linger_time{1};
 
 constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
-/// Bodies up to this size are serialized with the server's fields spliced in after the
-/// status line; larger ones get the fields added to the response instead.
-constexpr std::size_t splice_limit = 16 * 1024;
 
 /// The Date field line for the current second ("Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
 /// formatted once a second per thread.
@@ -88,21 +87,7 @@ std::string_view http_date_line() {
     return {c.text, c.size};
 }
 
-bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i];
-        char y = b[i];
-        x = x >= 'A' && x <= 'Z' ? static_cast<char>(x - 'A' + 'a') : x;
-        y = y >= 'A' && y <= 'Z' ? static_cast<char>(y - 'A' + 'a') : y;
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
-}
+using detail::ascii_iequals;
 
 /// The Server field line for `name` ("Server: corio\r\n"), empty for no name.
 /// \throws std::invalid_argument if the name would break the line.
@@ -441,46 +426,9 @@ bool connection::append_response(response& res, bool head_only, bool keep_alive,
     }
     const std::string_view server_line = has_server ? std::string_view() : m_server_line;
     const std::string_view date_line = has_date ? std::string_view() : http_date_line();
-    const std::size_t extra = server_line.size() + date_line.size() + connection_line.size();
-    const std::size_t body = head_only ? 0 : res.body.size();
-
-    if (extra == 0) {
-        serialize(res, m_out, head_only);
-        return keep_alive;
-    }
-    if (body > splice_limit) {
-        // A large body: add the fields to the response rather than move the body in m_out.
-        if (!server_line.empty()) {
-            res.headers.add("Server", m_options.server_name);
-        }
-        if (!date_line.empty()) {
-            res.headers.add("Date", std::string(http_date_line().substr(6, 29)));
-        }
-        if (!connection_line.empty()) {
-            res.headers.add("Connection", keep_alive ? "keep-alive" : "close");
-        }
-        serialize(res, m_out, head_only);
-        return keep_alive;
-    }
-    // serialize writes the status line, the fields and the body; the server's fields go in
-    // right after the status line (so they come first, as most servers send them), which
-    // moves no more than a small response.
-    const std::size_t start = m_out.size();
-    m_out.reserve(start + 256 + extra + body + res.reason.size());
-    serialize(res, m_out, head_only);
-    const std::size_t line_end = m_out.find("\r\n", start);
-    const std::size_t at = line_end == std::string::npos ? m_out.size() : line_end + 2;
-    const std::size_t tail = m_out.size() - at;
-    m_out.resize(m_out.size() + extra);
-    char* base = m_out.data();
-    std::memmove(base + at + extra, base + at, tail);
-    char* p = base + at;
-    for (const std::string_view line : {server_line, date_line, connection_line}) {
-        if (!line.empty()) { // an empty view's data() may be null, which memcpy must not get
-            std::memcpy(p, line.data(), line.size());
-            p += line.size();
-        }
-    }
+    // The server's fields go right after the status line (first, as most servers send
+    // them), written by the serializer: the handler's response is not touched.
+    detail::serialize_response(res, m_out, head_only, {server_line, date_line, connection_line});
     return keep_alive;
 }
 

@@ -5,15 +5,15 @@
 
 #include "corio/http/url.hpp"
 
+#include "common.hpp"
+
 #include <algorithm>
 
 namespace corio::http {
 
 namespace {
 
-constexpr char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
-}
+using detail::ascii_lower;
 
 constexpr bool is_alpha(char c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -29,13 +29,12 @@ constexpr bool is_hex(char c) noexcept {
 
 std::string to_lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
+    std::transform(out.begin(), out.end(), out.begin(), ascii_lower);
     return out;
 }
 
-bool iequals(std::string_view a, std::string_view lower_b) noexcept {
-    return a.size() == lower_b.size() && std::equal(a.begin(), a.end(), lower_b.begin(),
-                                                    [](char x, char y) { return lower(x) == y; });
+constexpr bool iequals(std::string_view a, std::string_view lower_b) noexcept {
+    return detail::ascii_iequals_lower(a, lower_b);
 }
 
 /// A reference split as RFC 3986 Appendix B does; the fragment is dropped.

@@ -1,0 +1,51 @@
+#pragma once
+// What src/http/*.cpp share: ASCII case folding for HTTP's case-insensitive tokens (field
+// names, codings, schemes; never the locale's, as RFC 9110 §5.1 says), and the response
+// serializer the server calls with fields of its own.
+
+#include "corio/http/message.hpp"
+
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace corio::http::detail {
+
+constexpr char ascii_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+/// `a` equals `b`, ASCII case ignored on both sides.
+constexpr bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a[i] != b[i] && ascii_lower(a[i]) != ascii_lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// `a` equals `lower_b`, which is already lower case: one side folded.
+constexpr bool ascii_iequals_lower(std::string_view a, std::string_view lower_b) noexcept {
+    if (a.size() != lower_b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (ascii_lower(a[i]) != lower_b[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// serialize(r, out, head_only) with `extra_fields` (whole "Name: value\r\n" lines; empty
+/// ones skipped) right after the status line: the server's Server, Date and Connection,
+/// written without adding them to the handler's response.
+void serialize_response(const response& r, std::string& out, bool head_only,
+                        std::initializer_list<std::string_view> extra_fields);
+
+} // namespace corio::http::detail
