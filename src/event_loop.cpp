@@ -193,6 +193,7 @@ bool task_state_base::cancel() {
         return false;
     }
     m_root_scope.requested = true;
+    m_root_scope.request_seq = ++m_requests;
     deliver_cancel();
     return true;
 }
@@ -201,14 +202,27 @@ void task_state_base::deliver_cancel() {
     if (m_done || m_parked == &cancel_on_its_way) {
         // A cancellation already woke the task, which has not run since: that one
         // cancelled_error is all it gets for any number of requests meanwhile.
+        m_served = m_requests;
         return;
     }
     if (waiter* w = m_parked) {
+        m_served = m_requests;
         w->cancelled = true;
         if (w->on_cancel == nullptr || w->on_cancel(*w)) {
             m_parked = &cancel_on_its_way;
             m_loop->schedule(w->handle, this);
         }
+    } else if (m_woken != nullptr && (!m_woken->granted || m_woken->revoke != nullptr)) {
+        // Woken and scheduled, not run yet: it throws at the point it resumes from, after
+        // giving back what the wake granted. It is already in the ready queue.
+        m_served = m_requests;
+        if (m_woken->granted) {
+            m_woken->granted = false;
+            m_woken->revoke(*m_woken);
+        }
+        m_woken->cancelled = true;
+        m_woken = nullptr;
+        m_parked = &cancel_on_its_way;
     } else {
         m_cancel_pending = true;
     }
@@ -217,6 +231,16 @@ void task_state_base::deliver_cancel() {
 void task_state_base::complete() noexcept {
     m_done = true;
     m_parked = nullptr;
+    m_woken = nullptr;
+    observe_root_request();
+    if (m_cancel_pending && !m_promise->m_exception) {
+        // cancel() came while the task was running (or woken with a grant) and it returned
+        // before reaching another suspension point: it ends cancelled, as in asyncio.
+        try {
+            m_promise->m_exception = std::make_exception_ptr(cancelled_error{});
+        } catch (...) { // out of memory: the task keeps its value
+        }
+    }
     m_cancel_pending = false;
     m_cancelled = is_cancellation(m_promise->m_exception);
     if (m_promise->m_exception && !m_cancelled) {
@@ -249,6 +273,7 @@ void task_state_base::abandon() noexcept {
     m_done = true;
     m_cancelled = true;
     m_parked = nullptr;
+    m_woken = nullptr;
     m_promise->m_task_state = nullptr;
     m_frame.destroy();
     m_frame = nullptr;
@@ -1181,9 +1206,14 @@ void event_loop::run_entry_callback(std::function<void()>& fn) {
     }
 }
 
-void event_loop::unpark_woken(detail::task_state_base& t, const detail::waiter& w) noexcept {
+void event_loop::unpark_woken(detail::task_state_base& t, detail::waiter& w) noexcept {
     if (t.m_parked == &w) {
-        t.m_parked = w.cancelled ? &detail::cancel_on_its_way : nullptr;
+        if (w.cancelled) {
+            t.m_parked = &detail::cancel_on_its_way;
+        } else {
+            t.m_parked = nullptr;
+            t.m_woken = &w;
+        }
     }
 }
 
@@ -1194,8 +1224,11 @@ void event_loop::run_entry(ready_entry& e) {
         run_entry_callback(fn);
         return;
     }
-    if (e.task != nullptr && e.task->m_parked == &detail::cancel_on_its_way) {
-        e.task->m_parked = nullptr; // it is about to receive that cancellation
+    if (e.task != nullptr) {
+        e.task->m_woken = nullptr;
+        if (e.task->m_parked == &detail::cancel_on_its_way) {
+            e.task->m_parked = nullptr; // it is about to receive that cancellation
+        }
     }
     m_current = e.task;
     if (!m_debug) {
@@ -1419,6 +1452,16 @@ std::optional<task_info> current_task() {
         return std::nullopt;
     }
     return describe(*t);
+}
+
+task_handle current_task_handle() {
+    detail::task_state_base* t = detail::current_task_state();
+    if (t == nullptr) {
+        throw invalid_state_error(
+            "current_task_handle: no task is running (call it from inside a task running on an "
+            "event loop)");
+    }
+    return task_handle(t);
 }
 
 std::vector<task_info> all_tasks() {

@@ -145,6 +145,9 @@ private:
             return;
         }
         while (detail::list_node* n = m_list.pop_front()) {
+            // The signal is the waiter's: a cancellation arriving before it runs waits for
+            // its next suspension point.
+            static_cast<signal_wait*>(n)->m_waiter.granted = true;
             detail::wake(static_cast<signal_wait*>(n)->m_waiter);
         }
         // Keep the handler until the woken coroutines have run (they are scheduled before

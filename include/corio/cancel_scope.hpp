@@ -17,8 +17,12 @@
 /// itself (`join_handle::cancel`), did. So a timeout inside a timeout, or a timeout that
 /// expires at the moment the task is cancelled from outside, never swallows the outer
 /// cancellation: the outer one propagates as `cancelled_error`. As with asyncio's
-/// `Task.cancelling()`, a request the code swallowed still counts: inside a task that caught
-/// and ignored its own cancellation, an inner timeout comes out as `cancelled_error`.
+/// `Task.cancelling()`, a request the code swallowed inside a scope still counts against
+/// that scope (its timeout comes out as `cancelled_error`), but a request already delivered
+/// and caught before the scope was entered does not: cleanup code that caught its
+/// cancellation and then waits with `move_on_after(500ms, proc.wait())` gets its timeout.
+/// A deadline already passed when the scope is entered cancels the body at its first
+/// suspension point (`sleep(0s)` included).
 
 #include "corio/detail/awaitable_traits.hpp"
 #include "corio/detail/task_state.hpp"
@@ -89,13 +93,29 @@ public:
             m_state.requested = true;
         }
     }
-    /// True once cancel() was called or the deadline passed.
-    [[nodiscard]] bool cancel_called() const noexcept { return m_state.requested; }
+    /// True once cancel() was called or the deadline passed (trio's `cancel_called`: a
+    /// scope not entered yet, or running, whose deadline is already behind the running
+    /// loop's clock counts as called).
+    [[nodiscard]] bool cancel_called() const noexcept {
+        if (m_state.requested) {
+            return true;
+        }
+        if (!m_deadline || (m_used && !m_active)) {
+            return false;
+        }
+        const event_loop* loop = detail::running_loop();
+        return loop != nullptr && loop->time() >= *m_deadline;
+    }
     /// True if the scope absorbed the cancellation it caused.
     [[nodiscard]] bool cancelled_caught() const noexcept { return m_caught; }
     [[nodiscard]] std::optional<clock::time_point> deadline() const noexcept { return m_deadline; }
-    /// Move the deadline (rearms the timer if the scope is running).
+    /// Move the deadline (rearms the timer if the scope is running; a deadline already
+    /// passed cancels a running scope at once).
+    /// \throws invalid_state_error if the scope has finished.
     void set_deadline(clock::time_point deadline) {
+        if (m_used && !m_active) {
+            throw invalid_state_error("cancel_scope.set_deadline: the scope has finished");
+        }
         m_deadline = deadline;
         if (m_active) {
             disarm();
@@ -117,9 +137,7 @@ private:
                                       "event loop");
         }
         m_used = true;
-        m_state.task = t;
-        m_state.parent = t->m_scope;
-        t->m_scope = &m_state;
+        t->enter_scope(m_state);
         m_active = true;
         if (m_state.requested) {
             t->request_cancel(m_state);
@@ -138,7 +156,14 @@ private:
     }
     void arm() {
         if (m_deadline && !m_state.requested) {
-            m_loop = &get_running_loop();
+            event_loop& loop = get_running_loop();
+            if (*m_deadline <= loop.time()) {
+                // Already passed: the body stops at its first suspension point, not one
+                // loop iteration later (trio, asyncio.timeout(0)).
+                cancel();
+                return;
+            }
+            m_loop = &loop;
             m_timer = m_loop->add_timer(*m_deadline, &on_deadline, this);
         }
     }

@@ -345,7 +345,7 @@ private:
     /// Unpark `t` from `w`, which is being woken. If the wait ended by cancellation, `t`
     /// is marked as having a cancellation on its way until it runs again, so that more
     /// cancel() calls meanwhile do not deliver a second one (asyncio throws once).
-    static void unpark_woken(detail::task_state_base& t, const detail::waiter& w) noexcept;
+    static void unpark_woken(detail::task_state_base& t, detail::waiter& w) noexcept;
     /// A coroutine to resume as part of a task, or (both null) the next of m_callbacks.
     struct ready_entry {
         std::coroutine_handle<> handle;

@@ -201,9 +201,9 @@ public:
             return true;
         }
         T await_resume() {
-            if (m_waiter.cancelled && !m_state->done()) {
-                throw cancelled_error{};
-            }
+            // Cancelled while parked (the future was cancelled too), or after the future
+            // completed but before this task ran: the future keeps its value.
+            m_waiter.check_cancelled();
             m_state->rethrow_if_failed();
             if constexpr (std::is_copy_constructible_v<T>) {
                 return *m_state->value;

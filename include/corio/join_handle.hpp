@@ -44,8 +44,10 @@ inline void wake_join_waiter(completion_listener& l) noexcept {
 }
 
 /// asyncio semantics: cancelling a task that awaits another task cancels that task too,
-/// and the awaiter keeps waiting for it to finish (then throws cancelled_error).
-/// `shield` turns this off: the awaiter stops waiting at once and the task runs on.
+/// and the awaiter keeps waiting for it to finish, then gets what it ended with: its
+/// cancelled_error if it was cancelled, but its value if it caught the cancellation and
+/// returned, or the exception it raised instead. `shield` turns this off: the awaiter
+/// stops waiting at once (cancelled_error) and the task runs on.
 inline void describe_join_waiter(const waiter& w, std::string& out) {
     const task_state_base* t = static_cast<const join_waiter*>(w.context)->target;
     out += t->name() + " (#" + std::to_string(t->id()) + ") to finish";
@@ -55,6 +57,8 @@ inline bool cancel_join_waiter(waiter& w) {
     auto* jw = static_cast<join_waiter*>(w.context);
     if (jw->propagate_cancel) {
         jw->target->cancel();
+        // The cancellation is served by the target: the awaiter resumes with its outcome.
+        w.cancelled = false;
         return false;
     }
     jw->unlink();
@@ -118,7 +122,11 @@ public:
     [[nodiscard]] bool valid() const noexcept { return m_state != nullptr; }
 
     /// Wait for the task and give its result (or rethrow). Cancelling the awaiting task
-    /// cancels this task too, as in asyncio; wrap it in `shield()` to prevent that.
+    /// cancels this task too, as in asyncio, and the awaiter gets what the task ended with
+    /// (`cancelled_error`, or the value or exception of a task that handled its
+    /// cancellation); wrap it in `shield()` to stop waiting at once instead. A cancellation
+    /// that arrives after the task finished, before the awaiter resumed, throws
+    /// `cancelled_error` (the task keeps its result).
     auto operator co_await() const { return awaiter(&state("co_await"), true); }
 
     /// The control block (for combinators).
@@ -147,7 +155,16 @@ public:
         bool await_suspend(std::coroutine_handle<> h) {
             m_node.w.handle = h;
             if (!detail::park(m_node.w)) {
-                return false;
+                if (!m_node.propagate_cancel) {
+                    return false; // cancelled_error at once
+                }
+                // A cancellation was pending: as asyncio, it goes to the awaited task, and
+                // the awaiter waits for that task's outcome.
+                m_state->cancel();
+                m_node.w.cancelled = false;
+                if (!detail::park(m_node.w)) {
+                    return false;
+                }
             }
             m_state->add_listener(m_node);
             return true;
@@ -213,6 +230,63 @@ requires(!detail::is_task<std::remove_cvref_t<A>>::value)
     join_handle<await_result_t<A>> spawn(A&& a, std::string name = {}) {
     return spawn(detail::as_task<std::remove_cvref_t<A>>(std::forward<A>(a)), std::move(name));
 }
+
+/// A reference to a spawned task whatever its result type: what a task knows of itself
+/// (`current_task_handle()`), and what a `join_handle<T>` converts to. Copies refer to the
+/// same task and keep its control block alive; dropping them does not stop the task.
+///
+/// ```cpp
+/// corio::task_handle me = corio::current_task_handle();
+/// registry.add(me);          // someone else may call me.cancel() later
+/// ```
+class task_handle {
+public:
+    task_handle() noexcept = default;
+    template <class T>
+    task_handle(const join_handle<T>& h) noexcept // NOLINT(google-explicit-constructor)
+        : task_handle(h.state_ptr()) {}
+    explicit task_handle(detail::task_state_base* state) noexcept : m_state(state) {
+        if (m_state != nullptr) {
+            m_state->add_ref();
+        }
+    }
+    task_handle(const task_handle& other) noexcept : task_handle(other.m_state) {}
+    task_handle(task_handle&& other) noexcept : m_state(std::exchange(other.m_state, nullptr)) {}
+    task_handle& operator=(task_handle other) noexcept {
+        std::swap(m_state, other.m_state);
+        return *this;
+    }
+    ~task_handle() {
+        if (m_state != nullptr) {
+            m_state->release();
+        }
+    }
+
+    /// Request cancellation, as `join_handle::cancel`. Returns false if the task finished.
+    bool cancel() { return state("cancel").cancel(); }
+    [[nodiscard]] bool done() const { return state("done").done(); }
+    [[nodiscard]] bool cancelled() const { return state("cancelled").cancelled(); }
+    [[nodiscard]] std::string name() const { return state("name").name(); }
+    void set_name(std::string name) { state("set_name").set_name(std::move(name)); }
+    [[nodiscard]] std::uint64_t id() const { return state("id").id(); }
+    [[nodiscard]] bool valid() const noexcept { return m_state != nullptr; }
+
+private:
+    detail::task_state_base& state(const char* operation) const {
+        if (m_state == nullptr) {
+            throw invalid_state_error(std::string("task_handle.") + operation +
+                                      ": empty task_handle (default-constructed or moved-from)");
+        }
+        return *m_state;
+    }
+
+    detail::task_state_base* m_state = nullptr;
+};
+
+/// A handle to the task running now, through which anyone may cancel it later (asyncio's
+/// `asyncio.current_task()`, which gives the Task itself).
+/// \throws invalid_state_error outside a task running on an event loop.
+task_handle current_task_handle();
 
 /// Description of a live task, as `current_task()` and `all_tasks()` give it.
 struct task_info {

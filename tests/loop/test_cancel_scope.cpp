@@ -449,15 +449,19 @@ task<> deadline_with_value_in_the_same_iteration() {
     const auto t0 = now();
     corio::future<int> f;
     // The future is resolved by a timer that fires just before the scope's deadline, in the
-    // same loop iteration: the task is woken with the value, then the deadline passes.
+    // same loop iteration: the task is woken with the value, then the deadline passes before
+    // it runs. As asyncio.timeout_at, the deadline wins (the future keeps its value), and
+    // nothing leaks out of the scope.
     corio::get_running_loop().add_timer(t0 + 1s, &resolve_future, &f);
-    EXPECT_EQ(co_await corio::move_on_after(1s, f), 6);
+    EXPECT_EQ(co_await corio::move_on_after(1s, f), std::nullopt);
+    EXPECT_EQ(f.result(), 6);
+    // A body that never suspends finishes even under a deadline already passed.
     EXPECT_EQ(co_await corio::fail_after(0s, forty_two()), 42);
     co_await corio::sleep(1s); // must not throw
     EXPECT_EQ(now() - t0, 2s);
 }
 
-TEST(cancel_scope, deadline_passing_after_the_wake_up_does_not_leak_out) {
+TEST(cancel_scope, deadline_passing_after_the_wake_up_wins_and_does_not_leak_out) {
     corio::run(deadline_with_value_in_the_same_iteration(), virtual_time());
 }
 
@@ -492,19 +496,20 @@ task<> value_deadline_and_outside_cancel(bool cancel_before_deadline) {
     }
     EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
     EXPECT_TRUE(h.cancelled());
-    // The scope gives the value (its own cancellation was never delivered and dies with
-    // it); the outside one is not lost: it comes at the next suspension.
-    EXPECT_EQ(log, (std::vector<std::string>{"value"}));
+    // Both reach the task at the point it was woken from, before it runs (asyncio): the
+    // scope does not absorb a cancellation that also came from outside.
+    EXPECT_TRUE(log.empty());
     EXPECT_EQ(now() - t0, 1s);
 }
 
-TEST(scope_composition, outside_cancel_survives_a_scope_left_with_its_value) {
+TEST(scope_composition, outside_cancel_and_deadline_at_the_wake_up_give_cancelled_error) {
     corio::run(value_deadline_and_outside_cancel(true), virtual_time());
     corio::run(value_deadline_and_outside_cancel(false), virtual_time());
 }
 
 task<int> enter_scope_while_cancelled(corio::cancel_scope* scope, std::vector<std::string>* log) {
-    co_await corio::sleep(0s); // running when the cancel comes: it is pending
+    co_await corio::sleep(0s);
+    corio::current_task_handle().cancel(); // made while running: pending at the scope's entry
     const std::optional<int> r = co_await scope->run(value_after(1s, 1, log));
     log->push_back(r ? "value" : "moved on");
     co_return 0;
@@ -514,8 +519,6 @@ task<> scope_entered_with_outside_cancel_pending() {
     corio::cancel_scope scope;
     std::vector<std::string> log;
     corio::join_handle<int> h = corio::spawn(enter_scope_while_cancelled(&scope, &log));
-    co_await corio::sleep(0s); // h ran its first step and is scheduled again
-    h.cancel();
     EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
     EXPECT_EQ(log, (std::vector<std::string>{"body cancelled"}));
     EXPECT_FALSE(scope.cancel_called());
@@ -847,6 +850,132 @@ task<> swallowed_then_timeout() {
 
 TEST(scope_composition, swallowed_scope_cancellation_does_not_affect_later_timeouts) {
     corio::run(swallowed_then_timeout(), virtual_time());
+}
+
+// --- deadlines already passed (issue 15, items 1 and 5) ------------------------------------
+
+task<std::string> yield_then_finish(bool* past_first_yield) {
+    co_await corio::sleep(0s);
+    *past_first_yield = true;
+    co_await corio::sleep(0s);
+    co_return "body finished";
+}
+
+task<> past_deadlines_stop_the_body_at_its_first_checkpoint() {
+    const auto t0 = now();
+    bool past = false;
+    // asyncio.timeout(0) / trio.fail_after(0): the first sleep(0) already raises.
+    EXPECT_TRUE(holds<timeout_error>(co_await error_of(corio::fail_after(0s, corio::sleep(0s)))));
+    EXPECT_TRUE(
+        holds<timeout_error>(co_await error_of(corio::fail_after(0s, yield_then_finish(&past)))));
+    EXPECT_FALSE(past);
+    EXPECT_FALSE(co_await corio::move_on_after(-1s, corio::sleep(0s)));
+    EXPECT_EQ(co_await corio::move_on_after(-1s, yield_then_finish(&past)), std::nullopt);
+    EXPECT_FALSE(past);
+    EXPECT_TRUE(
+        holds<timeout_error>(co_await error_of(corio::wait_for(yield_then_finish(&past), 0s))));
+    EXPECT_FALSE(past);
+    corio::cancel_scope scope(now() - 1s);
+    EXPECT_EQ(co_await scope.run(yield_then_finish(&past)), std::nullopt);
+    EXPECT_FALSE(past);
+    EXPECT_TRUE(scope.cancelled_caught());
+    EXPECT_EQ(now() - t0, 0s);
+}
+
+TEST(cancel_scope, deadline_already_passed_stops_the_body_at_its_first_sleep_zero) {
+    corio::run(past_deadlines_stop_the_body_at_its_first_checkpoint(), virtual_time());
+}
+
+task<> cancel_called_reflects_a_passed_deadline() {
+    // trio: cancel_called is true for a scope not entered yet, or running, whose deadline
+    // has passed.
+    corio::cancel_scope scope(now() - 1s);
+    EXPECT_TRUE(scope.cancel_called());
+    corio::cancel_scope later(now() + 1s);
+    EXPECT_FALSE(later.cancel_called());
+    co_await corio::sleep(1s);
+    EXPECT_TRUE(later.cancel_called());
+    EXPECT_EQ(co_await scope.run(value_after(1s, 1)), std::nullopt);
+    EXPECT_TRUE(scope.cancel_called());
+    // A finished scope: its deadline cannot be moved any more.
+    corio::cancel_scope done(now() + 1h);
+    EXPECT_EQ(co_await done.run(value_after(1s, 2)), 2);
+    EXPECT_FALSE(done.cancel_called());
+    try {
+        done.set_deadline(now() + 2h);
+        ADD_FAILURE() << "expected invalid_state_error";
+    } catch (const corio::invalid_state_error& e) {
+        EXPECT_NE(std::string(e.what()).find("set_deadline"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(done.deadline(), now() + 1h - 1s);
+}
+
+TEST(cancel_scope, cancel_called_of_a_scope_whose_deadline_passed_is_true) {
+    corio::run(cancel_called_reflects_a_passed_deadline(), virtual_time());
+}
+
+// --- a timeout in the cleanup of a cancelled task (issue 15, item 2) -----------------------
+
+task<std::string> cleanup_with_timeouts(std::vector<std::string>* log) {
+    try {
+        co_await corio::sleep(1h);
+    } catch (const cancelled_error&) {
+        log->push_back("cancelled");
+    }
+    // terminate(); wait up to 500 ms; kill(): the waits must time out on their own deadline.
+    const auto t0 = now();
+    if (!co_await corio::move_on_after(500ms, corio::sleep(1h))) {
+        log->push_back("move_on_after timed out");
+    }
+    if (holds<timeout_error>(co_await error_of(corio::wait_for(corio::sleep(1h), 500ms)))) {
+        log->push_back("wait_for timed out");
+    }
+    if (holds<timeout_error>(co_await error_of(corio::fail_after(500ms, corio::sleep(1h))))) {
+        log->push_back("fail_after timed out");
+    }
+    EXPECT_EQ(now() - t0, 1500ms);
+    co_return "cleaned up";
+}
+
+task<> timeouts_in_cleanup() {
+    std::vector<std::string> log;
+    auto h = corio::spawn(cleanup_with_timeouts(&log));
+    co_await corio::sleep(1s);
+    h.cancel();
+    EXPECT_EQ(co_await h, "cleaned up"); // Python 3.11 gives the timeouts too
+    EXPECT_EQ(log, (std::vector<std::string>{"cancelled", "move_on_after timed out",
+                                             "wait_for timed out", "fail_after timed out"}));
+}
+
+TEST(scope_composition, timeout_entered_after_a_caught_cancellation_times_out) {
+    corio::run(timeouts_in_cleanup(), virtual_time());
+}
+
+task<> catch_one_cancellation_then_sleep() {
+    try {
+        co_await corio::sleep(1h);
+    } catch (const cancelled_error&) {
+    }
+    co_await corio::sleep(1h);
+}
+
+task<std::string> swallow_inside_the_timeout() {
+    // The outer cancellation is caught inside the timeout: asyncio still reports the timeout
+    // as CancelledError (the task is "cancelling" since before the timeout expired).
+    const std::exception_ptr e =
+        co_await error_of(corio::fail_after(1s, catch_one_cancellation_then_sleep()));
+    co_return holds<cancelled_error>(e) ? "cancelled_error" : "other";
+}
+
+task<> swallowed_inside_a_timeout() {
+    auto h = corio::spawn(swallow_inside_the_timeout());
+    co_await corio::sleep(100ms);
+    h.cancel();
+    EXPECT_EQ(co_await h, "cancelled_error");
+}
+
+TEST(scope_composition, cancellation_caught_inside_a_timeout_still_wins_over_it) {
+    corio::run(swallowed_inside_a_timeout(), virtual_time());
 }
 
 } // namespace

@@ -302,34 +302,6 @@ TEST(cancellation, cancel_while_running_is_delivered_at_the_next_suspension) {
     corio::run(cancel_while_running(), virtual_time());
 }
 
-task<int> await_future_then_sleep(corio::future<int> f, int* got, bool* after) {
-    *got = co_await f;
-    co_await corio::sleep(1s);
-    *after = true;
-    co_return *got;
-}
-
-task<> cancel_after_wake() {
-    corio::future<int> f;
-    int got = 0;
-    bool after = false;
-    auto h = corio::spawn(await_future_then_sleep(f, &got, &after));
-    co_await corio::sleep(1s);
-    // The task is woken (scheduled with the value), then cancelled before it runs: it gets its
-    // value, and the cancellation at its next suspension.
-    f.set_result(5);
-    h.cancel();
-    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
-    EXPECT_EQ(got, 5);
-    EXPECT_FALSE(after);
-    EXPECT_TRUE(h.cancelled());
-    EXPECT_FALSE(f.cancelled());
-}
-
-TEST(cancellation, cancel_after_wake_keeps_the_value_and_is_delivered_next) {
-    corio::run(cancel_after_wake(), virtual_time());
-}
-
 task<> never_started(bool* ran) {
     *ran = true;
     co_return;
@@ -434,6 +406,148 @@ TEST(cancellation, run_cancels_tasks_still_parked_when_main_returns) {
     EXPECT_TRUE(h.done());
     EXPECT_TRUE(h.cancelled());
     EXPECT_FALSE(finished);
+}
+
+// --- a cancellation that reaches a task woken but not yet run (issue 15, item 1) ----------
+
+task<int> yield_then_return(int v, bool* finished) {
+    co_await corio::sleep(0s);
+    *finished = true;
+    co_return v;
+}
+
+task<> cancel_woken_yielder() {
+    bool finished = false;
+    auto h = corio::spawn(yield_then_return(7, &finished));
+    // h runs its first step in the next batch and parks in sleep(0s), which makes it ready
+    // again at once; this task resumes after that step, with h woken but not yet run.
+    co_await corio::sleep(0s);
+    EXPECT_FALSE(h.done());
+    EXPECT_TRUE(h.cancel());
+    const std::exception_ptr e = co_await error_of(h);
+    EXPECT_TRUE(holds<cancelled_error>(e)); // asyncio: CancelledError at that resume point
+    EXPECT_TRUE(h.cancelled());
+    EXPECT_FALSE(finished);
+}
+
+TEST(cancellation, cancel_of_a_task_woken_but_not_yet_run_is_not_lost) {
+    corio::run(cancel_woken_yielder(), virtual_time());
+}
+
+task<> cancel_after_the_future_completed() {
+    bool finished = false;
+    corio::future<int> f;
+    auto h = corio::spawn(await_future(f, &finished));
+    co_await corio::sleep(0s); // h parks on the future
+    f.set_result(5);           // h is woken ...
+    EXPECT_TRUE(h.cancel());   // ... and cancelled before it runs
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_FALSE(finished);
+    EXPECT_EQ(f.result(), 5); // the future keeps its value
+}
+
+TEST(cancellation, cancel_after_the_awaited_future_completed_is_delivered_at_the_await) {
+    corio::run(cancel_after_the_future_completed(), virtual_time());
+}
+
+task<int> cancel_self_then_return() {
+    auto self = corio::current_task_handle();
+    EXPECT_TRUE(self.cancel());
+    co_return 3;
+}
+
+task<> self_cancel_then_return() {
+    auto h = corio::spawn(cancel_self_then_return());
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    EXPECT_TRUE(h.cancelled()); // asyncio: cancelled right before the coroutine stopped
+}
+
+TEST(cancellation, task_cancelled_while_running_that_returns_ends_cancelled) {
+    corio::run(self_cancel_then_return(), virtual_time());
+}
+
+task<> lock_then_yield(corio::mutex* m, std::vector<std::string>* log) {
+    auto guard = co_await m->lock();
+    log->push_back("locked");
+    co_await corio::sleep(0s);
+    log->push_back("not reached");
+}
+
+task<> cancel_after_the_lock_was_handed_over() {
+    corio::mutex m;
+    std::vector<std::string> log;
+    std::vector<std::string> log2;
+    auto g = co_await m.lock();
+    auto h = corio::spawn(lock_then_yield(&m, &log));
+    auto h2 = corio::spawn(lock_then_yield(&m, &log2));
+    co_await corio::sleep(0s); // both wait for the lock
+    g.unlock();                // handed to h, which is woken ...
+    EXPECT_TRUE(h.cancel());   // ... and cancelled before it runs
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h)));
+    // asyncio: the cancelled waiter throws where it was woken and passes the lock on.
+    EXPECT_TRUE(log.empty());
+    h2.cancel();
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(h2)));
+    EXPECT_EQ(log2, std::vector<std::string>{"locked"});
+    EXPECT_FALSE(m.locked());
+}
+
+TEST(cancellation, cancel_after_a_lock_was_handed_over_passes_the_lock_on) {
+    corio::run(cancel_after_the_lock_was_handed_over(), virtual_time());
+}
+
+// --- a cancel passed on to an awaited task (issue 15, item 3) ------------------------------
+
+task<int> catch_cancel_and_return(int v) {
+    try {
+        co_await corio::sleep(1h);
+    } catch (const cancelled_error&) {
+        co_return v;
+    }
+    co_return -1;
+}
+
+struct foo_error : std::runtime_error {
+    foo_error() : std::runtime_error("foo") {}
+};
+
+task<int> raise_on_cancel() {
+    try {
+        co_await corio::sleep(1h);
+    } catch (const cancelled_error&) {
+        throw foo_error();
+    }
+    co_return -1;
+}
+
+task<int> await_handle(corio::join_handle<int> inner) {
+    co_return co_await inner;
+}
+
+task<> awaited_task_outcome_reaches_the_awaiter() {
+    // asyncio: cancelling a task that awaits another task cancels that one, and the
+    // awaiter gets what it ended with.
+    auto outer = corio::spawn(await_handle(corio::spawn(catch_cancel_and_return(42))));
+    co_await corio::sleep(1s);
+    EXPECT_TRUE(outer.cancel());
+    EXPECT_EQ(co_await outer, 42);
+
+    auto outer2 = corio::spawn(await_handle(corio::spawn(raise_on_cancel())));
+    co_await corio::sleep(1s);
+    EXPECT_TRUE(outer2.cancel());
+    EXPECT_TRUE(holds<foo_error>(co_await error_of(outer2)));
+
+    // wait_for: the inner task's value, or its own error, not timeout_error (asyncio 3.11).
+    EXPECT_EQ(co_await corio::wait_for(corio::spawn(catch_cancel_and_return(43)), 1s), 43);
+    EXPECT_TRUE(
+        holds<foo_error>(co_await error_of(corio::wait_for(corio::spawn(raise_on_cancel()), 1s))));
+    // An inner task that is cancelled gives the timeout.
+    EXPECT_TRUE(holds<corio::timeout_error>(
+        co_await error_of(corio::wait_for(corio::spawn(yield_then_return(1, nullptr)), 0s))));
+}
+
+TEST(cancellation, awaiter_gets_the_outcome_of_an_awaited_task_it_cancelled) {
+    corio::run(awaited_task_outcome_reaches_the_awaiter(), virtual_time());
 }
 
 } // namespace

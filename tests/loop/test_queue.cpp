@@ -132,13 +132,27 @@ TEST(queue, cancelled_get_leaves_the_line_and_eats_no_item) {
 corio::task<> handed_item_survives_cancel() {
     corio::queue<int> q;
     auto a = corio::spawn(get_one(q));
+    auto b = corio::spawn(get_one(q));
     co_await corio::sleep(1ms);
     q.put_nowait(7); // handed to a
-    a.cancel();      // arrives after the item: delivered at a's next suspension
-    EXPECT_EQ(co_await a, 7);
+    a.cancel();      // before a ran: a gives 7 to the next getter (asyncio)
+    EXPECT_TRUE(a.cancelled() || !a.done());
+    co_await corio::sleep(0s);
+    EXPECT_TRUE(a.cancelled());
+    EXPECT_EQ(co_await b, 7);
+
+    auto c = corio::spawn(get_one(q));
+    co_await corio::sleep(1ms);
+    q.put_nowait(8); // handed to c
+    q.put_nowait(9);
+    c.cancel(); // no other getter: 8 goes back to the head of the queue
+    co_await corio::sleep(0s);
+    EXPECT_TRUE(c.cancelled());
+    EXPECT_EQ(q.get_nowait(), 8);
+    EXPECT_EQ(q.get_nowait(), 9);
 }
 
-TEST(queue, an_item_handed_to_a_getter_is_received_even_if_it_is_then_cancelled) {
+TEST(queue, an_item_handed_to_a_getter_cancelled_before_it_ran_goes_back_to_the_queue) {
     run_test(handed_item_survives_cancel);
 }
 

@@ -96,9 +96,10 @@ corio::task<> mutex_handed_lock_survives_cancel() {
     auto a = corio::spawn(hold_lock(m, order, 1, 1h));
     co_await corio::sleep(0s);
     first.unlock(); // handed to a, which has not run yet
-    a.cancel();     // delivered at a's next suspension, with the lock held
+    a.cancel();     // a gives the lock back and throws where it was woken (asyncio)
+    EXPECT_FALSE(m.locked());
     co_await corio::sleep(0s);
-    EXPECT_EQ(order, (std::vector<int>{1}));
+    EXPECT_TRUE(order.empty());
     try {
         co_await a;
     } catch (const corio::cancelled_error&) {

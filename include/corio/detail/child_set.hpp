@@ -266,6 +266,9 @@ public:
                 if (m_policy == on_cancel_policy::detach) {
                     throw cancelled_error{};
                 }
+                // Cancelled after a child's completion woke us, before we ran (on_cancel was
+                // not called then): the children still running get it now.
+                m_set->cancel_all();
                 return true;
             }
             return false;

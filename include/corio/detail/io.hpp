@@ -168,6 +168,8 @@ private:
     static void on_complete(io_op& op, int result) {
         auto* self = static_cast<io_await*>(op.context);
         self->m_result = result;
+        // What the operation did (an accepted connection, bytes sent) is the task's.
+        self->m_waiter.granted = true;
         wake(self->m_waiter);
     }
     static bool on_cancel(waiter& w) noexcept {

@@ -13,6 +13,18 @@
 // await_resume throws `cancelled_error` at once. Otherwise the task records the waiter as
 // the place it is parked at. Whatever completes the wait calls `wake()`.
 //
+// Woken, not yet run: between `wake()` and the task's next step the task remembers the
+// waiter it was woken from. A cancellation arriving then is delivered at that resume point
+// (its await_resume throws `cancelled_error`, as asyncio throws into a task that was
+// scheduled when `cancel()` came). If the wake granted the waiter something (a lock, a
+// permit, an item: `granted`), the grant is given back first (`revoke`: the lock to the
+// next waiter, the item to the queue), as asyncio's primitives do in their cancellation
+// handlers. A grant that cannot be undone (a signal, an I/O operation's result) is kept:
+// the wait completes, and the cancellation waits for the task's next suspension point. If
+// the task finishes without reaching one, it ends cancelled (asyncio's "task is cancelled
+// right before the coroutine stops"): a cancellation `cancel()` reported as sent always
+// arrives.
+//
 // Cancelling: a cancellation is requested of a *scope*: the task's root scope
 // (join_handle::cancel) or a `cancel_scope` entered inside the task (deadlines, task
 // groups). The request is delivered to the task once: at the waiter it is parked at
@@ -37,6 +49,13 @@
 // Root requests (cancel(), in event_loop.cpp) do not pass through the header; the header
 // notices the first one when it next looks (observe_root_request), which is exact because
 // between two looks the only possible events are root requests.
+//
+// Requests already served do not count against a scope entered later: every request gets
+// a sequence number, and a scope remembers how many had been delivered when it was entered.
+// Code that caught its cancellation and then runs `move_on_after(500ms, proc.wait())` to
+// clean up gets its timeout, as asyncio compares `Task.cancelling()` with the count taken
+// when a timeout is entered; a request still in flight when the scope is entered, or made
+// while it runs, still wins over the scope's own deadline.
 
 #include "corio/detail/frame_allocator.hpp"
 #include "corio/detail/transfer.hpp"
@@ -65,13 +84,25 @@ struct waiter {
     /// Called when the task is cancelled while parked here. Returns true if it detached the
     /// waiter from what it waits on (the loop then resumes it, and it throws
     /// cancelled_error); false if the waiter stays where it is and will be woken later
-    /// (it throws cancelled_error then).
+    /// (it throws cancelled_error then). Not called for a waiter already woken whose task
+    /// has not run yet: that one just finds `cancelled` set when it resumes, so an awaiter
+    /// that passes cancellation on (to children) does it in await_resume too.
     bool (*on_cancel)(waiter&) = nullptr;
     /// The awaiter this waiter belongs to, for on_cancel.
     void* context = nullptr;
     /// Appends what the waiter waits for ("a timer due in 1.500 s"), for dump_tasks.
     void (*describe)(const waiter&, std::string& out) = nullptr;
     bool cancelled = false;
+    /// Set by what woke the waiter when the wake handed it something the task must not lose
+    /// (a lock, a permit, an item, a signal): a cancellation arriving before the task runs
+    /// then waits for its next suspension point instead of being thrown here, unless the
+    /// grant can be given back (`revoke`).
+    bool granted = false;
+    /// Gives a grant back (the lock to the next waiter, the item to its queue), so that a
+    /// cancellation arriving between the wake and the task's next step is thrown here, as
+    /// asyncio throws it where the task was woken from. Null when a grant cannot be undone
+    /// (a signal, an I/O operation's result).
+    void (*revoke)(waiter&) = nullptr;
 
     /// Throw cancelled_error if the wait ended by cancellation.
     void check_cancelled() const {
@@ -132,12 +163,17 @@ struct scope_state {
     bool requested = false;
     /// Requested while the task was not parked, and not delivered yet (see the file comment).
     bool pending = false;
+    /// The task's sequence number of this scope's latest request (0: none).
+    std::uint32_t request_seq = 0;
+    /// How many of the task's requests had been delivered when the scope was entered.
+    std::uint32_t served_at_entry = 0;
 
     /// True if a scope enclosing this one (up to and including the task's root scope)
-    /// has requested cancellation.
+    /// has requested cancellation, and that request was not already delivered (and caught)
+    /// before this scope was entered.
     [[nodiscard]] bool enclosing_requested() const noexcept {
         for (const scope_state* s = parent; s != nullptr; s = s->parent) {
-            if (s->requested) {
+            if (s->requested && s->request_seq > served_at_entry) {
                 return true;
             }
         }
@@ -220,6 +256,9 @@ public:
         if (m_parked == &w) {
             m_parked = nullptr;
         }
+        if (m_woken == &w) {
+            m_woken = nullptr;
+        }
     }
 
     scope_state m_root_scope;
@@ -246,13 +285,22 @@ public:
     void request_cancel(scope_state& s) {
         observe_root_request();
         s.requested = true;
+        s.request_seq = ++m_requests;
         if (m_done) {
             return;
         }
-        if (m_parked == nullptr) {
+        if (!deliverable_now()) {
             s.pending = true;
         }
         deliver_cancel();
+    }
+    /// The task enters scope `s`, which becomes its innermost one.
+    void enter_scope(scope_state& s) noexcept {
+        observe_root_request();
+        s.task = this;
+        s.parent = m_scope;
+        s.served_at_entry = m_served;
+        m_scope = &s;
     }
     /// Leave `s`, the innermost active scope. `cancellation_leaving`: a cancelled_error is
     /// propagating out of it (absorbed by it or not).
@@ -281,7 +329,7 @@ public:
     /// group raising its children's failures): the requests are not lost.
     void renew_requested_cancel() {
         observe_root_request();
-        if (m_done || m_parked != nullptr) {
+        if (m_done || m_parked != nullptr || m_woken != nullptr) {
             return;
         }
         for (scope_state* s = m_scope; s != nullptr; s = s->parent) {
@@ -322,10 +370,17 @@ private:
             m_root_scope.pending = m_cancel_pending;
         }
     }
+    /// True if a cancellation requested now reaches the task at once: it is parked, or it
+    /// was woken without a grant and has not run since.
+    [[nodiscard]] bool deliverable_now() const noexcept {
+        return m_parked != nullptr ||
+               (m_woken != nullptr && (!m_woken->granted || m_woken->revoke != nullptr));
+    }
     /// A cancelled_error is thrown at the task's suspension point (or start): every request
     /// made so far is served.
     void cancel_delivered() noexcept {
         observe_root_request();
+        m_served = m_requests;
         m_cancel_pending = false;
         for (scope_state* s = m_scope; s != nullptr; s = s->parent) {
             s->pending = false;
@@ -333,6 +388,8 @@ private:
     }
 
     waiter* m_parked = nullptr;
+    /// The waiter the task was woken from, until its next step starts (see the file comment).
+    waiter* m_woken = nullptr;
     intrusive_list m_listeners;
     /// The id of the task that spawned this one (0: none), for dump_tasks.
     std::uint64_t m_spawned_by = 0;
@@ -349,6 +406,10 @@ private:
     std::uint32_t m_refs = 1;
     /// The task group this task is a child of (0: none), for dump_tasks.
     std::uint32_t m_group = 0;
+    /// Cancellation requests made of the task's scopes so far, and how many of them had been
+    /// delivered at the last delivery (see the file comment).
+    std::uint32_t m_requests = 0;
+    std::uint32_t m_served = 0;
     bool m_cancel_pending = false;
     bool m_root_request_seen = false;
     bool m_done = false;

@@ -103,7 +103,12 @@ private:
         }
     }
 
-    detail::wait_queue m_waiters{"a mutex", &describe_holder, this};
+    /// A waiter cancelled after the lock was handed to it, before it ran, passes it on.
+    static void revoke_lock(void* self, detail::queued_waiter& /*q*/) {
+        static_cast<mutex*>(self)->unlock();
+    }
+
+    detail::wait_queue m_waiters{"a mutex", &describe_holder, this, &revoke_lock};
     bool m_locked = false;
     /// The id of the task holding the lock (0: none, or held outside a task), for
     /// dump_tasks.

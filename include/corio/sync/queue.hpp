@@ -20,9 +20,10 @@
 ///
 /// Waiters are served first come, first served. A `put` that finds a getter waiting hands
 /// the item to it directly; a `get` that frees a slot moves the oldest waiting putter's
-/// item in. Either way the item belongs to the waiter before it runs, so a getter
-/// cancelled after that still receives it, and a getter cancelled before that leaves the
-/// line without taking anything: no item is ever lost to a cancellation.
+/// item in. A getter cancelled after an item was handed to it, before it ran, gives the
+/// item back (to the next getter, or to the head of the queue, even if the queue has
+/// filled up meanwhile) and gets cancelled_error, as in asyncio; a getter cancelled before
+/// that leaves the line without taking anything: no item is ever lost to a cancellation.
 
 #include "corio/errors.hpp"
 #include "corio/sync/wait_queue.hpp"
@@ -44,6 +45,8 @@ template <class T>
 class fifo_store {
 public:
     void push(T&& v) { m_items.push_back(std::move(v)); }
+    /// Put back an item just popped, where the next pop finds it.
+    void push_back_popped(T&& v) { m_items.push_front(std::move(v)); }
     T pop() {
         T v = std::move(m_items.front());
         m_items.pop_front();
@@ -60,6 +63,7 @@ template <class T>
 class lifo_store {
 public:
     void push(T&& v) { m_items.push_back(std::move(v)); }
+    void push_back_popped(T&& v) { m_items.push_back(std::move(v)); }
     T pop() {
         T v = std::move(m_items.back());
         m_items.pop_back();
@@ -80,6 +84,7 @@ public:
         m_items.push_back(std::move(v));
         std::push_heap(m_items.begin(), m_items.end(), greater());
     }
+    void push_back_popped(T&& v) { push(std::move(v)); }
     T pop() {
         std::pop_heap(m_items.begin(), m_items.end(), greater());
         T v = std::move(m_items.back());
@@ -306,8 +311,22 @@ private:
         m_getters.wake_one();
     }
 
+    /// A getter cancelled after an item was handed to it, before it ran, gives it back.
+    static void revoke_item(void* self, queued_waiter& q) {
+        auto& queue = *static_cast<basic_queue*>(self);
+        auto& slot = *static_cast<std::optional<T>*>(q.owner);
+        T v = std::move(*slot);
+        slot.reset();
+        if (!queue.m_getters.empty()) {
+            --queue.m_unfinished; // give_to_getter counts it again
+            queue.give_to_getter(std::move(v));
+        } else {
+            queue.m_items.push_back_popped(std::move(v));
+        }
+    }
+
     Store m_items;
-    wait_queue m_getters{"an item from a queue"};
+    wait_queue m_getters{"an item from a queue", nullptr, this, &revoke_item};
     wait_queue m_putters{"room in a queue"};
     wait_queue m_joiners{"a queue's join (task_done)"};
     std::size_t m_maxsize;

@@ -2,10 +2,13 @@
 // The FIFO of parked coroutines behind every synchronization primitive.
 //
 // A waiter that is woken has been *granted* what it waited for (the lock, a permit, an
-// item) before it runs. A cancellation that arrives after that is delivered at the task's
-// next suspension, not at this one, so a grant is never lost: a lock handed to a waiter
-// is held by it, an item given to a getter is received. A waiter cancelled while still in
-// the queue leaves it and gets cancelled_error; nothing was granted to it.
+// item) before it runs. A cancellation that arrives after that, before the task runs,
+// makes the primitive take the grant back (its `revoke`: the lock goes to the next waiter,
+// the item back to the queue) and the waiter throws cancelled_error, as in asyncio; a
+// primitive without a revoke leaves the grant with the waiter and the cancellation comes
+// at the task's next suspension (or ends the task as cancelled if it finishes first). So a
+// grant is never lost. A waiter cancelled while still in the queue leaves it and gets
+// cancelled_error; nothing was granted to it.
 
 #include "corio/detail/task_state.hpp"
 
@@ -28,10 +31,13 @@ public:
     /// `what` names what its waiters wait for, in dump_tasks ("a mutex"): a string that
     /// outlives the queue. `describe`, if given, appends more (who holds the mutex), from
     /// `owner`.
+    /// `revoke`, if given, takes back what was granted to waiter `q` (see the file comment),
+    /// from `owner`.
     explicit wait_queue(const char* what = "a wait queue",
                         void (*describe)(const void* owner, std::string& out) = nullptr,
-                        const void* owner = nullptr) noexcept
-        : m_what(what), m_describe(describe), m_owner(owner) {}
+                        const void* owner = nullptr,
+                        void (*revoke)(void* owner, queued_waiter& q) = nullptr) noexcept
+        : m_what(what), m_describe(describe), m_owner(owner), m_revoke(revoke) {}
     wait_queue(const wait_queue&) = delete;
     wait_queue& operator=(const wait_queue&) = delete;
 
@@ -62,6 +68,8 @@ public:
         auto* q = static_cast<queued_waiter*>(m_list.pop_front());
         if (q != nullptr) {
             q->granted = true;
+            q->w.granted = true;
+            q->w.revoke = m_revoke != nullptr ? &revoke_grant : nullptr;
             wake(q->w);
         }
         return q;
@@ -85,6 +93,11 @@ private:
         static_cast<queued_waiter*>(w.context)->unlink();
         return true;
     }
+    static void revoke_grant(waiter& w) {
+        auto& q = *static_cast<queued_waiter*>(w.context);
+        q.granted = false;
+        q.queue->m_revoke(const_cast<void*>(q.queue->m_owner), q); // NOLINT: owner is mutable
+    }
     static void describe_wait(const waiter& w, std::string& out) {
         const wait_queue& q = *static_cast<const queued_waiter*>(w.context)->queue;
         out += q.m_what;
@@ -97,6 +110,7 @@ private:
     const char* m_what;
     void (*m_describe)(const void* owner, std::string& out);
     const void* m_owner;
+    void (*m_revoke)(void* owner, queued_waiter& q);
 };
 
 /// An awaiter that queues on a wait_queue; unlinks itself if destroyed while queued.
