@@ -176,10 +176,13 @@ public:
     /// The child's process id.
     [[nodiscard]] int pid() const;
 
-    /// The stream writing to the child's stdin (write end only: reads give end of stream).
+    /// The stream writing to the child's stdin. Write end only: reading it throws
+    /// invalid_state_error ("read: stdin of pid 1234 has no read end"), as asyncio's
+    /// `proc.stdin`, a StreamWriter, has no read().
     /// \throws invalid_state_error if stdin was not made a pipe (`.stdin_ = corio::pipe`).
     stream& stdin_pipe();
-    /// The stream reading the child's stdout (read end only; writing throws).
+    /// The stream reading the child's stdout. Read end only: writing to it throws
+    /// invalid_state_error ("write: stdout of pid 1234 has no write end").
     /// \throws invalid_state_error if stdout was not made a pipe.
     stream& stdout_pipe();
     /// The stream reading the child's stderr. \throws invalid_state_error if stderr was

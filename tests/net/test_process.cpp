@@ -593,6 +593,40 @@ TEST(process, misuse_is_reported) {
     run_test(misuse);
 }
 
+corio::task<> wrong_direction() {
+    corio::process_options options{.stdin_ = corio::pipe, .stdout_ = corio::pipe};
+    corio::process p = co_await exec_with(options, "cat");
+    const std::string of_pid = " of pid " + std::to_string(p.pid());
+    // asyncio's proc.stdin is a StreamWriter, which has no read() (AttributeError), and
+    // proc.stdout a StreamReader without write(): each is an error here too, naming the call
+    // and the stream.
+    auto read_stdin = co_await error_as<corio::invalid_state_error>(p.stdin_pipe().read(100));
+    if (!read_stdin) {
+        ADD_FAILURE() << "reading the child's stdin did not throw";
+    } else {
+        EXPECT_STREQ(read_stdin->what(),
+                     ("invalid_state_error: read: stdin" + of_pid + " has no read end").c_str());
+    }
+    auto line_stdin = co_await error_as<corio::invalid_state_error>(p.stdin_pipe().read_line());
+    EXPECT_TRUE(line_stdin);
+    try {
+        p.stdout_pipe().write("x");
+        ADD_FAILURE() << "writing to the child's stdout did not throw";
+    } catch (const corio::invalid_state_error& e) {
+        EXPECT_STREQ(e.what(),
+                     ("invalid_state_error: write: stdout" + of_pid + " has no write end").c_str());
+    }
+    // Neither misuse disturbed the pipes.
+    p.stdin_pipe().write("still works\n");
+    p.stdin_pipe().close();
+    EXPECT_EQ(co_await p.stdout_pipe().read_all(), "still works\n");
+    EXPECT_EQ(co_await p.wait(), 0);
+}
+
+TEST(process, reading_stdin_or_writing_stdout_is_an_error_naming_the_stream) {
+    run_test(wrong_direction);
+}
+
 corio::task<corio::process> start_sleeper() {
     co_return co_await exec("sleep", "1000");
 }
