@@ -219,6 +219,17 @@ private:
     bool m_watched = false;
 };
 
+/// process_options with the strings it refers to copied: what the task of
+/// create_subprocess_exec keeps until it is awaited.
+struct owned_process_options {
+    stdio stdin_ = inherit;
+    stdio stdout_ = inherit;
+    stdio stderr_ = inherit;
+    std::string cwd;
+    std::optional<std::vector<std::string>> env;
+    std::size_t limit = stream::default_limit;
+};
+
 void process_force_polling(bool enabled) noexcept {
     g_force_polling.store(enabled);
 }
@@ -335,7 +346,7 @@ void plan_stdio(stdio mode, int target, posix_spawn_file_actions_t* actions, uni
 }
 
 std::shared_ptr<process_state> spawn(const std::vector<std::string>& argv,
-                                     const process_options& options) {
+                                     const owned_process_options& options) {
     if (argv.empty()) {
         throw std::invalid_argument("create_subprocess_exec: argv is empty");
     }
@@ -598,16 +609,29 @@ void process::kill() {
     state("kill").send_signal(SIGKILL);
 }
 
-task<process> detail::start_process(std::vector<std::string> argv, process_options options) {
+task<process> detail::start_process(std::vector<std::string> argv,
+                                    detail::owned_process_options options) {
     co_return process(detail::spawn(argv, options));
 }
 
 task<process> create_subprocess_exec(std::vector<std::string> argv, process_options options) {
-    return detail::start_process(std::move(argv), std::move(options));
+    // Copied here, before the lazy task exists: the strings `options` refers to need only
+    // live until this call returns.
+    detail::owned_process_options owned{.stdin_ = options.stdin_,
+                                        .stdout_ = options.stdout_,
+                                        .stderr_ = options.stderr_,
+                                        .cwd = std::string(options.cwd.view()),
+                                        .env = std::nullopt,
+                                        .limit = options.limit};
+    if (options.env.has_value()) {
+        const std::span<const std::string> entries = options.env.entries();
+        owned.env.emplace(entries.begin(), entries.end());
+    }
+    return detail::start_process(std::move(argv), std::move(owned));
 }
 
 task<process> create_subprocess_exec(std::vector<std::string> argv) {
-    return detail::start_process(std::move(argv), process_options{});
+    return create_subprocess_exec(std::move(argv), process_options{});
 }
 
 } // namespace corio

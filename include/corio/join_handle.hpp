@@ -220,10 +220,15 @@ join_handle<T> spawn_on(event_loop& loop, task<T> t, std::string name = {}) {
 /// Run `t` concurrently on the running loop, starting in its next iteration
 /// (asyncio.create_task). Any other awaitable (a sleep, a future, a queue get) is wrapped in
 /// a task first.
-/// \throws invalid_state_error if no loop is running, or the task was already awaited.
+/// \throws invalid_state_error if no loop is running on this thread ("spawn: no running
+/// event loop on this thread"), or the task was already awaited.
 template <class T>
 join_handle<T> spawn(task<T> t, std::string name = {}) {
-    return spawn_on(get_running_loop(), std::move(t), std::move(name));
+    event_loop* loop = detail::running_loop();
+    if (loop == nullptr) {
+        throw invalid_state_error("spawn: no running event loop on this thread");
+    }
+    return spawn_on(*loop, std::move(t), std::move(name));
 }
 template <awaitable A>
 requires(!detail::is_task<std::remove_cvref_t<A>>::value)

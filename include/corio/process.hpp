@@ -5,12 +5,13 @@
 ///
 /// ```cpp
 /// std::vector<std::string> argv{"grep", "-c", "corio"};
-/// corio::process_options options{.stdin_ = corio::pipe, .stdout_ = corio::pipe};
-/// corio::process p = co_await corio::create_subprocess_exec(argv, options);
+/// corio::process p = co_await corio::create_subprocess_exec(
+///     argv, {.stdin_ = corio::pipe, .stdout_ = corio::pipe});
 /// auto [out, err] = co_await p.communicate("corio\nasyncio\ncorio\n");
 /// int code = co_await p.wait();   // 0; out == "2\n"
 /// ```
-/// (Name the argv and options first: g++ 12 rejects braced lists inside `co_await`.)
+/// (Name the argv first: g++ 12 rejects a braced list such as `{"grep", "-c"}` inside
+/// `co_await`. The options may be written in place: see `process_options`.)
 ///
 /// The child's exit is observed without blocking the loop and without SIGCHLD: through a
 /// pidfd (Linux 5.3 and later), which the loop watches from the moment the child starts,
@@ -28,7 +29,10 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace corio {
@@ -54,21 +58,85 @@ inline constexpr stdio devnull = stdio::devnull;
 /// For `process_options::stderr_`: stderr goes where stdout goes (asyncio: STDOUT).
 inline constexpr stdio stdout_ = stdio::stdout_;
 
+/// A string `process_options` refers to without owning it, so that the options stay
+/// trivially destructible (see `process_options`). Made from a string literal, a
+/// `const char*`, a `std::string_view` or a named `std::string` (or `path.c_str()` of a
+/// named `std::filesystem::path`), which must live until `create_subprocess_exec` is
+/// called: it copies the text. Not from a temporary `std::string`, which would be gone by
+/// then in a named `process_options` (a compile error: name the string first).
+class string_ref {
+public:
+    constexpr string_ref() noexcept = default;
+    // Implicit, for `.cwd = dir` in a designated initializer.
+    string_ref(const char* text) noexcept // NOLINT(google-explicit-constructor)
+        : m_view(text != nullptr ? std::string_view(text) : std::string_view()) {}
+    constexpr string_ref(std::string_view text) noexcept // NOLINT(google-explicit-constructor)
+        : m_view(text) {}
+    string_ref(const std::string& text) noexcept // NOLINT(google-explicit-constructor)
+        : m_view(text) {}
+    /// A temporary string would dangle: name it first.
+    string_ref(std::string&&) = delete;
+
+    [[nodiscard]] constexpr std::string_view view() const noexcept { return m_view; }
+    [[nodiscard]] constexpr bool empty() const noexcept { return m_view.empty(); }
+
+private:
+    std::string_view m_view;
+};
+
+/// The environment `process_options` refers to without owning it: either none given (the
+/// default: the child gets this process's environment) or a list of "NAME=value" entries
+/// (possibly empty: an empty environment). Made from a named `std::vector<std::string>` or
+/// a span of strings, which must live until `create_subprocess_exec` is called: it copies
+/// them. Not from a temporary vector (a compile error: name it first).
+class environment_ref {
+public:
+    /// No environment given: the child inherits this process's.
+    constexpr environment_ref() noexcept = default;
+    constexpr environment_ref(std::nullopt_t) noexcept {} // NOLINT(google-explicit-constructor)
+    environment_ref(const std::vector<std::string>& entries) noexcept // NOLINT
+        : m_entries(entries), m_given(true) {}
+    constexpr environment_ref(std::span<const std::string> entries) noexcept // NOLINT
+        : m_entries(entries), m_given(true) {}
+    /// A temporary vector would dangle: name it first.
+    environment_ref(std::vector<std::string>&&) = delete;
+
+    /// True if an environment was given (even an empty one).
+    [[nodiscard]] constexpr bool has_value() const noexcept { return m_given; }
+    /// The entries given (none if `has_value()` is false).
+    [[nodiscard]] constexpr std::span<const std::string> entries() const noexcept {
+        return m_entries;
+    }
+
+private:
+    std::span<const std::string> m_entries;
+    bool m_given = false;
+};
+
 /// How `create_subprocess_exec` starts the child. An aggregate:
 /// `{.stdout_ = corio::pipe, .stderr_ = corio::devnull, .cwd = "/tmp"}`.
+///
+/// Trivially destructible on purpose, so it may be written in place inside `co_await`
+/// (`co_await corio::create_subprocess_exec(argv, {.stdout_ = corio::pipe})`): g++ 12
+/// destroys an aggregate temporary written inside a `co_await` expression twice, which
+/// is harmless only for such a type. That is why `cwd` and `env` refer to strings the
+/// caller owns; `create_subprocess_exec` copies them when it is called, so the task it
+/// returns may be stored and awaited later.
 struct process_options {
     stdio stdin_ = inherit;
     stdio stdout_ = inherit;
     /// May also be `corio::stdout_` (merged into stdout).
     stdio stderr_ = inherit;
     /// The child's working directory; empty: this process's.
-    std::string cwd{};
+    string_ref cwd{};
     /// The child's whole environment, as "NAME=value" entries (the format of `environ`);
-    /// absent: this process's environment. An empty vector gives an empty environment.
-    std::optional<std::vector<std::string>> env{};
+    /// none given: this process's environment. An empty vector gives an empty environment.
+    environment_ref env{};
     /// The `read_until`/`read_line` limit of the stdout and stderr streams.
     std::size_t limit = stream::default_limit;
 };
+static_assert(std::is_trivially_destructible_v<process_options>,
+              "process_options is written inside co_await, where g++ 12 destroys it twice");
 
 /// What `process::communicate` collected: the child's stdout, then its stderr
 /// (`auto [out, err] = co_await p.communicate();`).
@@ -85,9 +153,9 @@ struct process_output {
 /// debug mode the loop reports a process destroyed while its child runs. To stop the child,
 /// `kill()` then `co_await wait()` before dropping the process.
 class process;
-struct process_options;
 namespace detail {
-task<process> start_process(std::vector<std::string> argv, process_options options);
+struct owned_process_options;
+task<process> start_process(std::vector<std::string> argv, owned_process_options options);
 } // namespace detail
 
 class process {
@@ -108,10 +176,13 @@ public:
     /// The child's process id.
     [[nodiscard]] int pid() const;
 
-    /// The stream writing to the child's stdin (write end only: reads give end of stream).
+    /// The stream writing to the child's stdin. Write end only: reading it throws
+    /// invalid_state_error ("read: stdin of pid 1234 has no read end"), as asyncio's
+    /// `proc.stdin`, a StreamWriter, has no read().
     /// \throws invalid_state_error if stdin was not made a pipe (`.stdin_ = corio::pipe`).
     stream& stdin_pipe();
-    /// The stream reading the child's stdout (read end only; writing throws).
+    /// The stream reading the child's stdout. Read end only: writing to it throws
+    /// invalid_state_error ("write: stdout of pid 1234 has no write end").
     /// \throws invalid_state_error if stdout was not made a pipe.
     stream& stdout_pipe();
     /// The stream reading the child's stderr. \throws invalid_state_error if stderr was
@@ -137,8 +208,7 @@ public:
     /// \throws invalid_state_error if `input` is not empty and stdin is not a pipe, or if
     /// called outside the process's loop; std::system_error if reading fails.
     task<process_output> communicate(std::string input);
-    /// `communicate` with no input (an overload, not a default argument, for g++ 12 as
-    /// `create_subprocess_exec`).
+    /// `communicate` with no input.
     task<process_output> communicate();
 
     /// Send signal `signo` to the child. Does nothing once the child has been reaped
@@ -153,7 +223,8 @@ public:
     void kill();
 
 private:
-    friend task<process> detail::start_process(std::vector<std::string>, process_options);
+    friend task<process> detail::start_process(std::vector<std::string>,
+                                               detail::owned_process_options);
     explicit process(std::shared_ptr<detail::process_state> state) noexcept;
     detail::process_state& state(const char* operation) const;
 
@@ -170,10 +241,10 @@ private:
 /// ("create_subprocess_exec nosuch-prog: No such file or directory"; with a `cwd`, the
 /// message names it too, since a missing directory fails the same way);
 /// std::invalid_argument if `argv` is empty or `corio::stdout_` is given for stdin_/stdout_.
+/// Not a coroutine itself: `options.cwd` and `options.env` are copied before it returns,
+/// and the returned task starts the child when it is awaited.
 task<process> create_subprocess_exec(std::vector<std::string> argv, process_options options);
-/// With the default options (everything inherited). An overload rather than a default
-/// argument: g++ 12 destroys a defaulted class-type argument twice when the call sits in a
-/// `co_await` expression.
+/// With the default options (everything inherited).
 task<process> create_subprocess_exec(std::vector<std::string> argv);
 
 namespace detail {

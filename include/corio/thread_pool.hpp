@@ -118,6 +118,9 @@ public:
             } catch (...) {
                 state->error = std::current_exception();
             }
+            // The callable and the arguments bound to it go before the awaiter is woken,
+            // so what they hold is released by the time the await returns.
+            fn = nullptr;
             try {
                 loop->call_soon_threadsafe([state] {
                     if (state->parked != nullptr) {
@@ -166,7 +169,18 @@ auto bind_call(F&& fn, Args&&... args) {
 /// Run `fn(args...)` on the loop's thread pool and wait for its result without blocking
 /// the loop (asyncio.to_thread). Arguments are copied or moved into the call.
 /// Cancelling the await abandons the wait (cancelled_error at once); the call itself runs
-/// to its end on its thread and its result is dropped.
+/// to its end on its thread and its result is dropped. The copies of `fn` and `args` are
+/// destroyed on the worker thread before the await returns.
+///
+/// g++ 12: a lambda with captures that own something (a `shared_ptr`, a `std::string`),
+/// written inside the `co_await`, is destroyed twice by the calling coroutine (a g++ 12
+/// bug; the closure is the caller's temporary, out of to_thread's reach). Pass such values
+/// after the callable, which stays capture-free, or name the lambda first:
+/// ```cpp
+/// auto n = co_await corio::to_thread([](std::shared_ptr<table> t) { return t->size(); }, t);
+/// auto work = [t] { return t->size(); };
+/// auto m = co_await corio::to_thread(work);
+/// ```
 template <class F, class... Args>
 auto to_thread(F&& fn, Args&&... args) {
     using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>...>;
@@ -176,6 +190,7 @@ auto to_thread(F&& fn, Args&&... args) {
 }
 
 /// Run `fn()` on `ex` and wait for it (loop.run_in_executor). Cancellable as to_thread.
+/// Under g++ 12, name a lambda with owning captures first (see `to_thread`).
 template <class F>
 auto run_in_executor(executor& ex, F&& fn) {
     using R = std::invoke_result_t<std::decay_t<F>&>;

@@ -141,9 +141,12 @@ TEST(spawn, tasks_run_concurrently) {
     EXPECT_EQ(corio::run(tasks_run_concurrently(), virtual_time()), (std::vector<int>{1, 2, 3}));
 }
 
-TEST(spawn, needs_a_running_loop) {
+TEST(spawn, outside_a_loop_is_an_error_naming_spawn) {
     EXPECT_EQ(invalid_state_message([] { (void)corio::spawn(value_after(0s, 1)); }),
-              "invalid_state_error: get_running_loop: no running event loop");
+              "invalid_state_error: spawn: no running event loop on this thread");
+    // Any awaitable, wrapped in a task first.
+    EXPECT_EQ(invalid_state_message([] { (void)corio::spawn(corio::sleep(0s)); }),
+              "invalid_state_error: spawn: no running event loop on this thread");
 }
 
 task<int> inner_value() {

@@ -51,6 +51,44 @@ TEST(to_thread, rethrows_the_exception_of_the_call) {
     corio::run(to_thread_rethrows());
 }
 
+// g++ 12 destroys a lambda closure with captures twice when the lambda is written inside a
+// `co_await` expression (the closure is the caller's temporary: no callee can prevent it).
+// The forms the documentation gives instead, written as one-liners inside co_await, keep
+// every count right.
+corio::task<> values_as_arguments() {
+    auto shared = std::make_shared<int>(7);
+    const long inside = co_await corio::to_thread(
+        [](const std::shared_ptr<int>& p) { return p.use_count(); }, shared);
+    EXPECT_EQ(inside, 2); // `shared` and the call's copy
+    EXPECT_EQ(shared.use_count(), 1);
+    const long moved_in = co_await corio::to_thread(
+        [](std::shared_ptr<int> p) { return p.use_count(); }, std::make_shared<int>(8));
+    EXPECT_EQ(moved_in, 1);
+    std::weak_ptr<int> watch = shared;
+    const int value =
+        co_await corio::to_thread([](std::shared_ptr<int> p) { return *p; }, std::move(shared));
+    EXPECT_EQ(value, 7);
+    EXPECT_TRUE(watch.expired()) << "the moved-in argument was not destroyed";
+}
+
+TEST(to_thread, values_passed_after_the_callable_inside_co_await_are_destroyed_once) {
+    corio::run(values_as_arguments());
+}
+
+corio::task<> named_lambda() {
+    auto shared = std::make_shared<int>(7);
+    auto work = [shared] { return shared.use_count(); };
+    EXPECT_EQ(co_await corio::to_thread(work), 3); // `shared`, `work` and the call's copy
+    EXPECT_EQ(shared.use_count(), 2);
+    EXPECT_EQ(co_await corio::run_in_executor(corio::get_running_loop().default_executor(), work),
+              3);
+    EXPECT_EQ(shared.use_count(), 2);
+}
+
+TEST(to_thread, a_named_lambda_with_captures_is_copied_and_destroyed_once) {
+    corio::run(named_lambda());
+}
+
 struct gate {
     std::latch release{1};
     std::atomic<bool> finished{false};

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -411,6 +412,74 @@ TEST(process, the_child_inherits_only_its_standard_fds) {
     run_test(only_stdio_inherited);
 }
 
+// --- options written inside co_await (g++ 12) ---------------------------------------------
+//
+// g++ 12 destroys an aggregate-initialized temporary twice when it is written inside a
+// `co_await` expression (it runs the destructor on the temporary and on a bitwise copy it
+// makes in the coroutine frame, at every -O level). process_options is trivially
+// destructible, so that second destruction frees nothing.
+
+// What the options refer to must outlive the call: a temporary string or vector is refused
+// at compile time rather than left dangling in named options.
+static_assert(std::is_constructible_v<corio::string_ref, const std::string&>);
+static_assert(!std::is_constructible_v<corio::string_ref, std::string&&>);
+static_assert(std::is_constructible_v<corio::environment_ref, const std::vector<std::string>&>);
+static_assert(!std::is_constructible_v<corio::environment_ref, std::vector<std::string>&&>);
+
+corio::task<> options_in_the_co_await() {
+    argv_t argv{"/bin/sh", "-c", "echo one-liner"};
+    corio::process p = co_await corio::create_subprocess_exec(argv, {.stdout_ = corio::pipe});
+    auto [out, err] = co_await p.communicate();
+    EXPECT_EQ(out, "one-liner\n");
+    EXPECT_EQ(p.returncode(), 0);
+}
+
+TEST(process, options_written_inside_the_co_await_are_destroyed_once) {
+    run_test(options_in_the_co_await);
+}
+
+corio::task<> cwd_and_env_in_the_co_await(std::string dir) {
+    argv_t argv{"/bin/sh", "-c", "echo \"$CORIO_A:$(pwd -P)\""};
+    std::vector<std::string> env{"CORIO_A=from the env"};
+    corio::process p = co_await corio::create_subprocess_exec(
+        argv, {.stdout_ = corio::pipe, .cwd = dir, .env = env});
+    auto [out, err] = co_await p.communicate();
+    EXPECT_EQ(out, "from the env:" + std::filesystem::canonical(dir).string() + "\n");
+    EXPECT_EQ(p.returncode(), 0);
+}
+
+TEST(process, cwd_and_env_written_inside_the_co_await_are_destroyed_once) {
+    char dir[] = "/tmp/corio-process-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    run_test([&] { return cwd_and_env_in_the_co_await(dir); });
+    ::rmdir(dir);
+}
+
+corio::task<> stored_then_awaited(std::string dir) {
+    // The task is lazy: it starts the child when awaited, after the strings the options
+    // referred to are gone. create_subprocess_exec copies them when called.
+    corio::task<corio::process> starting;
+    {
+        std::string cwd = dir;
+        std::vector<std::string> env{"CORIO_A=copied"};
+        argv_t argv{"/bin/sh", "-c", "echo \"$CORIO_A:$(pwd -P)\""};
+        corio::process_options options{.stdout_ = corio::pipe, .cwd = cwd, .env = env};
+        starting = corio::create_subprocess_exec(argv, options);
+        cwd.assign(cwd.size(), 'x');
+        env[0].assign(env[0].size(), 'x');
+    }
+    corio::process p = co_await std::move(starting);
+    auto [out, err] = co_await p.communicate();
+    EXPECT_EQ(out, "copied:" + std::filesystem::canonical(dir).string() + "\n");
+}
+
+TEST(process, a_stored_create_subprocess_exec_task_owns_its_cwd_and_env) {
+    char dir[] = "/tmp/corio-process-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    run_test([&] { return stored_then_awaited(dir); });
+    ::rmdir(dir);
+}
+
 // --- cwd, env, exec failures ---------------------------------------------------------------
 
 corio::task<> in_directory(std::string dir) {
@@ -522,6 +591,40 @@ corio::task<> misuse() {
 
 TEST(process, misuse_is_reported) {
     run_test(misuse);
+}
+
+corio::task<> wrong_direction() {
+    corio::process_options options{.stdin_ = corio::pipe, .stdout_ = corio::pipe};
+    corio::process p = co_await exec_with(options, "cat");
+    const std::string of_pid = " of pid " + std::to_string(p.pid());
+    // asyncio's proc.stdin is a StreamWriter, which has no read() (AttributeError), and
+    // proc.stdout a StreamReader without write(): each is an error here too, naming the call
+    // and the stream.
+    auto read_stdin = co_await error_as<corio::invalid_state_error>(p.stdin_pipe().read(100));
+    if (!read_stdin) {
+        ADD_FAILURE() << "reading the child's stdin did not throw";
+    } else {
+        EXPECT_STREQ(read_stdin->what(),
+                     ("invalid_state_error: read: stdin" + of_pid + " has no read end").c_str());
+    }
+    auto line_stdin = co_await error_as<corio::invalid_state_error>(p.stdin_pipe().read_line());
+    EXPECT_TRUE(line_stdin);
+    try {
+        p.stdout_pipe().write("x");
+        ADD_FAILURE() << "writing to the child's stdout did not throw";
+    } catch (const corio::invalid_state_error& e) {
+        EXPECT_STREQ(e.what(),
+                     ("invalid_state_error: write: stdout" + of_pid + " has no write end").c_str());
+    }
+    // Neither misuse disturbed the pipes.
+    p.stdin_pipe().write("still works\n");
+    p.stdin_pipe().close();
+    EXPECT_EQ(co_await p.stdout_pipe().read_all(), "still works\n");
+    EXPECT_EQ(co_await p.wait(), 0);
+}
+
+TEST(process, reading_stdin_or_writing_stdout_is_an_error_naming_the_stream) {
+    run_test(wrong_direction);
 }
 
 corio::task<corio::process> start_sleeper() {
