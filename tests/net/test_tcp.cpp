@@ -247,6 +247,51 @@ TEST_F(tcp_server, close_right_after_accepting_still_finishes) {
     corio::run(close_before_handlers_start());
 }
 
+// Dropping every handle of a serving server leaves it serving until the loop ends, as
+// asyncio does (python3 3.11: the result of `await asyncio.start_server(...)` dropped, a
+// client still gets its echo); the accept task owns the server from its creation.
+corio::task<> dropped_server(std::uint16_t port) {
+    (void)co_await corio::start_server(echo_lines, "127.0.0.1", port);
+    corio::stream c = co_await corio::open_connection("127.0.0.1", port);
+    EXPECT_EQ(co_await ask(c, "still served\n"), "still served\n");
+    corio::stream d = co_await corio::open_connection("127.0.0.1", port);
+    EXPECT_EQ(co_await ask(d, "again\n"), "again\n");
+    c.close();
+    co_await c.wait_closed();
+    // `d` stays open: run() cancels its handler and the accept task, which close the
+    // server's sockets (the fixture counts fds).
+}
+
+TEST_F(tcp_server, a_dropped_server_keeps_serving_until_the_loop_ends) {
+    corio::run(dropped_server(unused_port()));
+}
+
+corio::task<> dropped_at_once() {
+    // The accept task is cancelled by run() before its first step.
+    (void)co_await corio::start_server(echo_lines, "127.0.0.1", 0);
+}
+
+TEST_F(tcp_server, a_server_dropped_as_the_loop_ends_closes_its_socket) {
+    corio::run(dropped_at_once());
+    // Closed without run()'s cancel-and-wait: the accept task's frame is destroyed unrun.
+    corio_test::run_then_close(dropped_at_once());
+}
+
+corio::task<> dropped_before_serving(std::uint16_t port) {
+    corio::server_options options;
+    options.start_serving = false;
+    (void)co_await corio::start_server(echo_lines, "127.0.0.1", port, options);
+    // Nothing can ever start it: it is closed with its last handle.
+    std::exception_ptr refused = co_await error_of(corio::open_connection("127.0.0.1", port));
+    with_system_error(refused, [](const std::system_error& err) {
+        EXPECT_EQ(err.code().value(), ECONNREFUSED) << err.what();
+    });
+}
+
+TEST_F(tcp_server, a_dropped_server_that_was_not_serving_is_closed) {
+    corio::run(dropped_before_serving(unused_port()));
+}
+
 corio::task<> boom_or_echo(corio::stream s) {
     std::string line = co_await s.read_line();
     if (line == "boom\n") {
@@ -535,6 +580,17 @@ TEST_F(unix_server, a_stale_socket_file_is_replaced) {
     raw_unix_listener(path).reset(); // closed: the file stays behind
     ASSERT_TRUE(is_socket_file(path));
     corio::run(unix_basics(path));
+}
+
+corio::task<> dropped_unix_server(std::string path) {
+    (void)co_await corio::start_unix_server(echo_lines, path);
+    corio::stream c = co_await corio::open_unix_connection(path);
+    EXPECT_EQ(co_await ask(c, "still served\n"), "still served\n");
+}
+
+TEST_F(unix_server, a_dropped_server_keeps_serving_until_the_loop_ends) {
+    temp_dir dir;
+    corio::run(dropped_unix_server(dir.file("dropped.sock")));
 }
 
 corio::task<> not_a_socket(std::string path) {

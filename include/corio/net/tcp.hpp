@@ -94,7 +94,14 @@ class server_state;
 }
 
 /// A listening server (asyncio.Server). A handle: copies refer to the same server.
-/// Dropping every handle does not close it; `close()` does.
+///
+/// Dropping every handle of a server that is serving does not close it: as asyncio's, it
+/// goes on accepting and running handlers while its loop runs (its accept tasks own it),
+/// until `close()` is called through a handle or the loop cancels its tasks at the end of
+/// `run()`, which closes the listening sockets. So
+/// `(void)co_await corio::start_server(handler, host, port);` serves for the rest of the
+/// loop. A server that is not serving (`start_serving = false`, never started) is closed
+/// when its last handle is dropped, since nothing could start it any more.
 class server {
 public:
     server() noexcept = default;
