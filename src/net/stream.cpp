@@ -117,6 +117,9 @@ public:
 
     static void on_data(recv_sink& sink, const char* data, std::size_t size) {
         stream_state& s = *static_cast<stream_sink&>(sink).state;
+        if (s.closing) {
+            return; // the read side ended with close()
+        }
         s.reserve(size);
         std::memcpy(s.rbuf.get() + s.rend, data, size);
         s.rend += size;
@@ -146,7 +149,7 @@ public:
 
     /// fill() for completion-based reads: nothing to read now, the loop appends.
     ssize_t fill_from_completions() {
-        if (eof || closed) {
+        if (eof || closing) {
             eof = true;
             return 0;
         }
@@ -213,7 +216,7 @@ public:
     /// One read(2) into `dst`. Returns the count (>0), 0 at end of stream (or once closed),
     /// or -1 if the fd has nothing now. \throws std::system_error on an error.
     ssize_t read_some(char* dst, std::size_t room) {
-        if (eof || closed) {
+        if (eof || closing) {
             eof = true;
             return 0;
         }
@@ -514,14 +517,59 @@ public:
         closing = true;
         if (!flushing) {
             finish_close();
+            return;
+        }
+        end_reading();
+    }
+
+    /// close() while the flush goes on: reading ends now, not when the fd closes (which
+    /// waits for a peer that may never read). A read pending in another task returns end
+    /// of stream, as later reads do once the buffer is empty (read_some and
+    /// fill_from_completions see `closing`).
+    void end_reading() noexcept {
+        if (rfd < 0) {
+            return;
+        }
+        if (completion_reads) {
+            if (receiving) {
+                receiving = false;
+                loop->pause_recv(rfd);
+            }
+            wake_reader();
+            return;
+        }
+        if (!reading) {
+            return; // no read is parked on the fd
+        }
+        // The reader waits in the reactor for the fd to become readable: make it so.
+        if (rfd != wfd) {
+            close_fd(rfd, loop); // a pipe's read end: closing it wakes the reader
+            rfd = -1;
+        } else if (is_socket) {
+            // Ends the receive direction: the socket turns readable (EOF) and every reactor
+            // reports it; the send direction, still flushing, is untouched.
+            ::shutdown(rfd, SHUT_RD);
         }
     }
 
     void abort() noexcept {
+        if (!closed && write_errno == 0) {
+            aborted = true;
+            dropped = pending();
+        }
         closing = true;
         wbuf.clear();
         woff = 0;
         finish_close();
+    }
+
+    /// What drain() throws after abort().
+    [[noreturn]] void throw_aborted() const {
+        std::string what = "drain " + name + ": the stream was aborted";
+        if (dropped > 0) {
+            what += ", dropping " + std::to_string(dropped) + " buffered bytes not yet sent";
+        }
+        throw std::system_error(ECONNABORTED, std::generic_category(), what);
     }
 
     event_loop* loop;
@@ -560,6 +608,9 @@ public:
     std::size_t high_water = stream::default_high_water;
     std::size_t low_water = stream::default_high_water / 4;
     int write_errno = 0;
+    /// abort() ended the stream (and drain() says so); `dropped` bytes were still buffered.
+    bool aborted = false;
+    std::size_t dropped = 0;
     bool flushing = false;
     bool eof_requested = false;
     bool eof_sent = false;
@@ -771,13 +822,16 @@ task<std::string> read_all_impl(state_ref s) {
 }
 
 task<> drain_impl(state_ref s) {
-    if (s->write_errno == 0 && s->pending() > s->high_water) {
+    if (s->write_errno == 0 && !s->aborted && s->pending() > s->high_water) {
         while (s->write_errno == 0 && !s->closed && s->pending() > s->low_water) {
             co_await queue_wait(s->drain_waiters);
         }
     }
     if (s->write_errno != 0) {
         throw_errno(s->write_errno, "write " + s->name);
+    }
+    if (s->aborted) {
+        s->throw_aborted();
     }
 }
 
@@ -879,7 +933,7 @@ task<std::string> stream::read_all() {
 }
 bool stream::at_eof() const {
     const auto& s = state("at_eof");
-    return (s.eof || s.closed) && s.buffered() == 0;
+    return (s.eof || s.closing) && s.buffered() == 0;
 }
 std::size_t stream::limit() const {
     return state("limit").limit;

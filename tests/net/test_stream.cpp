@@ -704,6 +704,28 @@ TEST_P(stream_conformance, close_ends_a_pending_read_with_eof) {
     run_pair(GetParam(), close_during_read);
 }
 
+corio::task<> close_unflushable_during_read(stream_kind, stream_pair& p) {
+    // The peer reads nothing, so close() cannot finish its flush: the read must still end.
+    const std::string all = fill_past_high_water(p.client, p.server);
+    auto pending = corio::spawn(p.client.read(100));
+    co_await yield_times(3);
+    EXPECT_FALSE(pending.done());
+    p.client.close();
+    EXPECT_EQ(co_await pending, "");
+    EXPECT_TRUE(p.client.at_eof());
+    EXPECT_EQ(co_await p.client.read(100), "");
+    // The flush goes on: the peer gets everything, then end of stream.
+    auto reader = corio::spawn(p.server.read_all());
+    co_await p.client.wait_closed();
+    const std::string got = co_await reader;
+    EXPECT_EQ(got.size(), all.size());
+    EXPECT_TRUE(got == all);
+}
+
+TEST_P(stream_conformance, close_ends_a_pending_read_while_the_write_buffer_cannot_flush) {
+    run_pair(GetParam(), close_unflushable_during_read);
+}
+
 corio::task<> close_flushes(stream_kind, stream_pair& p) {
     const std::string all = fill_past_high_water(p.client, p.server);
     p.client.close(); // the rest goes out in the background
@@ -745,6 +767,30 @@ corio::task<> abort_drops(stream_kind, stream_pair& p) {
 
 TEST_P(stream_conformance, abort_closes_at_once_dropping_the_buffer) {
     run_pair(GetParam(), abort_drops);
+}
+
+void expect_aborted(const std::exception_ptr& e, const char* which) {
+    with_system_error(e, [which](const std::system_error& err) {
+        EXPECT_EQ(err.code().value(), ECONNABORTED) << which << ": " << err.what();
+        EXPECT_TRUE(contains(err.what(), "aborted")) << which << ": " << err.what();
+        EXPECT_TRUE(contains(err.what(), "buffered bytes not yet sent"))
+            << which << ": " << err.what();
+    });
+}
+
+corio::task<> abort_fails_drain(stream_kind, stream_pair& p) {
+    fill_past_high_water(p.client, p.server);
+    auto drained = corio::spawn(p.client.drain());
+    co_await yield_times(3);
+    EXPECT_FALSE(drained.done()) << "drain returned while the peer reads nothing";
+    p.client.abort();
+    expect_aborted(co_await error_of(drained), "the pending drain");
+    expect_aborted(co_await error_of(p.client.drain()), "a drain after abort()");
+    co_await p.client.wait_closed(); // abort is not an error for wait_closed
+}
+
+TEST_P(stream_conformance, drain_after_abort_dropped_the_data_raises) {
+    run_pair(GetParam(), abort_fails_drain);
 }
 
 corio::task<> peer_reset(stream_kind kind, stream_pair& p) {

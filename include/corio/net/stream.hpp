@@ -103,7 +103,9 @@ public:
     void write(std::span<const std::byte> data);
     /// Wait until the write buffer is at or below the low water mark (returns at once if
     /// it is at or below the high one). \throws std::system_error if the connection broke
-    /// (EPIPE, ECONNRESET), naming the peer.
+    /// (EPIPE, ECONNRESET), naming the peer; std::system_error with ECONNABORTED once
+    /// `abort()` was called ("drain <peer>: the stream was aborted, dropping N buffered
+    /// bytes not yet sent"), whether the drain was waiting then or starts after.
     task<> drain();
     /// Set the water marks (asyncio's set_write_buffer_limits); `low` defaults to high/4.
     /// \throws std::invalid_argument if low > high.
@@ -119,9 +121,12 @@ public:
     // --- Closing -------------------------------------------------------------------------
 
     /// Close: buffered data is still flushed (in the background), then the fd is closed.
-    /// A pending read returns what is buffered, then end of stream. Idempotent.
+    /// Reading ends at once, even while the flush waits for a peer that does not read: a
+    /// pending read returns end of stream, later reads what is buffered, then end of
+    /// stream (`at_eof()` is true once the buffer is empty). Idempotent.
     void close();
-    /// Close now, dropping buffered data (asyncio's transport.abort()).
+    /// Close now, dropping buffered data (asyncio's transport.abort()). Every `drain()`,
+    /// pending or later, then throws (ECONNABORTED), so a writer learns its data was lost.
     void abort();
     /// True once `close()` or `abort()` was called.
     [[nodiscard]] bool is_closing() const;
