@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -250,6 +252,51 @@ public:
             }
             throw_errno(errno, "read " + name);
         }
+    }
+
+    /// asyncio's transport reads in the background (until its buffer holds twice the
+    /// limit), so what has arrived is in the reader's buffer and an end of stream behind
+    /// the last data is known. A completion-based receive does the same; a readiness-based
+    /// stream reads only when a call needs it, so where the difference shows (at_eof(),
+    /// a limit overrun) it catches up with what the kernel holds now: these two calls.
+
+    /// Read what the fd holds now into the buffer (up to pause_at() buffered), without
+    /// waiting; sets `eof` if the stream has ended. \throws std::system_error on an error.
+    void catch_up() {
+        if (completion_reads || rfd < 0) {
+            return; // the receive delivers as data arrives
+        }
+        while (!eof && !closing && buffered() <= pause_at()) {
+            read_ready = true; // ask the fd itself, even if a short read saw it drained
+            if (fill(0) <= 0) {
+                return;
+            }
+        }
+    }
+
+    /// True if the peer's end of stream has arrived and nothing is buffered (asyncio:
+    /// "the buffer is empty and feed_eof() was called"). Reads nothing and leaves a
+    /// pending error for the next read (recv with MSG_PEEK or SO_ERROR would clear it):
+    /// the fd is polled, and an fd that polls readable or hung up, without an error, with
+    /// no byte queued (FIONREAD) has ended.
+    bool eof_arrived() noexcept {
+        if (eof || closing) {
+            return buffered() == 0;
+        }
+        if (buffered() > 0 || completion_reads || rfd < 0) {
+            return false;
+        }
+        pollfd p{rfd, POLLIN | POLLRDHUP, 0};
+        if (::poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLNVAL)) != 0 ||
+            (p.revents & (POLLIN | POLLRDHUP | POLLHUP)) == 0) {
+            return false;
+        }
+        int queued = 0;
+        if (::ioctl(rfd, FIONREAD, &queued) < 0 || queued != 0) {
+            return false;
+        }
+        eof = true;
+        return true;
     }
 
     /// One read into the buffer. Same results as read_some.
@@ -771,6 +818,7 @@ task<std::string> read_until_impl(state_ref s, std::string sep, bool eof_returns
                                   const char* operation) {
     const read_guard guard(*s, operation);
     std::size_t searched = 0; // bytes already searched without finding sep
+    bool caught_up = false;
     while (true) {
         const std::size_t have = s->buffered();
         if (have >= sep.size()) {
@@ -788,6 +836,15 @@ task<std::string> read_until_impl(state_ref s, std::string sep, bool eof_returns
                 co_return s->take(at + sep.size());
             }
             searched = have - sep.size() + 1;
+            if (searched > s->limit && !s->completion_reads && !caught_up) {
+                // Judge on what has arrived, as asyncio and completion-based receives do:
+                // the separator may be waiting in the kernel.
+                caught_up = true;
+                s->catch_up();
+                if (s->buffered() > have) {
+                    continue;
+                }
+            }
             if (searched > s->limit) {
                 throw limit_overrun_error("separator is not found, and chunk exceeds the "
                                           "limit (" +
@@ -932,8 +989,7 @@ task<std::string> stream::read_all() {
     return detail::read_all_impl(detail::state_ref(state("read_all")));
 }
 bool stream::at_eof() const {
-    const auto& s = state("at_eof");
-    return (s.eof || s.closing) && s.buffered() == 0;
+    return state("at_eof").eof_arrived();
 }
 std::size_t stream::limit() const {
     return state("limit").limit;

@@ -83,13 +83,19 @@ public:
     /// '\n'), then "". \throws limit_overrun_error as `read_until`.
     task<std::string> read_line();
     /// Through the next `separator` included. \throws limit_overrun_error if `limit()`
-    /// bytes are buffered without it, or it ends past `limit()` (the data stays buffered);
+    /// bytes are buffered without it, or it ends past `limit()` (the data stays buffered,
+    /// as asyncio's readuntil keeps it). The verdict is on everything that has arrived, as
+    /// asyncio's reader, which reads in the background, sees it: a separator already
+    /// waiting past the limit gives "separator is found, but chunk is longer than limit";
     /// incomplete_read_error (with what is left) if the stream ends first;
     /// std::invalid_argument if `separator` is empty.
     task<std::string> read_until(std::string_view separator);
     /// Everything up to end of stream.
     task<std::string> read_all();
-    /// True once end of stream was received and the buffer is empty.
+    /// True when the buffer is empty and the peer's end of stream has arrived, whether or
+    /// not a read has returned it yet (asyncio's rule: so it is true right after the last
+    /// line of a peer that had already sent EOF, on every reactor); also once `close()`
+    /// was called and the buffer is empty.
     [[nodiscard]] bool at_eof() const;
     /// The byte count `read_until` may buffer.
     [[nodiscard]] std::size_t limit() const;
