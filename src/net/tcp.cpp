@@ -9,7 +9,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <unordered_map>
 
 #include <netinet/in.h>
@@ -501,6 +504,21 @@ task<> server_state::accept_loop(std::shared_ptr<server_state> self, std::size_t
 
 namespace {
 
+/// The kernel's limit on listen backlogs (net.core.somaxconn), else SOMAXCONN.
+int kernel_somaxconn() noexcept {
+    std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re");
+    if (f == nullptr) {
+        return SOMAXCONN;
+    }
+    long value = 0;
+    const bool ok = std::fscanf(f, "%ld", &value) == 1;
+    std::fclose(f);
+    if (!ok || value <= 0) {
+        return SOMAXCONN;
+    }
+    return static_cast<int>(std::min<long>(value, std::numeric_limits<int>::max()));
+}
+
 /// Bind and listen on each address (port 0: the first picks, the others follow it).
 std::shared_ptr<server_state> make_server(connection_handler handler,
                                           std::vector<socket_address> addresses,
@@ -508,6 +526,11 @@ std::shared_ptr<server_state> make_server(connection_handler handler,
     if (!handler) {
         throw std::invalid_argument("start_server: empty connection handler");
     }
+    if (options.backlog && *options.backlog < 0) {
+        throw std::invalid_argument("start_server: backlog " + std::to_string(*options.backlog) +
+                                    " is negative");
+    }
+    const int backlog = options.backlog ? *options.backlog : kernel_somaxconn();
     auto state = std::make_shared<server_state>(get_running_loop(), std::move(handler), options);
     std::uint16_t chosen_port = 0;
     for (socket_address& address : addresses) {
@@ -531,7 +554,7 @@ std::shared_ptr<server_state> make_server(connection_handler handler,
         if (::bind(fd.get(), address.data(), address.size()) < 0) {
             throw_errno(errno, "bind " + address.to_string());
         }
-        if (::listen(fd.get(), options.backlog) < 0) {
+        if (::listen(fd.get(), backlog) < 0) {
             throw_errno(errno, "listen " + address.to_string());
         }
         socket_address bound = socket_address::local_of(fd.get());

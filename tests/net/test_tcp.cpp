@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -401,19 +402,49 @@ corio::task<> backlog() {
     srv.close();
     co_await closed(srv);
 
-    // The default is asyncio's 100.
+    options.backlog = -1;
+    std::exception_ptr e =
+        co_await error_of(corio::start_server(echo_lines, "127.0.0.1", 0, options));
+    EXPECT_TRUE(holds<std::invalid_argument>(e)) << describe(e);
+    EXPECT_NE(describe(e).find("backlog -1"), std::string::npos) << describe(e);
+}
+
+TEST_F(tcp_server, backlog_is_the_listen_backlog) {
+    corio::run(backlog());
+}
+
+/// net.core.somaxconn as the kernel has it.
+int somaxconn() {
+    std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "r");
+    if (f == nullptr) {
+        return -1;
+    }
+    int value = -1;
+    if (std::fscanf(f, "%d", &value) != 1) {
+        value = -1;
+    }
+    std::fclose(f);
+    return value;
+}
+
+corio::task<> default_backlog(unsigned expected) {
     corio::server dflt = co_await corio::start_server(echo_lines, "127.0.0.1", 0);
     const int dfd = find_listening_fd(dflt.addresses().at(0));
     EXPECT_GE(dfd, 0);
     if (dfd >= 0) {
-        EXPECT_EQ(tcp_accept_queue(dfd).second, 100U);
+        // TCP_INFO of a listener reports the backlog the kernel applies.
+        EXPECT_EQ(tcp_accept_queue(dfd).second, expected);
     }
     dflt.close();
     co_await closed(dflt);
 }
 
-TEST_F(tcp_server, backlog_is_the_listen_backlog) {
-    corio::run(backlog());
+TEST_F(tcp_server, the_default_backlog_is_the_kernels_somaxconn_not_100) {
+    const int expected = somaxconn();
+    if (expected <= 0) {
+        GTEST_SKIP() << "/proc/sys/net/core/somaxconn cannot be read here";
+    }
+    corio::run(default_backlog(static_cast<unsigned>(expected)));
 }
 
 corio::task<> ipv6_server() {
