@@ -624,6 +624,8 @@ public:
     int wfd;
     bool is_socket;
     std::string name;
+    /// The peer of a socket, recorded when the connection was made.
+    socket_address peer;
     std::size_t limit;
     unsigned refs = 1;
 
@@ -935,12 +937,16 @@ stream stream::from_socket(int fd, std::size_t limit) {
     if (name.empty()) {
         name = "socket fd " + std::to_string(fd);
     }
-    return stream(
-        new detail::stream_state(get_running_loop(), fd, fd, true, std::move(name), limit));
+    auto* state =
+        new detail::stream_state(get_running_loop(), fd, fd, true, std::move(name), limit);
+    state->peer = std::move(peer);
+    return stream(state);
 }
 
-stream detail::adopt_socket(int fd, std::string name, std::size_t limit) {
-    return stream(new stream_state(get_running_loop(), fd, fd, true, std::move(name), limit));
+stream detail::adopt_socket(int fd, std::string name, std::size_t limit, socket_address peer) {
+    auto* state = new stream_state(get_running_loop(), fd, fd, true, std::move(name), limit);
+    state->peer = std::move(peer);
+    return stream(state);
 }
 
 stream stream::from_pipes(int read_fd, int write_fd, std::string name, std::size_t limit) {
@@ -1039,7 +1045,7 @@ task<> stream::wait_closed() {
 
 socket_address stream::peer_address() const {
     const auto& s = state("peer_address");
-    return s.is_socket && s.rfd >= 0 ? socket_address::peer_of(s.rfd) : socket_address();
+    return s.is_socket ? s.peer : socket_address();
 }
 socket_address stream::local_address() const {
     const auto& s = state("local_address");

@@ -2,6 +2,7 @@
 
 #include "corio/cancel_scope.hpp"
 #include "corio/detail/io.hpp"
+#include "corio/detail/task_state.hpp"
 #include "corio/join_handle.hpp"
 #include "corio/net/dns.hpp"
 #include "corio/sleep.hpp"
@@ -78,7 +79,7 @@ task<stream> connect_one(socket_address address, std::optional<socket_address> l
         if (nodelay) {
             set_nodelay(fd.get());
         }
-        co_return adopt_socket(fd.release(), name, limit);
+        co_return adopt_socket(fd.release(), name, limit, address);
     }
     int rc = 0;
     do {
@@ -107,7 +108,7 @@ task<stream> connect_one(socket_address address, std::optional<socket_address> l
         set_nodelay(fd.get());
     }
     // The fd's loop registration stays: the stream waits on the same fd.
-    co_return adopt_socket(fd.release(), name, limit);
+    co_return adopt_socket(fd.release(), name, limit, address);
 }
 
 /// RFC 8305 §4: alternate the address families, starting with the first one's.
@@ -265,8 +266,17 @@ task<stream> happy_eyeballs(std::vector<socket_address> addresses, connect_optio
 task<stream> connect_addresses(std::vector<socket_address> addresses, connect_options options,
                                std::string target) {
     if (options.timeout > clock::duration::zero()) {
-        co_return co_await fail_after(options.timeout,
-                                      happy_eyeballs(std::move(addresses), options, target));
+        bool timed_out = false;
+        try {
+            co_return co_await fail_after(options.timeout,
+                                          happy_eyeballs(std::move(addresses), options, target));
+        } catch (const timeout_error&) {
+            timed_out = true; // fail_after's own deadline: an outer one gives cancelled_error
+        }
+        if (timed_out) {
+            throw timeout_error("connect " + target + ": timed out after " +
+                                format_seconds(options.timeout));
+        }
     }
     co_return co_await happy_eyeballs(std::move(addresses), options, std::move(target));
 }
@@ -449,7 +459,7 @@ task<> server_state::accept_loop(std::shared_ptr<server_state> self, std::size_t
                 set_nodelay(fd);
             }
             std::string name = family == AF_UNIX ? unix_name : peer.to_string();
-            stream s = adopt_socket(fd, name, options.limit);
+            stream s = adopt_socket(fd, name, options.limit, peer);
             auto entry = std::make_unique<handler_entry>();
             entry->server = &server;
             entry->id = server.next_handler++;

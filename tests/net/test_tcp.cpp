@@ -62,6 +62,11 @@ corio::task<> closed(corio::server& srv) {
                     << " handlers still counted)";
 }
 
+/// True if `haystack` contains `needle` (for messages).
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
 corio::task<> yield_times(int n) {
     for (int i = 0; i < n; ++i) {
         co_await corio::sleep(0s);
@@ -291,6 +296,44 @@ corio::task<> dropped_before_serving(std::uint16_t port) {
 
 TEST_F(tcp_server, a_dropped_server_that_was_not_serving_is_closed) {
     corio::run(dropped_before_serving(unused_port()));
+}
+
+struct peer_seen {
+    corio::socket_address address;
+    corio::event handled;
+};
+
+corio::task<> record_peer(corio::stream s, std::shared_ptr<peer_seen> seen) {
+    seen->address = s.peer_address();
+    seen->handled.set();
+    co_return;
+}
+
+corio::task<> reset_before_handler() {
+    auto seen = std::make_shared<peer_seen>();
+    corio::server_options options;
+    options.start_serving = false;
+    corio::server srv = co_await corio::start_server(
+        [seen](corio::stream s) { return record_peer(std::move(s), seen); }, "127.0.0.1", 0,
+        options);
+    // The client connects and resets the connection while it waits in the backlog: the
+    // handler gets a stream whose getpeername(2) fails (ENOTCONN).
+    raw_fd client = raw_connect(srv.addresses().at(0));
+    const corio::socket_address client_address = corio::socket_address::local_of(client.get());
+    const linger reset{1, 0};
+    check_sys(::setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), "SO_LINGER");
+    client.reset();
+    srv.start_serving();
+    std::exception_ptr e = co_await error_of(corio::wait_for(wait_event(seen->handled), 10s));
+    EXPECT_FALSE(e) << "the handler never ran: " << describe(e);
+    EXPECT_EQ(seen->address, client_address)
+        << "peer_address() gave '" << seen->address.to_string() << "'";
+    srv.close();
+    co_await closed(srv);
+}
+
+TEST_F(tcp_server, peer_address_of_a_connection_reset_before_its_handler_ran_is_known) {
+    corio::run(reset_before_handler());
 }
 
 corio::task<> boom_or_echo(corio::stream s) {
@@ -790,6 +833,16 @@ corio::task<> connect_timeout(std::uint16_t port) {
     std::exception_ptr e = co_await error_of(corio::open_connection("127.0.0.1", port, options));
     EXPECT_TRUE(holds<corio::timeout_error>(e)) << describe(e);
     EXPECT_EQ(corio::get_running_loop().time() - start, 5s);
+    // The error names what could not be reached.
+    EXPECT_TRUE(contains(describe(e),
+                         "connect 127.0.0.1:" + std::to_string(port) + ": timed out after 5.000 s"))
+        << describe(e);
+    std::vector<corio::socket_address> addresses;
+    addresses.push_back(corio::socket_address::from_ip("127.0.0.1", port));
+    e = co_await error_of(corio::open_connection(std::move(addresses), options));
+    EXPECT_TRUE(contains(describe(e),
+                         "connect 127.0.0.1:" + std::to_string(port) + ": timed out after 5.000 s"))
+        << describe(e);
 
     // Cancelled while connecting: the attempt's socket is closed (the fixture counts fds).
     auto pending = corio::spawn(corio::open_connection("127.0.0.1", port));
@@ -800,7 +853,7 @@ corio::task<> connect_timeout(std::uint16_t port) {
     EXPECT_TRUE(holds<corio::cancelled_error>(e)) << describe(e);
 }
 
-TEST_F(connection, a_connect_that_gets_no_answer_times_out) {
+TEST_F(connection, a_connect_that_gets_no_answer_times_out_naming_the_address) {
     // Backlog 0 and one connection parked in it: the kernel drops further SYNs, so a
     // connect stays pending (deterministically, with no outside address involved).
     raw_fd listener = raw_tcp_listener("127.0.0.1", 0);

@@ -35,8 +35,9 @@ namespace corio {
 class stream;
 namespace detail {
 class stream_state;
-/// A stream over a connected non-blocking socket, named `name` in errors (for servers).
-stream adopt_socket(int fd, std::string name, std::size_t limit);
+/// A stream over a connected non-blocking socket, named `name` in errors (for servers),
+/// whose peer is `peer` (as accept(2) or connect(2) gave it).
+stream adopt_socket(int fd, std::string name, std::size_t limit, socket_address peer);
 } // namespace detail
 
 /// A byte stream (TCP, Unix socket, or pipes to a subprocess).
@@ -142,7 +143,9 @@ public:
 
     // --- Socket details ------------------------------------------------------------------
 
-    /// The peer's address (empty for pipes).
+    /// The peer's address (empty for pipes). Recorded when the connection was made
+    /// (accepted or connected), so it is still there once the connection was reset or the
+    /// stream closed, when getpeername(2) no longer answers.
     [[nodiscard]] socket_address peer_address() const;
     /// The local address (empty for pipes).
     [[nodiscard]] socket_address local_address() const;
@@ -153,7 +156,7 @@ public:
     [[nodiscard]] int fd() const;
 
 private:
-    friend stream detail::adopt_socket(int, std::string, std::size_t);
+    friend stream detail::adopt_socket(int, std::string, std::size_t, socket_address);
     explicit stream(detail::stream_state* state) noexcept : m_state(state) {}
     detail::stream_state& state(const char* operation) const;
 

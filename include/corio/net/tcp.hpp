@@ -57,7 +57,8 @@ struct connect_options {
 /// closed. Cancellable (every attempt is closed).
 /// \throws std::system_error naming the address ("connect 127.0.0.1:9: Connection
 /// refused"); when several addresses failed differently, the message lists each;
-/// timeout_error after `options.timeout`.
+/// timeout_error after `options.timeout`, naming the target as it was given ("connect
+/// 127.0.0.1:9: timed out after 5.000 s").
 task<stream> open_connection(std::string host, std::uint16_t port, connect_options options = {});
 /// Connect to the first of `addresses` that answers, racing them as above in the order
 /// given (resolve and order them yourself, or pass addresses from elsewhere).
