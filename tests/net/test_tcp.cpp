@@ -313,9 +313,12 @@ corio::task<> reset_before_handler() {
     auto seen = std::make_shared<peer_seen>();
     corio::server_options options;
     options.start_serving = false;
-    corio::server srv = co_await corio::start_server(
-        [seen](corio::stream s) { return record_peer(std::move(s), seen); }, "127.0.0.1", 0,
-        options);
+    // The handler is made before the co_await: g++ 12 destroys a temporary written inside a
+    // co_await expression twice.
+    corio::connection_handler handler = [seen](corio::stream s) {
+        return record_peer(std::move(s), seen);
+    };
+    corio::server srv = co_await corio::start_server(handler, "127.0.0.1", 0, options);
     // The client connects and resets the connection while it waits in the backlog: the
     // handler gets a stream whose getpeername(2) fails (ENOTCONN).
     raw_fd client = raw_connect(srv.addresses().at(0));
