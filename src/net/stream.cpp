@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,6 +119,9 @@ public:
 
     static void on_data(recv_sink& sink, const char* data, std::size_t size) {
         stream_state& s = *static_cast<stream_sink&>(sink).state;
+        if (s.closing) {
+            return; // the read side ended with close()
+        }
         s.reserve(size);
         std::memcpy(s.rbuf.get() + s.rend, data, size);
         s.rend += size;
@@ -146,7 +151,7 @@ public:
 
     /// fill() for completion-based reads: nothing to read now, the loop appends.
     ssize_t fill_from_completions() {
-        if (eof || closed) {
+        if (eof || closing) {
             eof = true;
             return 0;
         }
@@ -213,7 +218,7 @@ public:
     /// One read(2) into `dst`. Returns the count (>0), 0 at end of stream (or once closed),
     /// or -1 if the fd has nothing now. \throws std::system_error on an error.
     ssize_t read_some(char* dst, std::size_t room) {
-        if (eof || closed) {
+        if (eof || closing) {
             eof = true;
             return 0;
         }
@@ -247,6 +252,51 @@ public:
             }
             throw_errno(errno, "read " + name);
         }
+    }
+
+    /// asyncio's transport reads in the background (until its buffer holds twice the
+    /// limit), so what has arrived is in the reader's buffer and an end of stream behind
+    /// the last data is known. A completion-based receive does the same; a readiness-based
+    /// stream reads only when a call needs it, so where the difference shows (at_eof(),
+    /// a limit overrun) it catches up with what the kernel holds now: these two calls.
+
+    /// Read what the fd holds now into the buffer (up to pause_at() buffered), without
+    /// waiting; sets `eof` if the stream has ended. \throws std::system_error on an error.
+    void catch_up() {
+        if (completion_reads || rfd < 0) {
+            return; // the receive delivers as data arrives
+        }
+        while (!eof && !closing && buffered() <= pause_at()) {
+            read_ready = true; // ask the fd itself, even if a short read saw it drained
+            if (fill(0) <= 0) {
+                return;
+            }
+        }
+    }
+
+    /// True if the peer's end of stream has arrived and nothing is buffered (asyncio:
+    /// "the buffer is empty and feed_eof() was called"). Reads nothing and leaves a
+    /// pending error for the next read (recv with MSG_PEEK or SO_ERROR would clear it):
+    /// the fd is polled, and an fd that polls readable or hung up, without an error, with
+    /// no byte queued (FIONREAD) has ended.
+    bool eof_arrived() noexcept {
+        if (eof || closing) {
+            return buffered() == 0;
+        }
+        if (buffered() > 0 || completion_reads || rfd < 0) {
+            return false;
+        }
+        pollfd p{rfd, POLLIN | POLLRDHUP, 0};
+        if (::poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLNVAL)) != 0 ||
+            (p.revents & (POLLIN | POLLRDHUP | POLLHUP)) == 0) {
+            return false;
+        }
+        int queued = 0;
+        if (::ioctl(rfd, FIONREAD, &queued) < 0 || queued != 0) {
+            return false;
+        }
+        eof = true;
+        return true;
     }
 
     /// One read into the buffer. Same results as read_some.
@@ -514,14 +564,59 @@ public:
         closing = true;
         if (!flushing) {
             finish_close();
+            return;
+        }
+        end_reading();
+    }
+
+    /// close() while the flush goes on: reading ends now, not when the fd closes (which
+    /// waits for a peer that may never read). A read pending in another task returns end
+    /// of stream, as later reads do once the buffer is empty (read_some and
+    /// fill_from_completions see `closing`).
+    void end_reading() noexcept {
+        if (rfd < 0) {
+            return;
+        }
+        if (completion_reads) {
+            if (receiving) {
+                receiving = false;
+                loop->pause_recv(rfd);
+            }
+            wake_reader();
+            return;
+        }
+        if (!reading) {
+            return; // no read is parked on the fd
+        }
+        // The reader waits in the reactor for the fd to become readable: make it so.
+        if (rfd != wfd) {
+            close_fd(rfd, loop); // a pipe's read end: closing it wakes the reader
+            rfd = -1;
+        } else if (is_socket) {
+            // Ends the receive direction: the socket turns readable (EOF) and every reactor
+            // reports it; the send direction, still flushing, is untouched.
+            ::shutdown(rfd, SHUT_RD);
         }
     }
 
     void abort() noexcept {
+        if (!closed && write_errno == 0) {
+            aborted = true;
+            dropped = pending();
+        }
         closing = true;
         wbuf.clear();
         woff = 0;
         finish_close();
+    }
+
+    /// What drain() throws after abort().
+    [[noreturn]] void throw_aborted() const {
+        std::string what = "drain " + name + ": the stream was aborted";
+        if (dropped > 0) {
+            what += ", dropping " + std::to_string(dropped) + " buffered bytes not yet sent";
+        }
+        throw std::system_error(ECONNABORTED, std::generic_category(), what);
     }
 
     event_loop* loop;
@@ -529,6 +624,8 @@ public:
     int wfd;
     bool is_socket;
     std::string name;
+    /// The peer of a socket, recorded when the connection was made.
+    socket_address peer;
     std::size_t limit;
     unsigned refs = 1;
 
@@ -560,6 +657,9 @@ public:
     std::size_t high_water = stream::default_high_water;
     std::size_t low_water = stream::default_high_water / 4;
     int write_errno = 0;
+    /// abort() ended the stream (and drain() says so); `dropped` bytes were still buffered.
+    bool aborted = false;
+    std::size_t dropped = 0;
     bool flushing = false;
     bool eof_requested = false;
     bool eof_sent = false;
@@ -720,6 +820,7 @@ task<std::string> read_until_impl(state_ref s, std::string sep, bool eof_returns
                                   const char* operation) {
     const read_guard guard(*s, operation);
     std::size_t searched = 0; // bytes already searched without finding sep
+    bool caught_up = false;
     while (true) {
         const std::size_t have = s->buffered();
         if (have >= sep.size()) {
@@ -737,6 +838,15 @@ task<std::string> read_until_impl(state_ref s, std::string sep, bool eof_returns
                 co_return s->take(at + sep.size());
             }
             searched = have - sep.size() + 1;
+            if (searched > s->limit && !s->completion_reads && !caught_up) {
+                // Judge on what has arrived, as asyncio and completion-based receives do:
+                // the separator may be waiting in the kernel.
+                caught_up = true;
+                s->catch_up();
+                if (s->buffered() > have) {
+                    continue;
+                }
+            }
             if (searched > s->limit) {
                 throw limit_overrun_error("separator is not found, and chunk exceeds the "
                                           "limit (" +
@@ -771,13 +881,16 @@ task<std::string> read_all_impl(state_ref s) {
 }
 
 task<> drain_impl(state_ref s) {
-    if (s->write_errno == 0 && s->pending() > s->high_water) {
+    if (s->write_errno == 0 && !s->aborted && s->pending() > s->high_water) {
         while (s->write_errno == 0 && !s->closed && s->pending() > s->low_water) {
             co_await queue_wait(s->drain_waiters);
         }
     }
     if (s->write_errno != 0) {
         throw_errno(s->write_errno, "write " + s->name);
+    }
+    if (s->aborted) {
+        s->throw_aborted();
     }
 }
 
@@ -824,12 +937,16 @@ stream stream::from_socket(int fd, std::size_t limit) {
     if (name.empty()) {
         name = "socket fd " + std::to_string(fd);
     }
-    return stream(
-        new detail::stream_state(get_running_loop(), fd, fd, true, std::move(name), limit));
+    auto* state =
+        new detail::stream_state(get_running_loop(), fd, fd, true, std::move(name), limit);
+    state->peer = std::move(peer);
+    return stream(state);
 }
 
-stream detail::adopt_socket(int fd, std::string name, std::size_t limit) {
-    return stream(new stream_state(get_running_loop(), fd, fd, true, std::move(name), limit));
+stream detail::adopt_socket(int fd, std::string name, std::size_t limit, socket_address peer) {
+    auto* state = new stream_state(get_running_loop(), fd, fd, true, std::move(name), limit);
+    state->peer = std::move(peer);
+    return stream(state);
 }
 
 stream stream::from_pipes(int read_fd, int write_fd, std::string name, std::size_t limit) {
@@ -878,8 +995,7 @@ task<std::string> stream::read_all() {
     return detail::read_all_impl(detail::state_ref(state("read_all")));
 }
 bool stream::at_eof() const {
-    const auto& s = state("at_eof");
-    return (s.eof || s.closed) && s.buffered() == 0;
+    return state("at_eof").eof_arrived();
 }
 std::size_t stream::limit() const {
     return state("limit").limit;
@@ -929,7 +1045,7 @@ task<> stream::wait_closed() {
 
 socket_address stream::peer_address() const {
     const auto& s = state("peer_address");
-    return s.is_socket && s.rfd >= 0 ? socket_address::peer_of(s.rfd) : socket_address();
+    return s.is_socket ? s.peer : socket_address();
 }
 socket_address stream::local_address() const {
     const auto& s = state("local_address");

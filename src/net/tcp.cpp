@@ -2,6 +2,7 @@
 
 #include "corio/cancel_scope.hpp"
 #include "corio/detail/io.hpp"
+#include "corio/detail/task_state.hpp"
 #include "corio/join_handle.hpp"
 #include "corio/net/dns.hpp"
 #include "corio/sleep.hpp"
@@ -9,7 +10,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <limits>
 #include <memory>
+#include <stdexcept>
 #include <unordered_map>
 
 #include <netinet/in.h>
@@ -75,7 +79,7 @@ task<stream> connect_one(socket_address address, std::optional<socket_address> l
         if (nodelay) {
             set_nodelay(fd.get());
         }
-        co_return adopt_socket(fd.release(), name, limit);
+        co_return adopt_socket(fd.release(), name, limit, address);
     }
     int rc = 0;
     do {
@@ -104,7 +108,7 @@ task<stream> connect_one(socket_address address, std::optional<socket_address> l
         set_nodelay(fd.get());
     }
     // The fd's loop registration stays: the stream waits on the same fd.
-    co_return adopt_socket(fd.release(), name, limit);
+    co_return adopt_socket(fd.release(), name, limit, address);
 }
 
 /// RFC 8305 §4: alternate the address families, starting with the first one's.
@@ -262,8 +266,17 @@ task<stream> happy_eyeballs(std::vector<socket_address> addresses, connect_optio
 task<stream> connect_addresses(std::vector<socket_address> addresses, connect_options options,
                                std::string target) {
     if (options.timeout > clock::duration::zero()) {
-        co_return co_await fail_after(options.timeout,
-                                      happy_eyeballs(std::move(addresses), options, target));
+        bool timed_out = false;
+        try {
+            co_return co_await fail_after(options.timeout,
+                                          happy_eyeballs(std::move(addresses), options, target));
+        } catch (const timeout_error&) {
+            timed_out = true; // fail_after's own deadline: an outer one gives cancelled_error
+        }
+        if (timed_out) {
+            throw timeout_error("connect " + target + ": timed out after " +
+                                format_seconds(options.timeout));
+        }
     }
     co_return co_await happy_eyeballs(std::move(addresses), options, std::move(target));
 }
@@ -272,12 +285,33 @@ task<stream> connect_addresses(std::vector<socket_address> addresses, connect_op
 
 // --- servers ---------------------------------------------------------------------------
 
-class server_state : public std::enable_shared_from_this<server_state> {
+/// A server's state. Owned by its `server` handles and by the tasks working for it: each
+/// accept task and each connection handler holds a reference from its creation (a frame
+/// parameter, not a local taken at its first step: a task that never runs its body must
+/// keep the state alive too, and one dropped unrun must let it go). So a serving server
+/// whose handles are all dropped goes on serving, as asyncio's does, until it is closed or
+/// its loop cancels its tasks; one that is not serving is closed with its last handle.
+/// The state's handles on those tasks are dropped when each task completes (completion
+/// listeners), which breaks the reference cycle.
+class server_state {
 public:
+    /// The task accepting on one listening socket.
+    struct acceptor {
+        join_handle<> handle;
+        completion_listener listener;
+        acceptor() = default;
+        acceptor(const acceptor&) = delete;
+        acceptor& operator=(const acceptor&) = delete;
+        ~acceptor() { listener.unlink(); }
+        static void on_complete(completion_listener& l) noexcept {
+            // The loop still holds its reference: the task outlives this.
+            static_cast<acceptor*>(l.context)->handle = join_handle<>();
+        }
+    };
     struct listener {
         unique_fd fd;
         socket_address address;
-        join_handle<> acceptor;
+        std::unique_ptr<acceptor> accepting;
     };
 
     server_state(event_loop& loop, connection_handler handler, server_options options)
@@ -289,12 +323,15 @@ public:
         for (listener& l : listeners) {
             close_fd(l.fd.release(), loop);
         }
+        if (!unix_path.empty() && unix_path[0] != '@' && !closed) {
+            ::unlink(unix_path.c_str());
+        }
     }
 
-    void start_serving();
+    void start_serving(const std::shared_ptr<server_state>& self);
     void close();
-    task<> accept_loop(std::size_t index);
-    task<> run_handler(stream s, std::string peer);
+    static task<> accept_loop(std::shared_ptr<server_state> self, std::size_t index);
+    static task<> run_handler(std::shared_ptr<server_state> self, stream s, std::string peer);
     void on_handler_done(std::uint64_t id) noexcept {
         handlers.erase(id);
         if (closed && handlers.empty()) {
@@ -334,13 +371,18 @@ public:
     wait_queue closed_waiters{"a server to close"};
 };
 
-void server_state::start_serving() {
+void server_state::start_serving(const std::shared_ptr<server_state>& self) {
     if (serving || closed) {
         return;
     }
     serving = true;
     for (std::size_t i = 0; i < listeners.size(); ++i) {
-        listeners[i].acceptor = spawn_on(*loop, accept_loop(i), "corio.server.accept");
+        auto a = std::make_unique<acceptor>();
+        a->handle = spawn_on(*loop, accept_loop(self, i), "corio.server.accept");
+        a->listener.on_complete = &acceptor::on_complete;
+        a->listener.context = a.get();
+        a->handle.state_ptr()->add_listener(a->listener);
+        listeners[i].accepting = std::move(a);
     }
 }
 
@@ -352,8 +394,8 @@ void server_state::close() {
     serving = false;
     for (listener& l : listeners) {
         close_fd(l.fd.release(), loop); // wakes an acceptor waiting on it
-        if (l.acceptor.valid() && !l.acceptor.done()) {
-            l.acceptor.cancel(); // one sleeping after EMFILE
+        if (l.accepting != nullptr && l.accepting->handle.valid() && !l.accepting->handle.done()) {
+            l.accepting->handle.cancel(); // one sleeping after EMFILE
         }
     }
     if (!unix_path.empty() && unix_path[0] != '@') {
@@ -373,20 +415,23 @@ void server_state::close() {
     }
 }
 
-task<> server_state::run_handler(stream s, std::string peer) {
-    const std::shared_ptr<server_state> self = shared_from_this();
+task<> server_state::run_handler(std::shared_ptr<server_state> self, stream s, std::string peer) {
     try {
-        co_await handler(std::move(s));
+        co_await self->handler(std::move(s));
     } catch (const cancelled_error&) {
         throw;
     } catch (...) {
-        loop->call_exception_handler(
+        self->loop->call_exception_handler(
             {"connection handler failed for " + peer, std::current_exception(), {}});
     }
 }
 
-task<> server_state::accept_loop(std::size_t index) {
-    const std::shared_ptr<server_state> self = shared_from_this();
+task<> server_state::accept_loop(std::shared_ptr<server_state> self, std::size_t index) {
+    server_state& server = *self;
+    auto& listeners = server.listeners;
+    auto& options = server.options;
+    const bool& closed = server.closed;
+    event_loop* const loop = server.loop;
     const int family = listeners[index].address.family();
     const std::string unix_name = "unix:" + listeners[index].address.to_string();
     while (!closed) {
@@ -395,7 +440,7 @@ task<> server_state::accept_loop(std::size_t index) {
         socklen_t len = socket_address::capacity();
         int fd = -1;
         int err = 0;
-        if (completion_accept) {
+        if (server.completion_accept) {
             io_op op;
             op.op = io_op::kind::accept;
             op.fd = lfd;
@@ -414,16 +459,16 @@ task<> server_state::accept_loop(std::size_t index) {
                 set_nodelay(fd);
             }
             std::string name = family == AF_UNIX ? unix_name : peer.to_string();
-            stream s = adopt_socket(fd, name, options.limit);
+            stream s = adopt_socket(fd, name, options.limit, peer);
             auto entry = std::make_unique<handler_entry>();
-            entry->server = this;
-            entry->id = next_handler++;
+            entry->server = &server;
+            entry->id = server.next_handler++;
             entry->listener.on_complete = &handler_entry::on_complete;
             entry->listener.context = entry.get();
-            entry->handle = spawn_on(*loop, run_handler(std::move(s), std::move(name)));
+            entry->handle = spawn_on(*loop, run_handler(self, std::move(s), std::move(name)));
             entry->handle.state_ptr()->add_listener(entry->listener);
             const std::uint64_t id = entry->id;
-            handlers.emplace(id, std::move(entry));
+            server.handlers.emplace(id, std::move(entry));
             continue;
         }
         switch (err) {
@@ -469,6 +514,21 @@ task<> server_state::accept_loop(std::size_t index) {
 
 namespace {
 
+/// The kernel's limit on listen backlogs (net.core.somaxconn), else SOMAXCONN.
+int kernel_somaxconn() noexcept {
+    std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "re");
+    if (f == nullptr) {
+        return SOMAXCONN;
+    }
+    long value = 0;
+    const bool ok = std::fscanf(f, "%ld", &value) == 1;
+    std::fclose(f);
+    if (!ok || value <= 0) {
+        return SOMAXCONN;
+    }
+    return static_cast<int>(std::min<long>(value, std::numeric_limits<int>::max()));
+}
+
 /// Bind and listen on each address (port 0: the first picks, the others follow it).
 std::shared_ptr<server_state> make_server(connection_handler handler,
                                           std::vector<socket_address> addresses,
@@ -476,6 +536,11 @@ std::shared_ptr<server_state> make_server(connection_handler handler,
     if (!handler) {
         throw std::invalid_argument("start_server: empty connection handler");
     }
+    if (options.backlog && *options.backlog < 0) {
+        throw std::invalid_argument("start_server: backlog " + std::to_string(*options.backlog) +
+                                    " is negative");
+    }
+    const int backlog = options.backlog ? *options.backlog : kernel_somaxconn();
     auto state = std::make_shared<server_state>(get_running_loop(), std::move(handler), options);
     std::uint16_t chosen_port = 0;
     for (socket_address& address : addresses) {
@@ -499,7 +564,7 @@ std::shared_ptr<server_state> make_server(connection_handler handler,
         if (::bind(fd.get(), address.data(), address.size()) < 0) {
             throw_errno(errno, "bind " + address.to_string());
         }
-        if (::listen(fd.get(), options.backlog) < 0) {
+        if (::listen(fd.get(), backlog) < 0) {
             throw_errno(errno, "listen " + address.to_string());
         }
         socket_address bound = socket_address::local_of(fd.get());
@@ -509,7 +574,7 @@ std::shared_ptr<server_state> make_server(connection_handler handler,
         state->listeners.push_back({std::move(fd), family == AF_UNIX ? address : bound, {}});
     }
     if (options.start_serving) {
-        state->start_serving();
+        state->start_serving(state);
     }
     return state;
 }
@@ -557,7 +622,7 @@ void server::start_serving() {
     if (s.closed) {
         throw invalid_state_error("start_serving: server is closed");
     }
-    s.start_serving();
+    s.start_serving(m_state);
 }
 
 task<> server::serve_forever() {
@@ -569,7 +634,7 @@ task<> server::serve_forever() {
     if (s->closed) {
         throw invalid_state_error("serve_forever: server is closed");
     }
-    s->start_serving();
+    s->start_serving(s);
     try {
         while (!s->closed) {
             co_await detail::queue_wait(s->closed_waiters);

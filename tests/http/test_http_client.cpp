@@ -421,14 +421,34 @@ TEST_F(http_client, a_stale_pooled_connection_is_retried_on_a_fresh_one) {
     }());
 }
 
+/// Answers the first request of a connection with keep-alive, then reads the next request
+/// and closes without answering it: the pooled connection looks alive when the client
+/// takes it (a connection whose end of stream has arrived is seen as stale and not taken)
+/// and dies under the request.
+corio::task<> drop_the_second_request(corio::stream s, std::shared_ptr<closing_server_log> log) {
+    ++log->connections;
+    (void)co_await s.read_until("\r\n\r\n");
+    s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    co_await s.drain();
+    const std::string head = co_await s.read_until("\r\n\r\n");
+    if (const std::size_t at = head.find("Content-Length: "); at != std::string::npos) {
+        (void)co_await s.read_exactly(std::stoul(head.substr(at + 16)));
+    }
+    s.close();
+    co_await s.wait_closed();
+}
+
 TEST_F(http_client, a_post_on_a_stale_connection_is_not_retried) {
     corio::run([]() -> corio::task<> {
         auto log = std::make_shared<closing_server_log>();
-        corio::server srv = co_await start_closing_server(log);
+        corio::connection_handler h = [log](corio::stream s) {
+            return drop_the_second_request(std::move(s), log);
+        };
+        corio::server srv = co_await corio::start_server(h, "127.0.0.1", 0);
         const std::string url = "http://127.0.0.1:" + std::to_string(srv.port()) + "/";
         http::client c;
         EXPECT_EQ((co_await c.get(url)).body, "ok");
-        co_await wait_event(log->first_closed);
+        EXPECT_EQ(c.connections(), 1U); // pooled
         std::exception_ptr e = co_await corio_test::error_of(c.post(url, "data"));
         EXPECT_TRUE(corio_test::holds<std::system_error>(e)) << describe(e);
         EXPECT_EQ(log->connections, 1);

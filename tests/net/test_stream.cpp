@@ -97,6 +97,30 @@ corio::task<> wait_consumed(int fd) {
     EXPECT_EQ(bytes_in_kernel(fd), 0) << "the pending read never took the bytes";
 }
 
+/// Let the loop run until the kernel holds at least `n` bytes for reading on `fd`; bounded.
+corio::task<> wait_arrived(int fd, int n) {
+    for (int i = 0; i < 100000 && bytes_in_kernel(fd) < n; ++i) {
+        co_await corio::sleep(0s);
+    }
+    EXPECT_GE(bytes_in_kernel(fd), n) << "the bytes sent never arrived";
+}
+
+/// Let the loop run until `s` has handed everything written to the kernel; bounded.
+corio::task<> wait_sent(const corio::stream& s) {
+    for (int i = 0; i < 100000 && s.write_buffer_size() > 0; ++i) {
+        co_await corio::sleep(0s);
+    }
+    EXPECT_EQ(s.write_buffer_size(), 0U) << "the write never left the buffer";
+}
+
+/// Let the loop run (I/O included) until `s.at_eof()`; bounded. Returns at_eof().
+corio::task<bool> eventually_at_eof(const corio::stream& s) {
+    for (int i = 0; i < 100000 && !s.at_eof(); ++i) {
+        co_await corio::sleep(0s);
+    }
+    co_return s.at_eof();
+}
+
 corio::task<> send(corio::stream& s, std::string data) {
     s.write(data);
     co_await s.drain();
@@ -387,6 +411,65 @@ corio::task<> at_eof_states(stream_kind, stream_pair& p) {
 
 TEST_P(stream_conformance, at_eof_is_true_once_eof_is_seen_and_the_buffer_is_empty) {
     run_pair(GetParam(), at_eof_states);
+}
+
+corio::task<> at_eof_after_last_line(stream_kind, stream_pair& p) {
+    // asyncio (python3 3.11): after the last readline() of a peer that has sent EOF,
+    // at_eof() is true (the EOF was fed and the buffer is empty), with no read past it.
+    p.server.write("line1\nlast\n");
+    p.server.write_eof();
+    EXPECT_EQ(co_await p.client.read_line(), "line1\n");
+    EXPECT_FALSE(p.client.at_eof()); // "last\n" is still to be read
+    EXPECT_EQ(co_await p.client.read_line(), "last\n");
+    EXPECT_TRUE(co_await eventually_at_eof(p.client))
+        << "at_eof() stays false after the last line of a peer that sent EOF";
+    EXPECT_EQ(co_await p.client.read_line(), "");
+}
+
+TEST_P(stream_conformance, at_eof_is_true_after_the_last_line_of_a_peer_that_sent_eof) {
+    run_pair(GetParam(), at_eof_after_last_line);
+}
+
+corio::task<> overrun_then_separator(stream_kind, stream_pair& p) {
+    const std::string xs(40, 'x');
+    co_await send(p.server, xs);
+    std::exception_ptr e = co_await error_of(p.client.read_until("|"));
+    EXPECT_TRUE(holds<corio::limit_overrun_error>(e)) << describe(e);
+    EXPECT_TRUE(contains(describe(e), "not found")) << describe(e);
+    // The separator arrives after the overrun; let it reach the client: the stream's buffer
+    // (completion-based receive) or the kernel (readiness-based).
+    p.server.write("|tail\n");
+    co_await wait_sent(p.server);
+    corio::event_loop& loop = corio::get_running_loop();
+    if (loop.supports_recv()) {
+        co_await wait_consumed(p.client.fd());
+        // The receive that took the bytes is reaped by the next poll at the latest.
+        const std::uint64_t mark = loop.io_poll_count();
+        while (loop.io_poll_count() < mark + 2) {
+            co_await corio::sleep(0s);
+        }
+    } else {
+        co_await wait_arrived(p.client.fd(), 6);
+    }
+    // asyncio (python3 3.11) reads in the background, so readuntil() finds the separator
+    // that has arrived, past the limit: "Separator is found, but chunk is longer than
+    // limit", consumed 40, the buffer kept.
+    e = co_await error_of(p.client.read_until("|"));
+    EXPECT_TRUE(holds<corio::limit_overrun_error>(e)) << describe(e);
+    EXPECT_TRUE(contains(describe(e), "separator is found")) << describe(e);
+    try {
+        if (e) {
+            std::rethrow_exception(e);
+        }
+    } catch (const corio::limit_overrun_error& err) {
+        EXPECT_EQ(err.consumed(), 40U);
+    } catch (...) {
+    }
+    EXPECT_EQ(co_await p.client.read(100), xs + "|tail\n");
+}
+
+TEST_P(stream_conformance, read_until_after_an_overrun_finds_the_separator_that_has_arrived) {
+    run_pair(GetParam(), overrun_then_separator, 16);
 }
 
 corio::task<std::size_t> read_into_chunks(corio::stream& s, std::size_t n, std::string& out) {
@@ -704,6 +787,28 @@ TEST_P(stream_conformance, close_ends_a_pending_read_with_eof) {
     run_pair(GetParam(), close_during_read);
 }
 
+corio::task<> close_unflushable_during_read(stream_kind, stream_pair& p) {
+    // The peer reads nothing, so close() cannot finish its flush: the read must still end.
+    const std::string all = fill_past_high_water(p.client, p.server);
+    auto pending = corio::spawn(p.client.read(100));
+    co_await yield_times(3);
+    EXPECT_FALSE(pending.done());
+    p.client.close();
+    EXPECT_EQ(co_await pending, "");
+    EXPECT_TRUE(p.client.at_eof());
+    EXPECT_EQ(co_await p.client.read(100), "");
+    // The flush goes on: the peer gets everything, then end of stream.
+    auto reader = corio::spawn(p.server.read_all());
+    co_await p.client.wait_closed();
+    const std::string got = co_await reader;
+    EXPECT_EQ(got.size(), all.size());
+    EXPECT_TRUE(got == all);
+}
+
+TEST_P(stream_conformance, close_ends_a_pending_read_while_the_write_buffer_cannot_flush) {
+    run_pair(GetParam(), close_unflushable_during_read);
+}
+
 corio::task<> close_flushes(stream_kind, stream_pair& p) {
     const std::string all = fill_past_high_water(p.client, p.server);
     p.client.close(); // the rest goes out in the background
@@ -745,6 +850,30 @@ corio::task<> abort_drops(stream_kind, stream_pair& p) {
 
 TEST_P(stream_conformance, abort_closes_at_once_dropping_the_buffer) {
     run_pair(GetParam(), abort_drops);
+}
+
+void expect_aborted(const std::exception_ptr& e, const char* which) {
+    with_system_error(e, [which](const std::system_error& err) {
+        EXPECT_EQ(err.code().value(), ECONNABORTED) << which << ": " << err.what();
+        EXPECT_TRUE(contains(err.what(), "aborted")) << which << ": " << err.what();
+        EXPECT_TRUE(contains(err.what(), "buffered bytes not yet sent"))
+            << which << ": " << err.what();
+    });
+}
+
+corio::task<> abort_fails_drain(stream_kind, stream_pair& p) {
+    fill_past_high_water(p.client, p.server);
+    auto drained = corio::spawn(p.client.drain());
+    co_await yield_times(3);
+    EXPECT_FALSE(drained.done()) << "drain returned while the peer reads nothing";
+    p.client.abort();
+    expect_aborted(co_await error_of(drained), "the pending drain");
+    expect_aborted(co_await error_of(p.client.drain()), "a drain after abort()");
+    co_await p.client.wait_closed(); // abort is not an error for wait_closed
+}
+
+TEST_P(stream_conformance, drain_after_abort_dropped_the_data_raises) {
+    run_pair(GetParam(), abort_fails_drain);
 }
 
 corio::task<> peer_reset(stream_kind kind, stream_pair& p) {

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -59,6 +60,11 @@ corio::task<> closed(corio::server& srv) {
     std::exception_ptr e = co_await error_of(corio::wait_for(srv.wait_closed(), 10s));
     EXPECT_FALSE(e) << "wait_closed: " << describe(e) << " (" << srv.active_connections()
                     << " handlers still counted)";
+}
+
+/// True if `haystack` contains `needle` (for messages).
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
 }
 
 corio::task<> yield_times(int n) {
@@ -247,6 +253,92 @@ TEST_F(tcp_server, close_right_after_accepting_still_finishes) {
     corio::run(close_before_handlers_start());
 }
 
+// Dropping every handle of a serving server leaves it serving until the loop ends, as
+// asyncio does (python3 3.11: the result of `await asyncio.start_server(...)` dropped, a
+// client still gets its echo); the accept task owns the server from its creation.
+corio::task<> dropped_server(std::uint16_t port) {
+    (void)co_await corio::start_server(echo_lines, "127.0.0.1", port);
+    corio::stream c = co_await corio::open_connection("127.0.0.1", port);
+    EXPECT_EQ(co_await ask(c, "still served\n"), "still served\n");
+    corio::stream d = co_await corio::open_connection("127.0.0.1", port);
+    EXPECT_EQ(co_await ask(d, "again\n"), "again\n");
+    c.close();
+    co_await c.wait_closed();
+    // `d` stays open: run() cancels its handler and the accept task, which close the
+    // server's sockets (the fixture counts fds).
+}
+
+TEST_F(tcp_server, a_dropped_server_keeps_serving_until_the_loop_ends) {
+    corio::run(dropped_server(unused_port()));
+}
+
+corio::task<> dropped_at_once() {
+    // The accept task is cancelled by run() before its first step.
+    (void)co_await corio::start_server(echo_lines, "127.0.0.1", 0);
+}
+
+TEST_F(tcp_server, a_server_dropped_as_the_loop_ends_closes_its_socket) {
+    corio::run(dropped_at_once());
+    // Closed without run()'s cancel-and-wait: the accept task's frame is destroyed unrun.
+    corio_test::run_then_close(dropped_at_once());
+}
+
+corio::task<> dropped_before_serving(std::uint16_t port) {
+    corio::server_options options;
+    options.start_serving = false;
+    (void)co_await corio::start_server(echo_lines, "127.0.0.1", port, options);
+    // Nothing can ever start it: it is closed with its last handle.
+    std::exception_ptr refused = co_await error_of(corio::open_connection("127.0.0.1", port));
+    with_system_error(refused, [](const std::system_error& err) {
+        EXPECT_EQ(err.code().value(), ECONNREFUSED) << err.what();
+    });
+}
+
+TEST_F(tcp_server, a_dropped_server_that_was_not_serving_is_closed) {
+    corio::run(dropped_before_serving(unused_port()));
+}
+
+struct peer_seen {
+    corio::socket_address address;
+    corio::event handled;
+};
+
+corio::task<> record_peer(corio::stream s, std::shared_ptr<peer_seen> seen) {
+    seen->address = s.peer_address();
+    seen->handled.set();
+    co_return;
+}
+
+corio::task<> reset_before_handler() {
+    auto seen = std::make_shared<peer_seen>();
+    corio::server_options options;
+    options.start_serving = false;
+    // The handler is made before the co_await: g++ 12 destroys a temporary written inside a
+    // co_await expression twice.
+    corio::connection_handler handler = [seen](corio::stream s) {
+        return record_peer(std::move(s), seen);
+    };
+    corio::server srv = co_await corio::start_server(handler, "127.0.0.1", 0, options);
+    // The client connects and resets the connection while it waits in the backlog: the
+    // handler gets a stream whose getpeername(2) fails (ENOTCONN).
+    raw_fd client = raw_connect(srv.addresses().at(0));
+    const corio::socket_address client_address = corio::socket_address::local_of(client.get());
+    const linger reset{1, 0};
+    check_sys(::setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), "SO_LINGER");
+    client.reset();
+    srv.start_serving();
+    std::exception_ptr e = co_await error_of(corio::wait_for(wait_event(seen->handled), 10s));
+    EXPECT_FALSE(e) << "the handler never ran: " << describe(e);
+    EXPECT_EQ(seen->address, client_address)
+        << "peer_address() gave '" << seen->address.to_string() << "'";
+    srv.close();
+    co_await closed(srv);
+}
+
+TEST_F(tcp_server, peer_address_of_a_connection_reset_before_its_handler_ran_is_known) {
+    corio::run(reset_before_handler());
+}
+
 corio::task<> boom_or_echo(corio::stream s) {
     std::string line = co_await s.read_line();
     if (line == "boom\n") {
@@ -356,19 +448,49 @@ corio::task<> backlog() {
     srv.close();
     co_await closed(srv);
 
-    // The default is asyncio's 100.
+    options.backlog = -1;
+    std::exception_ptr e =
+        co_await error_of(corio::start_server(echo_lines, "127.0.0.1", 0, options));
+    EXPECT_TRUE(holds<std::invalid_argument>(e)) << describe(e);
+    EXPECT_NE(describe(e).find("backlog -1"), std::string::npos) << describe(e);
+}
+
+TEST_F(tcp_server, backlog_is_the_listen_backlog) {
+    corio::run(backlog());
+}
+
+/// net.core.somaxconn as the kernel has it.
+int somaxconn() {
+    std::FILE* f = std::fopen("/proc/sys/net/core/somaxconn", "r");
+    if (f == nullptr) {
+        return -1;
+    }
+    int value = -1;
+    if (std::fscanf(f, "%d", &value) != 1) {
+        value = -1;
+    }
+    std::fclose(f);
+    return value;
+}
+
+corio::task<> default_backlog(unsigned expected) {
     corio::server dflt = co_await corio::start_server(echo_lines, "127.0.0.1", 0);
     const int dfd = find_listening_fd(dflt.addresses().at(0));
     EXPECT_GE(dfd, 0);
     if (dfd >= 0) {
-        EXPECT_EQ(tcp_accept_queue(dfd).second, 100U);
+        // TCP_INFO of a listener reports the backlog the kernel applies.
+        EXPECT_EQ(tcp_accept_queue(dfd).second, expected);
     }
     dflt.close();
     co_await closed(dflt);
 }
 
-TEST_F(tcp_server, backlog_is_the_listen_backlog) {
-    corio::run(backlog());
+TEST_F(tcp_server, the_default_backlog_is_the_kernels_somaxconn_not_100) {
+    const int expected = somaxconn();
+    if (expected <= 0) {
+        GTEST_SKIP() << "/proc/sys/net/core/somaxconn cannot be read here";
+    }
+    corio::run(default_backlog(static_cast<unsigned>(expected)));
 }
 
 corio::task<> ipv6_server() {
@@ -537,6 +659,17 @@ TEST_F(unix_server, a_stale_socket_file_is_replaced) {
     corio::run(unix_basics(path));
 }
 
+corio::task<> dropped_unix_server(std::string path) {
+    (void)co_await corio::start_unix_server(echo_lines, path);
+    corio::stream c = co_await corio::open_unix_connection(path);
+    EXPECT_EQ(co_await ask(c, "still served\n"), "still served\n");
+}
+
+TEST_F(unix_server, a_dropped_server_keeps_serving_until_the_loop_ends) {
+    temp_dir dir;
+    corio::run(dropped_unix_server(dir.file("dropped.sock")));
+}
+
 corio::task<> not_a_socket(std::string path) {
     std::exception_ptr e = co_await error_of(corio::start_unix_server(echo_lines, path));
     with_system_error(e, [&](const std::system_error& err) {
@@ -703,6 +836,16 @@ corio::task<> connect_timeout(std::uint16_t port) {
     std::exception_ptr e = co_await error_of(corio::open_connection("127.0.0.1", port, options));
     EXPECT_TRUE(holds<corio::timeout_error>(e)) << describe(e);
     EXPECT_EQ(corio::get_running_loop().time() - start, 5s);
+    // The error names what could not be reached.
+    EXPECT_TRUE(contains(describe(e),
+                         "connect 127.0.0.1:" + std::to_string(port) + ": timed out after 5.000 s"))
+        << describe(e);
+    std::vector<corio::socket_address> addresses;
+    addresses.push_back(corio::socket_address::from_ip("127.0.0.1", port));
+    e = co_await error_of(corio::open_connection(std::move(addresses), options));
+    EXPECT_TRUE(contains(describe(e),
+                         "connect 127.0.0.1:" + std::to_string(port) + ": timed out after 5.000 s"))
+        << describe(e);
 
     // Cancelled while connecting: the attempt's socket is closed (the fixture counts fds).
     auto pending = corio::spawn(corio::open_connection("127.0.0.1", port));
@@ -713,7 +856,7 @@ corio::task<> connect_timeout(std::uint16_t port) {
     EXPECT_TRUE(holds<corio::cancelled_error>(e)) << describe(e);
 }
 
-TEST_F(connection, a_connect_that_gets_no_answer_times_out) {
+TEST_F(connection, a_connect_that_gets_no_answer_times_out_naming_the_address) {
     // Backlog 0 and one connection parked in it: the kernel drops further SYNs, so a
     // connect stays pending (deterministically, with no outside address involved).
     raw_fd listener = raw_tcp_listener("127.0.0.1", 0);

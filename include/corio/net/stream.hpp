@@ -35,8 +35,9 @@ namespace corio {
 class stream;
 namespace detail {
 class stream_state;
-/// A stream over a connected non-blocking socket, named `name` in errors (for servers).
-stream adopt_socket(int fd, std::string name, std::size_t limit);
+/// A stream over a connected non-blocking socket, named `name` in errors (for servers),
+/// whose peer is `peer` (as accept(2) or connect(2) gave it).
+stream adopt_socket(int fd, std::string name, std::size_t limit, socket_address peer);
 } // namespace detail
 
 /// A byte stream (TCP, Unix socket, or pipes to a subprocess).
@@ -83,13 +84,19 @@ public:
     /// '\n'), then "". \throws limit_overrun_error as `read_until`.
     task<std::string> read_line();
     /// Through the next `separator` included. \throws limit_overrun_error if `limit()`
-    /// bytes are buffered without it, or it ends past `limit()` (the data stays buffered);
+    /// bytes are buffered without it, or it ends past `limit()` (the data stays buffered,
+    /// as asyncio's readuntil keeps it). The verdict is on everything that has arrived, as
+    /// asyncio's reader, which reads in the background, sees it: a separator already
+    /// waiting past the limit gives "separator is found, but chunk is longer than limit";
     /// incomplete_read_error (with what is left) if the stream ends first;
     /// std::invalid_argument if `separator` is empty.
     task<std::string> read_until(std::string_view separator);
     /// Everything up to end of stream.
     task<std::string> read_all();
-    /// True once end of stream was received and the buffer is empty.
+    /// True when the buffer is empty and the peer's end of stream has arrived, whether or
+    /// not a read has returned it yet (asyncio's rule: so it is true right after the last
+    /// line of a peer that had already sent EOF, on every reactor); also once `close()`
+    /// was called and the buffer is empty.
     [[nodiscard]] bool at_eof() const;
     /// The byte count `read_until` may buffer.
     [[nodiscard]] std::size_t limit() const;
@@ -103,7 +110,9 @@ public:
     void write(std::span<const std::byte> data);
     /// Wait until the write buffer is at or below the low water mark (returns at once if
     /// it is at or below the high one). \throws std::system_error if the connection broke
-    /// (EPIPE, ECONNRESET), naming the peer.
+    /// (EPIPE, ECONNRESET), naming the peer; std::system_error with ECONNABORTED once
+    /// `abort()` was called ("drain <peer>: the stream was aborted, dropping N buffered
+    /// bytes not yet sent"), whether the drain was waiting then or starts after.
     task<> drain();
     /// Set the water marks (asyncio's set_write_buffer_limits); `low` defaults to high/4.
     /// \throws std::invalid_argument if low > high.
@@ -119,9 +128,12 @@ public:
     // --- Closing -------------------------------------------------------------------------
 
     /// Close: buffered data is still flushed (in the background), then the fd is closed.
-    /// A pending read returns what is buffered, then end of stream. Idempotent.
+    /// Reading ends at once, even while the flush waits for a peer that does not read: a
+    /// pending read returns end of stream, later reads what is buffered, then end of
+    /// stream (`at_eof()` is true once the buffer is empty). Idempotent.
     void close();
-    /// Close now, dropping buffered data (asyncio's transport.abort()).
+    /// Close now, dropping buffered data (asyncio's transport.abort()). Every `drain()`,
+    /// pending or later, then throws (ECONNABORTED), so a writer learns its data was lost.
     void abort();
     /// True once `close()` or `abort()` was called.
     [[nodiscard]] bool is_closing() const;
@@ -131,7 +143,9 @@ public:
 
     // --- Socket details ------------------------------------------------------------------
 
-    /// The peer's address (empty for pipes).
+    /// The peer's address (empty for pipes). Recorded when the connection was made
+    /// (accepted or connected), so it is still there once the connection was reset or the
+    /// stream closed, when getpeername(2) no longer answers.
     [[nodiscard]] socket_address peer_address() const;
     /// The local address (empty for pipes).
     [[nodiscard]] socket_address local_address() const;
@@ -142,7 +156,7 @@ public:
     [[nodiscard]] int fd() const;
 
 private:
-    friend stream detail::adopt_socket(int, std::string, std::size_t);
+    friend stream detail::adopt_socket(int, std::string, std::size_t, socket_address);
     explicit stream(detail::stream_state* state) noexcept : m_state(state) {}
     detail::stream_state& state(const char* operation) const;
 
