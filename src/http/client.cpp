@@ -236,12 +236,18 @@ task<exchange_result> read_response(stream& s, const request& req, const url& ta
 task<response> exchange(std::shared_ptr<client_state> state, const request& req,
                         const url& target) {
     const client_options& options = state->options;
+    // The request is refused before a connection is taken if its framing fields disagree
+    // with its body (or its method or target would break the request line).
+    std::string wire;
+    try {
+        serialize(req, wire);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument("http client: " + req.method + " " + target.str() + ": " +
+                                    e.what());
+    }
     host_pool& pool = state->pool(target.host + ":" + std::to_string(target.port));
     co_await pool.slots.acquire();
     const permit held(pool);
-
-    std::string wire;
-    serialize(req, wire);
     event_loop& loop = get_running_loop();
 
     for (int attempt = 0;; ++attempt) {

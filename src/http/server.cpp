@@ -168,7 +168,9 @@ private:
     void arm(clock::time_point when);
     /// Serialize `res` into m_out with the Server, Date and Connection fields the server
     /// adds (those the handler did not set). Returns whether the connection stays open:
-    /// `keep_alive`, unless the response says `Connection: close`.
+    /// `keep_alive`, unless the response says `Connection: close`. \throws
+    /// std::invalid_argument, with nothing appended, for a response whose framing fields
+    /// disagree with its body (the serializer's rules).
     bool append_response(response& res, bool head_only, bool keep_alive, int request_minor);
 
     stream& m_stream;
@@ -428,7 +430,8 @@ bool connection::append_response(response& res, bool head_only, bool keep_alive,
     const std::string_view date_line = has_date ? std::string_view() : http_date_line();
     // The server's fields go right after the status line (first, as most servers send
     // them), written by the serializer: the handler's response is not touched.
-    detail::serialize_response(res, m_out, head_only, {server_line, date_line, connection_line});
+    detail::serialize_response(res, m_out, head_only, request_minor == 0,
+                               {server_line, date_line, connection_line});
     return keep_alive;
 }
 
@@ -441,11 +444,26 @@ task<bool> connection::respond() {
     ++m_requests;
 
     const std::size_t out_mark = m_out.size();
+    const bool head_only = req.method == "HEAD";
     std::exception_ptr failure;
+    bool refused = false; // the handler returned a response the serializer refuses
     try {
         task<response> handling = m_handler(req);
         response res = co_await std::move(handling);
-        co_return append_response(res, req.method == "HEAD", req.keep_alive(), req.version_minor);
+        try {
+            if (res.status < 200) {
+                // Another response must follow an interim one: the client would take the
+                // next request's response for this request's.
+                throw std::invalid_argument("http: the response's status " +
+                                            std::to_string(res.status) +
+                                            " is interim (1xx); a handler answers with a final "
+                                            "status");
+            }
+            co_return append_response(res, head_only, req.keep_alive(), req.version_minor);
+        } catch (const std::invalid_argument&) {
+            refused = true;
+            failure = std::current_exception();
+        }
     } catch (const cancelled_error&) {
         throw;
     } catch (...) {
@@ -462,7 +480,12 @@ task<bool> connection::respond() {
         } catch (const std::exception&) {
             // the connection is gone: the message names no peer
         }
-        message += " threw an exception (answered 500, connection closed)";
+        if (refused) {
+            message += " returned a response that cannot be sent as it is (answered 500; "
+                       "nothing of it was sent, so the connection stays usable)";
+        } else {
+            message += " threw an exception (answered 500, connection closed)";
+        }
         exception_context context;
         context.message = std::move(message);
         context.exception = failure;
@@ -474,7 +497,7 @@ task<bool> connection::respond() {
     m_out.resize(out_mark); // nothing half-written stays before the 500
     response res(500, "Internal Server Error\n");
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
-    co_return append_response(res, req.method == "HEAD", false, req.version_minor);
+    co_return append_response(res, head_only, refused && req.keep_alive(), req.version_minor);
 }
 
 task<> connection::fail(int status, std::string_view why) {

@@ -504,6 +504,38 @@ TEST_F(http_client, https_and_bad_urls_are_refused) {
     }());
 }
 
+TEST_F(http_client, a_request_whose_framing_disagrees_with_its_body_is_refused_unsent) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client c;
+        http::request lying;
+        lying.method = "POST";
+        lying.body = "0123456789abcde";
+        lying.headers.set("Content-Length", "5"); // the rest would be read as a request
+        std::exception_ptr e = co_await corio_test::error_of(
+            c.send(std::move(lying), http::url::parse(srv.url("/upload"))));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("POST " + srv.url("/upload")), std::string::npos) << describe(e);
+        EXPECT_NE(describe(e).find("Content-Length (5) disagrees with its body (15 bytes)"),
+                  std::string::npos)
+            << describe(e);
+        http::request gzip;
+        gzip.method = "PUT";
+        gzip.body = "abc";
+        gzip.headers.set("Transfer-Encoding", "gzip");
+        e = co_await corio_test::error_of(
+            c.send(std::move(gzip), http::url::parse(srv.url("/upload"))));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+        EXPECT_EQ(srv.log->connections, 0);
+        EXPECT_TRUE(log->seen.empty());
+        // A request framed right goes through.
+        http::response r = co_await c.post(srv.url("/upload"), "0123456789abcde");
+        EXPECT_EQ(r.body, "POST /upload 0123456789abcde");
+        co_await stop(srv);
+    }());
+}
+
 TEST_F(http_client, a_refused_connection_names_the_address) {
     corio::run([]() -> corio::task<> {
         const std::uint16_t port = corio_net_test::unused_port();

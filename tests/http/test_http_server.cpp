@@ -408,6 +408,159 @@ TEST_F(http_server, a_handler_exception_is_answered_500_and_reported) {
     }());
 }
 
+/// Collects what reaches the loop's exception handler: the message and the exception's
+/// what(), joined by " | ".
+std::shared_ptr<std::vector<std::string>> collect_reports() {
+    auto reports = std::make_shared<std::vector<std::string>>();
+    corio::get_running_loop().set_exception_handler(
+        [reports](corio::event_loop&, const corio::exception_context& c) {
+            std::string what = c.message;
+            try {
+                if (c.exception) {
+                    std::rethrow_exception(c.exception);
+                }
+            } catch (const std::exception& e) {
+                what += std::string(" | ") + e.what();
+            }
+            reports->push_back(what);
+        });
+    return reports;
+}
+
+/// A handler whose responses' framing fields lie about their bodies, by target.
+corio::task<http::response> lying_framing(http::request& req) {
+    http::response res(200, "0123456789abcde");
+    if (req.target == "/short") {
+        res.headers.set("Content-Length", "5"); // 15 bytes follow
+    } else if (req.target == "/long") {
+        res.body = "01234";
+        res.headers.set("Content-Length", "50"); // would swallow the next response
+    } else if (req.target == "/gzip") {
+        res.headers.set("Transfer-Encoding", "gzip"); // not chunked: nothing frames it
+    } else if (req.target == "/both") {
+        res.headers.set("Content-Length", "15");
+        res.headers.set("Transfer-Encoding", "chunked");
+    } else if (req.target == "/nan") {
+        res.headers.set("Content-Length", "15 bytes");
+    } else if (req.target == "/interim") {
+        res.status = 103;
+    } else {
+        res.body = "fine";
+    }
+    co_return res;
+}
+
+TEST_F(http_server, framing_fields_that_disagree_with_the_body_never_desync_the_connection) {
+    corio::run([]() -> corio::task<> {
+        auto reports = collect_reports();
+        test_server srv = co_await start_test_server(lying_framing);
+        corio::stream s = co_await connect(srv);
+        const std::vector<std::string> bad = {"/short", "/long", "/gzip",
+                                              "/both",  "/nan",  "/interim"};
+        std::string batch;
+        for (const std::string& target : bad) {
+            batch += get(target) + get("/ok");
+        }
+        s.write(batch);
+        for (const std::string& target : bad) {
+            raw_response r = co_await expect_response(s);
+            EXPECT_EQ(r.status, 500) << target << ": " << r.head << r.body;
+            EXPECT_EQ(r.field("Content-Length"), std::to_string(r.body.size()));
+            // The next response on the connection is intact.
+            raw_response next = co_await expect_response(s);
+            EXPECT_EQ(next.status, 200) << "after " << target << ": " << next.head;
+            EXPECT_EQ(next.body, "fine") << "after " << target;
+        }
+        EXPECT_EQ(srv.log->connections, 1);
+        EXPECT_EQ(reports->size(), bad.size());
+        for (std::size_t i = 0; i < reports->size() && i < bad.size(); ++i) {
+            const std::string& report = (*reports)[i];
+            EXPECT_NE(report.find("GET " + bad[i]), std::string::npos) << report;
+            EXPECT_NE(report.find("cannot be sent"), std::string::npos) << report;
+        }
+        const std::string all = [&] {
+            std::string joined;
+            for (const std::string& r : *reports) {
+                joined += r + "\n";
+            }
+            return joined;
+        }();
+        EXPECT_NE(all.find("Content-Length (5) disagrees with its body (15 bytes)"),
+                  std::string::npos)
+            << all;
+        EXPECT_NE(all.find("Content-Length (50) disagrees with its body (5 bytes)"),
+                  std::string::npos)
+            << all;
+        EXPECT_NE(all.find("Transfer-Encoding 'gzip' does not end in chunked"), std::string::npos)
+            << all;
+        EXPECT_NE(all.find("both Content-Length and Transfer-Encoding"), std::string::npos) << all;
+        EXPECT_NE(all.find("'15 bytes' is not a decimal number"), std::string::npos) << all;
+        EXPECT_NE(all.find("status 103 is interim"), std::string::npos) << all;
+        co_await stop(srv);
+        corio::get_running_loop().set_exception_handler({});
+    }());
+}
+
+TEST_F(http_server, head_304_and_204_keep_their_own_framing_rules) {
+    corio::run([]() -> corio::task<> {
+        http::handler h = [](http::request& req) -> corio::task<http::response> {
+            http::response res(200, "");
+            if (req.target == "/head") {
+                // The length of what a GET would get, without the body: RFC 9110 §9.3.2.
+                res.headers.set("Content-Length", "50");
+            } else if (req.target == "/304") {
+                res.status = 304;
+                res.headers.set("Content-Length", "50");
+            } else if (req.target == "/204") {
+                res.status = 204;
+                res.headers.set("Content-Length", "7"); // RFC 9110 §8.6: never sent
+                res.headers.set("Transfer-Encoding", "chunked");
+                res.body = "ignored";
+            } else {
+                res.body = "fine";
+            }
+            co_return res;
+        };
+        test_server srv = co_await start_test_server(h);
+        corio::stream s = co_await connect(srv);
+        s.write("HEAD /head HTTP/1.1\r\nHost: t\r\n\r\n" + get("/304") + get("/204") + get("/ok"));
+        raw_response head = co_await expect_response(s, true);
+        EXPECT_EQ(head.status, 200);
+        EXPECT_EQ(head.field("Content-Length"), "50");
+        raw_response not_modified = co_await expect_response(s, true);
+        EXPECT_EQ(not_modified.status, 304);
+        EXPECT_EQ(not_modified.field("Content-Length"), "50");
+        raw_response no_content = co_await expect_response(s);
+        EXPECT_EQ(no_content.status, 204);
+        EXPECT_FALSE(no_content.has("Content-Length")) << no_content.head;
+        EXPECT_FALSE(no_content.has("Transfer-Encoding")) << no_content.head;
+        raw_response ok = co_await expect_response(s);
+        EXPECT_EQ(ok.body, "fine");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_chunked_response_to_http_1_0_is_sent_with_its_length) {
+    corio::run([]() -> corio::task<> {
+        http::handler h = [](http::request&) -> corio::task<http::response> {
+            http::response res(200, "Wikipedia");
+            res.headers.set("Transfer-Encoding", "chunked");
+            co_return res;
+        };
+        test_server srv = co_await start_test_server(h);
+        corio::stream s = co_await connect(srv);
+        s.write("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_FALSE(r.has("Transfer-Encoding")) << r.head;
+        EXPECT_EQ(r.field("Content-Length"), "9");
+        EXPECT_EQ(r.body, "Wikipedia");
+        s.write("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        EXPECT_EQ((co_await expect_response(s)).body, "Wikipedia");
+        co_await stop(srv);
+    }());
+}
+
 TEST_F(http_server, connection_close_from_the_client_ends_the_connection) {
     corio::run([]() -> corio::task<> {
         test_server srv = co_await start_test_server(hello);

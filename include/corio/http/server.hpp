@@ -19,6 +19,15 @@
 /// `header_timeout` gets 408 and is disconnected; an idle keep-alive connection is closed
 /// after `keep_alive_timeout`. An exception escaping the handler is answered with 500 (the
 /// connection is closed) and reported through the loop's exception handler.
+///
+/// The serializer owns the framing (see `serialize` in `<corio/http/parser.hpp>`): a
+/// handler's response whose `Content-Length` disagrees with its body, that has both
+/// `Content-Length` and `Transfer-Encoding`, a `Transfer-Encoding` not ending in `chunked`,
+/// or an interim (1xx) status is not sent: it is answered with 500 and reported through the
+/// loop's exception handler, and as nothing of it was written the connection stays open.
+/// `Content-Length` and `Transfer-Encoding` are dropped from a 204; an answer to HEAD or a
+/// 304 keeps a given `Content-Length`; a chunked response to an HTTP/1.0 request is sent
+/// with its `Content-Length` instead.
 
 #include "corio/event_loop.hpp"
 #include "corio/http/message.hpp"
