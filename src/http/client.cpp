@@ -289,6 +289,10 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
                 conn.close();
             }
             co_return std::move(result.res);
+        } catch (const protocol_error& e) {
+            // The parser's message says what was wrong; the client's says with which URL.
+            throw protocol_error(e.status(), "http client: " + req.method + " " + target.str() +
+                                                 ": " + e.what());
         } catch (const std::system_error& e) {
             failure = std::current_exception();
             const auto code = e.code();
@@ -395,6 +399,12 @@ task<response> client::send(request req, url target) {
     std::shared_ptr<client_state> state = m_state;
     const clock::duration timeout = checked(state, "send").options.timeout;
     check_scheme(target);
+    if (req.method == "CONNECT") {
+        // A 2xx would turn the connection into a tunnel, which the client does not hand over.
+        throw std::invalid_argument("http client: CONNECT " + target.str() +
+                                    ": CONNECT is not supported (the client cannot hand over "
+                                    "the connection for a tunnel)");
+    }
     const std::string what = req.method + " " + target.str();
     std::optional<clock::time_point> deadline;
     if (timeout > clock::duration::zero()) {

@@ -259,6 +259,66 @@ void check_codings(const headers& h) {
     }
 }
 
+/// Host (RFC 9112 §3.2, RFC 3986 §3.2.2): uri-host [":" port], or empty. uri-host is an
+/// IP-literal in brackets (IPv6 or IPvFuture) or a reg-name (which covers IPv4): unreserved
+/// characters, sub-delims and percent-encodings; port is digits. Anything else ("a b",
+/// "a/b", "a@b") is 400: a server or proxy that read it otherwise would route the request
+/// elsewhere.
+void check_host(std::string_view v) {
+    const auto bad = [v]() {
+        fail(400, "http: malformed Host field '" + std::string(v) +
+                      "' (uri-host [\":\" port], RFC 9112 §3.2)");
+    };
+    const auto is_hex = [](char c) { return is(c, hex_char); };
+    const auto reg_name_char = [](char c) {
+        const bool alnum = is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        return alnum || std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+    };
+    std::size_t i = 0;
+    if (!v.empty() && v.front() == '[') {
+        const std::size_t close = v.find(']');
+        if (close == std::string_view::npos || close == 1) {
+            bad();
+        }
+        const std::string_view literal = v.substr(1, close - 1);
+        if (literal.front() == 'v' || literal.front() == 'V') {
+            // IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+            const std::size_t dot = literal.find('.');
+            if (dot == std::string_view::npos || dot < 2 || dot + 1 == literal.size() ||
+                !std::all_of(literal.begin() + 1, literal.begin() + static_cast<long>(dot),
+                             is_hex) ||
+                !std::all_of(literal.begin() + static_cast<long>(dot) + 1, literal.end(),
+                             [&](char c) { return c == ':' || reg_name_char(c); })) {
+                bad();
+            }
+        } else if (!std::all_of(literal.begin(), literal.end(),
+                                [&](char c) { return is_hex(c) || c == ':' || c == '.'; }) ||
+                   literal.find(':') == std::string_view::npos) {
+            bad();
+        }
+        i = close + 1;
+    } else {
+        while (i < v.size() && v[i] != ':') {
+            if (v[i] == '%') {
+                if (i + 2 >= v.size() || !is_hex(v[i + 1]) || !is_hex(v[i + 2])) {
+                    bad();
+                }
+                i += 3;
+                continue;
+            }
+            if (!reg_name_char(v[i])) {
+                bad();
+            }
+            ++i;
+        }
+    }
+    if (i < v.size()) {
+        if (v[i] != ':' || !std::all_of(v.begin() + static_cast<long>(i) + 1, v.end(), is_digit)) {
+            bad();
+        }
+    }
+}
+
 /// A chunk-size line, CRLF included: size in hex, then optional extensions, which are
 /// checked for stray bytes and ignored (RFC 9112 §7.1.1).
 std::uint64_t parse_chunk_size(std::string_view line) {
@@ -336,7 +396,13 @@ struct parser_core {
             p.m_expects_continue = false;
         } else {
             p.m_method = other_method;
+            p.m_interim = 0;
         }
+    }
+
+    [[noreturn]] static void malformed_interim(const Parser& p) {
+        fail(400, "http: more than " + std::to_string(p.m_limits.max_interim_responses) +
+                      " interim (1xx) responses before the final one");
     }
 
     // --- The head ---
@@ -623,6 +689,7 @@ struct parser_core {
                     if ((p.m_framing & has_host) != 0) {
                         malformed("http: more than one Host field");
                     }
+                    check_host(value);
                     p.m_framing |= has_host;
                 }
             }
@@ -673,8 +740,13 @@ struct parser_core {
             const int status = m.status;
             if (status < 200 && status != 101) {
                 const auto method = p.m_method;
+                const std::size_t interim = p.m_interim + 1;
+                if (interim > p.m_limits.max_interim_responses) {
+                    malformed_interim(p);
+                }
                 next_message(p);
                 p.m_method = method;
+                p.m_interim = interim;
                 return false;
             }
             if (status < 200 || status == 204 || status == 304 || p.m_method == head_method ||

@@ -277,6 +277,14 @@ task<> connection::serve() {
             co_await fail(*error_status, error_text);
             co_return;
         }
+        if (m_parser.state() != parse_state::head && m_parser.message().method == "CONNECT") {
+            // A 2xx would make the rest of the connection a tunnel (RFC 9110 §9.3.6), which
+            // a handler has no way to take over: what follows the request is not HTTP, so
+            // the connection closes after the answer.
+            co_await fail(501, "http: CONNECT is not supported (a handler cannot take over the "
+                               "connection for a tunnel)");
+            co_return;
+        }
 
         if (m_parser.state() == parse_state::complete) {
             if (!co_await respond()) {

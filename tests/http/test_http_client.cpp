@@ -536,6 +536,59 @@ TEST_F(http_client, a_request_whose_framing_disagrees_with_its_body_is_refused_u
     }());
 }
 
+/// A raw server answering every connection with 102 Processing for ever (until the client
+/// goes away), counting the interim responses it managed to write.
+corio::task<> endless_interim(corio::stream s, std::shared_ptr<int> written) {
+    try {
+        (void)co_await s.read_until("\r\n\r\n");
+        while (true) {
+            s.write("HTTP/1.1 102 Processing\r\n\r\n");
+            ++*written;
+            co_await s.drain();
+        }
+    } catch (const std::exception&) {
+        // the client closed the connection
+    }
+    s.abort();
+}
+
+TEST_F(http_client, an_endless_stream_of_interim_responses_is_cut_off_naming_the_url) {
+    corio::run([]() -> corio::task<> {
+        auto written = std::make_shared<int>(0);
+        corio::connection_handler h = [written](corio::stream s) {
+            return endless_interim(std::move(s), written);
+        };
+        corio::server_options tcp;
+        corio::server srv = co_await corio::start_server(h, "127.0.0.1", 0, tcp);
+        http::client_options options;
+        options.timeout = corio::clock::duration::zero(); // nothing else would stop it
+        http::client c(options);
+        const std::string url = "http://127.0.0.1:" + std::to_string(srv.port()) + "/slow";
+        std::exception_ptr e = co_await corio::wait_for(corio_test::error_of(c.get(url)), 10s);
+        EXPECT_TRUE(corio_test::holds<http::protocol_error>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("GET " + url), std::string::npos) << describe(e);
+        EXPECT_NE(describe(e).find("more than 16 interim (1xx) responses"), std::string::npos)
+            << describe(e);
+        EXPECT_GE(*written, 17);
+        EXPECT_EQ(c.connections(), 0U);
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
+    }());
+}
+
+TEST_F(http_client, connect_is_refused) {
+    corio::run([]() -> corio::task<> {
+        http::client c;
+        http::request req;
+        req.method = "CONNECT";
+        std::exception_ptr e = co_await corio_test::error_of(
+            c.send(std::move(req), http::url::parse("http://127.0.0.1:1/")));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("CONNECT is not supported"), std::string::npos) << describe(e);
+        EXPECT_EQ(c.connections(), 0U);
+    }());
+}
+
 TEST_F(http_client, a_refused_connection_names_the_address) {
     corio::run([]() -> corio::task<> {
         const std::uint16_t port = corio_net_test::unused_port();

@@ -273,6 +273,49 @@ TEST_F(http_server, smuggling_attempts_get_400_and_the_connection_closes) {
     }());
 }
 
+TEST_F(http_server, connect_gets_501_and_the_tunnel_bytes_are_not_parsed_as_a_request) {
+    corio::run([]() -> corio::task<> {
+        auto calls = std::make_shared<int>(0);
+        http::handler tunnel_ok = [calls](http::request&) -> corio::task<http::response> {
+            ++*calls;
+            co_return http::response(200, "");
+        };
+        test_server srv = co_await start_test_server(tunnel_ok);
+        corio::stream s = co_await connect(srv);
+        // A client that sends its tunnel bytes at once; they look like a request.
+        s.write("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" +
+                get("/smuggled"));
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 501) << r.head << r.body;
+        EXPECT_NE(r.body.find("CONNECT is not supported"), std::string::npos) << r.body;
+        EXPECT_EQ(r.field("Connection"), "close");
+        std::optional<std::string> rest = co_await corio::move_on_after(10s, s.read_all());
+        EXPECT_TRUE(rest.has_value()) << "the connection stayed open after the 501";
+        EXPECT_EQ(rest.value_or("(open)"), "") << "the tunnel bytes were answered as a request";
+        EXPECT_EQ(*calls, 0);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_host_that_is_not_uri_host_and_port_gets_400) {
+    corio::run([]() -> corio::task<> {
+        auto calls = std::make_shared<int>(0);
+        http::handler counting = [calls](http::request& req) {
+            ++*calls;
+            return describe_request(req);
+        };
+        test_server srv = co_await start_test_server(counting);
+        co_await expect_rejected(srv, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400);
+        co_await expect_rejected(srv, "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400);
+        co_await expect_rejected(srv, "GET / HTTP/1.0\r\nHost: a@b\r\n\r\n", 400);
+        EXPECT_EQ(*calls, 0);
+        corio::stream s = co_await connect(srv);
+        s.write("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
+        EXPECT_EQ((co_await expect_response(s)).status, 200);
+        co_await stop(srv);
+    }());
+}
+
 TEST_F(http_server, a_malformed_request_after_good_ones_gets_their_answers_first) {
     corio::run([]() -> corio::task<> {
         test_server srv = co_await start_test_server(describe_request);

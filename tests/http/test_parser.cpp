@@ -445,6 +445,22 @@ TEST(request_parser, rejects_http_1_1_without_host_and_two_hosts) {
     expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400, "more than one Host");
 }
 
+TEST(request_parser, rejects_a_host_that_is_not_uri_host_and_port) {
+    for (const char* host : {"a b", "a/b", "a@b", "a:b", "a:80x", "a:1:2", "[::1", "[::1]x", "[]",
+                             "[zz::1]", "[v1]", "%zz", "a%4", "a\\b", "a?b", "a#b"}) {
+        SCOPED_TRACE(host);
+        expect_rejected("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n", 400,
+                        "malformed Host field");
+    }
+    for (const char* host :
+         {"", "a", "a:80", "a:", "example.com:8080", "127.0.0.1:1", "[::1]", "[::1]:8080",
+          "[v1.x:y]", "xn--bcher-kva.example", "a%20b", "a_b~c!$&'()*+,;="}) {
+        SCOPED_TRACE(host);
+        EXPECT_EQ(
+            parse_requests("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n").size(), 1U);
+    }
+}
+
 TEST(request_parser, answers_505_to_other_versions) {
     expect_rejected("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, "HTTP/2.0");
     expect_rejected("GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505, "HTTP/1.2");
@@ -667,6 +683,30 @@ TEST(response_parser, skips_interim_responses_but_not_101) {
     EXPECT_EQ(p.feed(upgrade + "frames"), upgrade.size());
     ASSERT_EQ(p.state(), parse_state::complete);
     EXPECT_EQ(p.take().status, 101);
+}
+
+TEST(response_parser, skips_at_most_max_interim_responses) {
+    const std::string processing = "HTTP/1.1 102 Processing\r\n\r\n";
+    const std::string final_response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    limits l;
+    l.max_interim_responses = 3;
+    std::string at_limit;
+    for (int i = 0; i < 3; ++i) {
+        at_limit += processing;
+    }
+    response_parser p(l);
+    EXPECT_EQ(parse_responses(p, at_limit + final_response).size(), 1U);
+    // The count starts again for the next response.
+    EXPECT_EQ(parse_responses(p, at_limit + final_response).size(), 1U);
+    response_parser over(l);
+    try {
+        parse_responses(over, at_limit + processing + final_response);
+        ADD_FAILURE() << "a fourth interim response was accepted";
+    } catch (const protocol_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "http: more than 3 interim (1xx) responses before the final one");
+    }
+    EXPECT_EQ(limits{}.max_interim_responses, 16U);
 }
 
 TEST(response_parser, reads_a_chunked_body) {

@@ -20,7 +20,8 @@
 /// field name that is not a token, Content-Length together with Transfer-Encoding,
 /// repeated Content-Length fields that differ, a Content-Length that is not a decimal
 /// number, a Transfer-Encoding whose last coding is not "chunked" (501 for a coding other
-/// than chunked), a request without Host in HTTP/1.1 or with two Host fields, a bad chunk
+/// than chunked), a request without Host in HTTP/1.1 or with two Host fields, a Host that
+/// is not uri-host [":" port] (RFC 9112 §3.2: "a b", "a/b"), a bad chunk
 /// size or chunk terminator. A version other than 1.0/1.1 is 505. Leading empty lines
 /// before a request line are skipped (RFC 9112 §2.2). Chunk extensions are ignored;
 /// trailer fields are checked, counted toward `max_header_bytes` and `max_headers`, and
@@ -45,6 +46,9 @@ struct limits {
     std::size_t max_headers = 100;
     /// The body, after de-chunking (413 when exceeded).
     std::size_t max_body = 16 * 1024 * 1024;
+    /// Responses only: the interim (1xx) responses skipped before a final one. One more is
+    /// a protocol_error, so a server sending 1xx for ever cannot keep a client reading.
+    std::size_t max_interim_responses = 16;
 };
 
 /// Where a parser is in the current message.
@@ -110,7 +114,8 @@ public:
     /// The method of the request the next response answers: after "HEAD" (and for a
     /// 1xx/204/304 status) the response has no body whatever its headers say.
     void expect(std::string_view method);
-    /// As `request_parser::feed`. Interim 1xx responses other than 101 are skipped.
+    /// As `request_parser::feed`. Interim 1xx responses other than 101 are skipped, up to
+    /// `limits::max_interim_responses` of them (then protocol_error).
     std::size_t feed(std::string_view data);
     /// The peer closed the connection: completes a body delimited by the close.
     /// \throws protocol_error if the message was cut short.
@@ -132,6 +137,7 @@ private:
     http::limits m_limits;
     parse_state m_state = parse_state::head;
     std::uint8_t m_method = 0; // other, HEAD or CONNECT: what expect() was told
+    std::size_t m_interim = 0; // interim responses skipped before the current one
     bool m_failed = false;
     bool m_started = false;       // the status line has been parsed
     std::uint8_t m_body_mode = 0; // none, length, until close, or the chunked sub-state

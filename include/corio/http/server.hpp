@@ -15,7 +15,10 @@
 /// (either side) ends the connection after the response, HEAD gets the head of what GET
 /// would send, `Expect: 100-continue` is answered before the body is read. A malformed
 /// request is answered with 400 (or the `protocol_error` status: 413, 414, 431, 501, 505)
-/// and the connection is closed. A client that does not send a whole header section within
+/// and the connection is closed. CONNECT is answered with 501 and the connection closed: a
+/// handler cannot take the connection over for the tunnel a 2xx would open (RFC 9110
+/// §9.3.6), and what the client sends after it is not HTTP. A client that does not send a
+/// whole header section within
 /// `header_timeout` gets 408 and is disconnected; an idle keep-alive connection is closed
 /// after `keep_alive_timeout`. An exception escaping the handler is answered with 500 (the
 /// connection is closed) and reported through the loop's exception handler.
