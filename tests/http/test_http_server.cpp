@@ -746,6 +746,185 @@ TEST_F(http_server, a_client_that_does_not_read_its_responses_is_dropped) {
     }());
 }
 
+std::string post(std::string_view target, const std::string& body) {
+    return "POST " + std::string(target) +
+           " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body;
+}
+
+TEST_F(http_server, a_second_large_body_gets_503_while_the_first_is_held) {
+    corio::run([]() -> corio::task<> {
+        auto held = std::make_shared<corio::event>();
+        auto release = std::make_shared<corio::event>();
+        auto calls = std::make_shared<std::vector<std::string>>();
+        http::handler holding = [held, release,
+                                 calls](http::request& req) -> corio::task<http::response> {
+            calls->push_back(req.target);
+            if (req.target == "/hold") {
+                held->set();
+                co_await release->wait();
+            }
+            co_return http::response(200, std::to_string(req.body.size()));
+        };
+        http::server_options options;
+        options.max_buffered_body_bytes = 1000;
+        test_server srv = co_await start_test_server(holding, options);
+
+        corio::stream first = co_await connect(srv);
+        first.write(post("/hold", std::string(600, 'a')));
+        co_await wait_event(*held);
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 600U);
+
+        // 600 more would pass 1000: refused before the body is read, by its length...
+        co_await expect_rejected(srv, post("/second", std::string(600, 'b')), 503);
+        // ... or as a chunked body grows past it.
+        std::string chunked = "POST /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+                              "\r\n\r\n";
+        for (int i = 0; i < 3; ++i) {
+            chunked += "c8\r\n" + std::string(200, 'c') + "\r\n";
+        }
+        co_await expect_rejected(srv, chunked + "0\r\n\r\n", 503);
+        // A body that fits beside the held one is served.
+        corio::stream small = co_await connect(srv);
+        small.write(post("/small", std::string(300, 's')));
+        EXPECT_EQ((co_await expect_response(small)).body, "300");
+        // A body larger than the whole cap could never be served: 413.
+        co_await expect_rejected(srv, post("/huge", std::string(1001, 'h')), 413);
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 600U);
+
+        release->set();
+        EXPECT_EQ((co_await expect_response(first)).body, "600");
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 0U);
+        // With the first released, a second large body goes through.
+        first.write(post("/again", std::string(600, 'a')));
+        EXPECT_EQ((co_await expect_response(first)).body, "600");
+        EXPECT_EQ(*calls, (std::vector<std::string>{"/hold", "/small", "/again"}));
+        co_await stop(srv);
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 0U);
+        EXPECT_EQ(srv.usage->connections(), 0U);
+    }());
+}
+
+TEST_F(http_server, a_body_that_would_pass_the_cap_gets_503_instead_of_100_continue) {
+    corio::run([]() -> corio::task<> {
+        auto held = std::make_shared<corio::event>();
+        auto release = std::make_shared<corio::event>();
+        http::handler holding = [held, release](http::request& req) -> corio::task<http::response> {
+            if (req.target == "/hold") {
+                held->set();
+                co_await release->wait();
+            }
+            co_return http::response(200, "");
+        };
+        http::server_options options;
+        options.max_buffered_body_bytes = 1000;
+        test_server srv = co_await start_test_server(holding, options);
+        corio::stream first = co_await connect(srv);
+        first.write(post("/hold", std::string(1000, 'a')));
+        co_await wait_event(*held);
+        corio::stream second = co_await connect(srv);
+        second.write("POST /x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 1\r\n\r\n");
+        raw_response r = co_await expect_response(second);
+        EXPECT_EQ(r.status, 503) << "the client was invited to send a body the server cannot hold";
+        EXPECT_TRUE(co_await ends(second));
+        release->set();
+        EXPECT_EQ((co_await expect_response(first)).status, 200);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, the_connection_past_max_connections_gets_503_and_nothing_leaks) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.max_connections = 2;
+        test_server srv = co_await start_test_server(describe_request, options);
+        corio::stream a = co_await connect(srv);
+        corio::stream b = co_await connect(srv);
+        a.write(get("/a"));
+        b.write(get("/b"));
+        EXPECT_EQ((co_await expect_response(a)).body, "GET /a 0:");
+        EXPECT_EQ((co_await expect_response(b)).body, "GET /b 0:");
+        EXPECT_EQ(srv.usage->connections(), 2U);
+        {
+            corio::stream c = co_await connect(srv);
+            // Answered without a request.
+            raw_response r = co_await expect_response(c);
+            EXPECT_EQ(r.status, 503);
+            EXPECT_EQ(r.field("Connection"), "close");
+            EXPECT_NE(r.body.find("max_connections"), std::string::npos) << r.body;
+            EXPECT_TRUE(co_await ends(c));
+        }
+        EXPECT_EQ(srv.usage->connections(), 2U);
+        // One served connection ends: a new one is served.
+        a.close();
+        while (srv.log->ended < 2) { // the refused one and a, in either order
+            co_await wait_event(srv.log->connection_ended);
+            srv.log->connection_ended.clear();
+        }
+        EXPECT_EQ(srv.usage->connections(), 1U);
+        corio::stream d = co_await connect(srv);
+        d.write(get("/d"));
+        EXPECT_EQ((co_await expect_response(d)).body, "GET /d 0:");
+        co_await stop(srv);
+        EXPECT_EQ(srv.usage->connections(), 0U);
+    }());
+}
+
+TEST_F(http_server, serve_counts_its_connections_against_max_connections) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.max_connections = 1;
+        corio::server srv = co_await http::serve(hello, "127.0.0.1", 0, options);
+        corio::stream a = co_await corio::open_connection("127.0.0.1", srv.port());
+        a.write(get("/"));
+        EXPECT_EQ((co_await expect_response(a)).status, 200);
+        corio::stream b = co_await corio::open_connection("127.0.0.1", srv.port());
+        EXPECT_EQ((co_await expect_response(b)).status, 503);
+        EXPECT_TRUE(co_await ends(b));
+        a.write(get("/"));
+        EXPECT_EQ((co_await expect_response(a)).status, 200);
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
+    }());
+}
+
+TEST_F(http_server, an_endless_chunked_body_is_cut_off_at_max_body) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.limits.max_body = 64 * 1024;
+        test_server srv = co_await start_test_server(describe_request, options);
+        corio::stream s = co_await connect(srv);
+        s.write("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+        // Chunks keep coming (up to 64 MiB, far past the limit) until the server stops
+        // taking them.
+        auto sent = std::make_shared<std::size_t>(0);
+        corio::join_handle<void> writer =
+            corio::spawn([](corio::stream& out, std::shared_ptr<std::size_t> n) -> corio::task<> {
+                const std::string chunk = "4000\r\n" + std::string(0x4000, 'x') + "\r\n";
+                try {
+                    for (int i = 0; i < 4096; ++i) {
+                        out.write(chunk);
+                        *n += chunk.size();
+                        co_await out.drain();
+                    }
+                } catch (const std::exception&) {
+                    // the server closed the connection
+                }
+            }(s, sent));
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 413);
+        EXPECT_NE(r.body.find("body longer than 65536 bytes"), std::string::npos) << r.body;
+        // The body was dropped with the answer, not when the connection ends (the server
+        // lingers, discarding what still comes, for up to a second).
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 0U);
+        EXPECT_TRUE(co_await ends(s));
+        co_await writer;
+        co_await wait_event(srv.log->connection_ended);
+        co_await stop(srv);
+    }());
+}
+
 TEST_F(http_server, serves_on_ipv6_loopback) {
     if (!corio_net_test::ipv6_loopback_available()) {
         GTEST_SKIP() << "no IPv6 loopback";
