@@ -187,11 +187,32 @@ struct exchange_result {
     bool reusable = false;
 };
 
+/// "http client: GET http://host/path: ", which every error of a request starts with.
+std::string error_prefix(const request& req, const url& target) {
+    return "http client: " + req.method + " " + target.str() + ": ";
+}
+
+/// `e` with the request's method and URL in front of its message, and the same code.
+std::system_error with_url(const std::system_error& e, const request& req, const url& target) {
+    // what() is "<what_arg>: <the code's message>": the message is added again.
+    std::string what = e.what();
+    const std::string message = ": " + e.code().message();
+    if (what.size() >= message.size() &&
+        what.compare(what.size() - message.size(), message.size(), message) == 0) {
+        what.resize(what.size() - message.size());
+    } else if (what == e.code().message()) {
+        what.clear();
+    }
+    std::string prefix = error_prefix(req, target);
+    prefix.resize(prefix.size() - 2); // without its ": "
+    return std::system_error(e.code(), what.empty() ? prefix : prefix + ": " + what);
+}
+
 /// Raised when a connection ends before the first byte of a response.
 std::system_error closed_before_response(const request& req, const url& target) {
     return std::system_error(std::make_error_code(std::errc::connection_reset),
-                             "http client: " + req.method + " " + target.str() +
-                                 ": the server closed the connection before responding");
+                             error_prefix(req, target) +
+                                 "the server closed the connection before responding");
 }
 
 /// Read one response to `req` from `s`. `any_byte` tells whether a byte of it arrived.
@@ -242,8 +263,7 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
     try {
         serialize(req, wire);
     } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument("http client: " + req.method + " " + target.str() + ": " +
-                                    e.what());
+        throw std::invalid_argument(error_prefix(req, target) + e.what());
     }
     host_pool& pool = state->pool(target.host + ":" + std::to_string(target.port));
     co_await pool.slots.acquire();
@@ -268,7 +288,15 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
             connect_options how;
             how.timeout = options.connect_timeout;
             task<stream> connecting = open_connection(target.host, target.port, how);
-            stream s = co_await std::move(connecting);
+            std::optional<stream> opened;
+            try {
+                opened.emplace(co_await std::move(connecting));
+            } catch (const std::system_error& e) {
+                throw with_url(e, req, target); // the address is in e's message
+            } catch (const timeout_error& e) {
+                throw timeout_error(error_prefix(req, target) + e.what());
+            }
+            stream s = std::move(*opened);
             ++pool.open;
             ++state->open;
             conn.hold(std::move(s), false);
@@ -291,8 +319,7 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
             co_return std::move(result.res);
         } catch (const protocol_error& e) {
             // The parser's message says what was wrong; the client's says with which URL.
-            throw protocol_error(e.status(), "http client: " + req.method + " " + target.str() +
-                                                 ": " + e.what());
+            throw protocol_error(e.status(), error_prefix(req, target) + e.what());
         } catch (const std::system_error& e) {
             failure = std::current_exception();
             const auto code = e.code();
@@ -301,7 +328,15 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
         }
         conn.close();
         if (!retry) {
-            std::rethrow_exception(failure);
+            try {
+                std::rethrow_exception(failure);
+            } catch (const std::system_error& e) {
+                // An I/O error names the request; closed_before_response already does.
+                if (std::string_view(e.what()).rfind("http client: ", 0) == 0) {
+                    throw;
+                }
+                throw with_url(e, req, target);
+            }
         }
     }
 }

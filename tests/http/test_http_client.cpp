@@ -597,7 +597,59 @@ TEST_F(http_client, a_refused_connection_names_the_address) {
             co_await corio_test::error_of(c.get("http://127.0.0.1:" + std::to_string(port) + "/"));
         EXPECT_TRUE(corio_test::holds<std::system_error>(e)) << describe(e);
         EXPECT_NE(describe(e).find(std::to_string(port)), std::string::npos) << describe(e);
+        EXPECT_NE(describe(e).find("GET http://127.0.0.1:" + std::to_string(port) + "/"),
+                  std::string::npos)
+            << describe(e);
+        EXPECT_NE(describe(e).find("refused"), std::string::npos) << describe(e);
         EXPECT_EQ(c.connections(), 0U);
+    }());
+}
+
+TEST_F(http_client, a_body_over_max_body_names_the_url) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(hello);
+        http::client_options options;
+        options.limits.max_body = 5;
+        http::client c(options);
+        std::exception_ptr e = co_await corio_test::error_of(c.get(srv.url("/big")));
+        EXPECT_TRUE(corio_test::holds<http::protocol_error>(e)) << describe(e);
+        EXPECT_EQ(describe(e).find("http client: GET " + srv.url("/big") +
+                                   ": http: body longer than 5 bytes"),
+                  0U)
+            << describe(e);
+        EXPECT_EQ(c.connections(), 0U);
+        co_await stop(srv);
+    }());
+}
+
+/// A raw server that sends half a response head and resets the connection.
+corio::task<> reset_mid_head(corio::stream s) {
+    try {
+        (void)co_await s.read_until("\r\n\r\n");
+        s.write("HTTP/1.1 200 OK\r\nContent-");
+        co_await s.drain();
+    } catch (const std::exception&) {
+        // the client went away
+    }
+    s.abort();
+}
+
+TEST_F(http_client, an_error_in_the_middle_of_a_response_names_the_url) {
+    corio::run([]() -> corio::task<> {
+        corio::connection_handler h = [](corio::stream s) { return reset_mid_head(std::move(s)); };
+        corio::server_options tcp;
+        corio::server srv = co_await corio::start_server(h, "127.0.0.1", 0, tcp);
+        http::client c;
+        const std::string url = "http://127.0.0.1:" + std::to_string(srv.port()) + "/half";
+        std::exception_ptr e = co_await corio_test::error_of(c.get(url));
+        // A reset, or the end of the stream inside the head: either names the request.
+        EXPECT_TRUE(corio_test::holds<std::system_error>(e) ||
+                    corio_test::holds<http::protocol_error>(e))
+            << describe(e);
+        EXPECT_EQ(describe(e).find("http client: GET " + url + ": "), 0U) << describe(e);
+        EXPECT_EQ(c.connections(), 0U);
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
     }());
 }
 
