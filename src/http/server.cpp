@@ -12,6 +12,13 @@
 // object, which would allocate: their lines (the Date line formatted once a second) are
 // spliced into the serialized response after its status line.
 //
+// Memory: the connections of one server share a server_usage, which counts them against
+// max_connections and the request body bytes they hold against max_buffered_body_bytes.
+// A body is counted (reserve_body) right after each parse of new input once its head is in:
+// whole by its Content-Length, or as much as a chunked body holds so far; it is given back
+// when the handler's task ends (or when the request is answered with an error), so a
+// request refused for want of room has never had its body read.
+//
 // Timeouts cost no allocation and no timer operation per request: the connection runs
 // inside one cancel_scope and keeps one loop timer for itself. Before each read it sets the
 // deadline of the wait (the header, body or keep-alive timeout); the timer, when it fires,
