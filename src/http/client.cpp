@@ -187,11 +187,32 @@ struct exchange_result {
     bool reusable = false;
 };
 
+/// "http client: GET http://host/path: ", which every error of a request starts with.
+std::string error_prefix(const request& req, const url& target) {
+    return "http client: " + req.method + " " + target.str() + ": ";
+}
+
+/// `e` with the request's method and URL in front of its message, and the same code.
+std::system_error with_url(const std::system_error& e, const request& req, const url& target) {
+    // what() is "<what_arg>: <the code's message>": the message is added again.
+    std::string what = e.what();
+    const std::string message = ": " + e.code().message();
+    if (what.size() >= message.size() &&
+        what.compare(what.size() - message.size(), message.size(), message) == 0) {
+        what.resize(what.size() - message.size());
+    } else if (what == e.code().message()) {
+        what.clear();
+    }
+    std::string prefix = error_prefix(req, target);
+    prefix.resize(prefix.size() - 2); // without its ": "
+    return std::system_error(e.code(), what.empty() ? prefix : prefix + ": " + what);
+}
+
 /// Raised when a connection ends before the first byte of a response.
 std::system_error closed_before_response(const request& req, const url& target) {
     return std::system_error(std::make_error_code(std::errc::connection_reset),
-                             "http client: " + req.method + " " + target.str() +
-                                 ": the server closed the connection before responding");
+                             error_prefix(req, target) +
+                                 "the server closed the connection before responding");
 }
 
 /// Read one response to `req` from `s`. `any_byte` tells whether a byte of it arrived.
@@ -236,12 +257,17 @@ task<exchange_result> read_response(stream& s, const request& req, const url& ta
 task<response> exchange(std::shared_ptr<client_state> state, const request& req,
                         const url& target) {
     const client_options& options = state->options;
+    // The request is refused before a connection is taken if its framing fields disagree
+    // with its body (or its method or target would break the request line).
+    std::string wire;
+    try {
+        serialize(req, wire);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(error_prefix(req, target) + e.what());
+    }
     host_pool& pool = state->pool(target.host + ":" + std::to_string(target.port));
     co_await pool.slots.acquire();
     const permit held(pool);
-
-    std::string wire;
-    serialize(req, wire);
     event_loop& loop = get_running_loop();
 
     for (int attempt = 0;; ++attempt) {
@@ -262,7 +288,15 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
             connect_options how;
             how.timeout = options.connect_timeout;
             task<stream> connecting = open_connection(target.host, target.port, how);
-            stream s = co_await std::move(connecting);
+            std::optional<stream> opened;
+            try {
+                opened.emplace(co_await std::move(connecting));
+            } catch (const std::system_error& e) {
+                throw with_url(e, req, target); // the address is in e's message
+            } catch (const timeout_error& e) {
+                throw timeout_error(error_prefix(req, target) + e.what());
+            }
+            stream s = std::move(*opened);
             ++pool.open;
             ++state->open;
             conn.hold(std::move(s), false);
@@ -283,6 +317,9 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
                 conn.close();
             }
             co_return std::move(result.res);
+        } catch (const protocol_error& e) {
+            // The parser's message says what was wrong; the client's says with which URL.
+            throw protocol_error(e.status(), error_prefix(req, target) + e.what());
         } catch (const std::system_error& e) {
             failure = std::current_exception();
             const auto code = e.code();
@@ -291,7 +328,15 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
         }
         conn.close();
         if (!retry) {
-            std::rethrow_exception(failure);
+            try {
+                std::rethrow_exception(failure);
+            } catch (const std::system_error& e) {
+                // An I/O error names the request; closed_before_response already does.
+                if (std::string_view(e.what()).rfind("http client: ", 0) == 0) {
+                    throw;
+                }
+                throw with_url(e, req, target);
+            }
         }
     }
 }
@@ -389,6 +434,12 @@ task<response> client::send(request req, url target) {
     std::shared_ptr<client_state> state = m_state;
     const clock::duration timeout = checked(state, "send").options.timeout;
     check_scheme(target);
+    if (req.method == "CONNECT") {
+        // A 2xx would turn the connection into a tunnel, which the client does not hand over.
+        throw std::invalid_argument("http client: CONNECT " + target.str() +
+                                    ": CONNECT is not supported (the client cannot hand over "
+                                    "the connection for a tunnel)");
+    }
     const std::string what = req.method + " " + target.str();
     std::optional<clock::time_point> deadline;
     if (timeout > clock::duration::zero()) {

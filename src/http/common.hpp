@@ -44,8 +44,11 @@ constexpr bool ascii_iequals_lower(std::string_view a, std::string_view lower_b)
 
 /// serialize(r, out, head_only) with `extra_fields` (whole "Name: value\r\n" lines; empty
 /// ones skipped) right after the status line: the server's Server, Date and Connection,
-/// written without adding them to the handler's response.
-void serialize_response(const response& r, std::string& out, bool head_only,
+/// written without adding them to the handler's response. `to_http_1_0`: the response
+/// answers an HTTP/1.0 request, which knows no chunked coding: `Transfer-Encoding: chunked`
+/// is replaced by the body's Content-Length (any other coding is refused).
+/// \throws std::invalid_argument as serialize, before anything is appended.
+void serialize_response(const response& r, std::string& out, bool head_only, bool to_http_1_0,
                         std::initializer_list<std::string_view> extra_fields);
 
 } // namespace corio::http::detail

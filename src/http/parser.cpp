@@ -23,6 +23,8 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 namespace corio::http {
@@ -257,6 +259,66 @@ void check_codings(const headers& h) {
     }
 }
 
+/// Host (RFC 9112 §3.2, RFC 3986 §3.2.2): uri-host [":" port], or empty. uri-host is an
+/// IP-literal in brackets (IPv6 or IPvFuture) or a reg-name (which covers IPv4): unreserved
+/// characters, sub-delims and percent-encodings; port is digits. Anything else ("a b",
+/// "a/b", "a@b") is 400: a server or proxy that read it otherwise would route the request
+/// elsewhere.
+void check_host(std::string_view v) {
+    const auto bad = [v]() {
+        fail(400, "http: malformed Host field '" + std::string(v) +
+                      "' (uri-host [\":\" port], RFC 9112 §3.2)");
+    };
+    const auto is_hex = [](char c) { return is(c, hex_char); };
+    const auto reg_name_char = [](char c) {
+        const bool alnum = is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        return alnum || std::string_view("-._~!$&'()*+,;=").find(c) != std::string_view::npos;
+    };
+    std::size_t i = 0;
+    if (!v.empty() && v.front() == '[') {
+        const std::size_t close = v.find(']');
+        if (close == std::string_view::npos || close == 1) {
+            bad();
+        }
+        const std::string_view literal = v.substr(1, close - 1);
+        if (literal.front() == 'v' || literal.front() == 'V') {
+            // IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+            const std::size_t dot = literal.find('.');
+            if (dot == std::string_view::npos || dot < 2 || dot + 1 == literal.size() ||
+                !std::all_of(literal.begin() + 1, literal.begin() + static_cast<long>(dot),
+                             is_hex) ||
+                !std::all_of(literal.begin() + static_cast<long>(dot) + 1, literal.end(),
+                             [&](char c) { return c == ':' || reg_name_char(c); })) {
+                bad();
+            }
+        } else if (!std::all_of(literal.begin(), literal.end(),
+                                [&](char c) { return is_hex(c) || c == ':' || c == '.'; }) ||
+                   literal.find(':') == std::string_view::npos) {
+            bad();
+        }
+        i = close + 1;
+    } else {
+        while (i < v.size() && v[i] != ':') {
+            if (v[i] == '%') {
+                if (i + 2 >= v.size() || !is_hex(v[i + 1]) || !is_hex(v[i + 2])) {
+                    bad();
+                }
+                i += 3;
+                continue;
+            }
+            if (!reg_name_char(v[i])) {
+                bad();
+            }
+            ++i;
+        }
+    }
+    if (i < v.size()) {
+        if (v[i] != ':' || !std::all_of(v.begin() + static_cast<long>(i) + 1, v.end(), is_digit)) {
+            bad();
+        }
+    }
+}
+
 /// A chunk-size line, CRLF included: size in hex, then optional extensions, which are
 /// checked for stray bytes and ignored (RFC 9112 §7.1.1).
 std::uint64_t parse_chunk_size(std::string_view line) {
@@ -334,7 +396,13 @@ struct parser_core {
             p.m_expects_continue = false;
         } else {
             p.m_method = other_method;
+            p.m_interim = 0;
         }
+    }
+
+    [[noreturn]] static void malformed_interim(const Parser& p) {
+        fail(400, "http: more than " + std::to_string(p.m_limits.max_interim_responses) +
+                      " interim (1xx) responses before the final one");
     }
 
     // --- The head ---
@@ -621,6 +689,7 @@ struct parser_core {
                     if ((p.m_framing & has_host) != 0) {
                         malformed("http: more than one Host field");
                     }
+                    check_host(value);
                     p.m_framing |= has_host;
                 }
             }
@@ -671,8 +740,13 @@ struct parser_core {
             const int status = m.status;
             if (status < 200 && status != 101) {
                 const auto method = p.m_method;
+                const std::size_t interim = p.m_interim + 1;
+                if (interim > p.m_limits.max_interim_responses) {
+                    malformed_interim(p);
+                }
                 next_message(p);
                 p.m_method = method;
+                p.m_interim = interim;
                 return false;
             }
             if (status < 200 || status == 204 || status == 304 || p.m_method == head_method ||
@@ -939,19 +1013,177 @@ std::size_t fields_size(const headers& h) noexcept {
     return n;
 }
 
-void append_fields(std::string& out, const headers& h) {
+bool is_length_name(std::string_view name) noexcept {
+    return name.size() == 14 && iequals(name, "content-length");
+}
+
+bool is_coding_name(std::string_view name) noexcept {
+    return name.size() == 17 && iequals(name, "transfer-encoding");
+}
+
+/// How the serializer frames a message (RFC 9112 §6), decided from its fields and body
+/// before a byte is written.
+struct framing_plan {
+    /// Content-Length is written: one field, in place of the message's first one (or after
+    /// its fields when it has none), with this value.
+    bool length = false;
+    std::uint64_t length_value = 0;
+    /// The message's Transfer-Encoding fields are written (and the body chunked).
+    bool codings = false;
+};
+
+/// `message` in the serializer's errors: "the response", "the request".
+[[noreturn]] void refuse(std::string_view message, const std::string& what) {
+    throw std::invalid_argument("http: " + std::string(message) + what);
+}
+
+/// Decide the framing of a message with fields `h` and a body of `body_size` bytes.
+/// `framed`: false for a message that has no framing at all (1xx, 204: RFC 9110 §8.6 and
+/// RFC 9112 §6.1 say such a response carries neither field), whose Content-Length and
+/// Transfer-Encoding are dropped. `body_sent`: whether the body goes on the wire (not in an
+/// answer to HEAD or a 304, whose Content-Length may describe the body a GET would get).
+/// `http_1_0`: the message is HTTP/1.0, which has no Transfer-Encoding; `downgrade_chunked`:
+/// the peer is HTTP/1.0, so a Transfer-Encoding of chunked alone is replaced by the length.
+/// `add_length`: whether a message without framing fields gets a Content-Length.
+/// \throws std::invalid_argument when the fields disagree with the body or with HTTP/1.1.
+framing_plan plan_framing(const headers& h, std::size_t body_size, std::string_view message,
+                          bool framed, bool body_sent, bool http_1_0, bool downgrade_chunked,
+                          bool add_length) {
+    framing_plan plan;
+    if (!framed) {
+        return plan;
+    }
+    std::string_view first_length;
+    bool has_length = false;
+    bool has_coding = false;
+    std::uint64_t length = 0;
     for (const auto& [name, value] : h) {
+        if (is_length_name(name)) {
+            std::uint64_t n = 0;
+            const length_parse r = parse_length(value, n);
+            if (r == length_parse::not_a_number) {
+                refuse(message, "'s Content-Length '" + value + "' is not a decimal number");
+            }
+            if (r == length_parse::differs || (has_length && n != length)) {
+                refuse(message, " has Content-Length fields that differ ('" +
+                                    std::string(has_length ? first_length : value) + "', '" +
+                                    value + "')");
+            }
+            if (!has_length) {
+                first_length = value;
+            }
+            has_length = true;
+            length = n;
+        } else if (is_coding_name(name)) {
+            has_coding = true;
+        }
+    }
+    if (has_coding) {
+        if (has_length) {
+            refuse(message, " has both Content-Length and Transfer-Encoding (RFC 9112 §6.2)");
+        }
+        // The codings, in order, must end in chunked, which the serializer applies; those
+        // before it (gzip, ...) are the sender's, already applied to the body.
+        std::size_t codings = 0;
+        std::size_t chunked = 0;
+        std::string_view last;
+        std::string all;
+        for (const std::string_view value : h.get_all("Transfer-Encoding")) {
+            if (!all.empty()) {
+                all += ", ";
+            }
+            all += value;
+            std::string_view v = value;
+            while (true) {
+                const std::size_t comma = v.find(',');
+                std::string_view item = v.substr(0, comma);
+                const std::size_t semicolon = item.find(';');
+                item = trim_ows(item.substr(0, semicolon));
+                if (!item.empty()) {
+                    ++codings;
+                    last = item;
+                    if (iequals(item, "chunked")) {
+                        ++chunked;
+                        if (semicolon != std::string_view::npos) {
+                            refuse(message, "'s Transfer-Encoding '" + all +
+                                                "' gives chunked a parameter (RFC 9112 §7.1)");
+                        }
+                    }
+                }
+                if (comma == std::string_view::npos) {
+                    break;
+                }
+                v.remove_prefix(comma + 1);
+            }
+        }
+        if (codings == 0 || !iequals(last, "chunked") || chunked > 1) {
+            refuse(message, "'s Transfer-Encoding '" + all +
+                                "' does not end in chunked, once (the serializer frames the "
+                                "body only by its length or as chunked)");
+        }
+        if (http_1_0) {
+            refuse(message, " is HTTP/1.0 and has a Transfer-Encoding ('" + all + "')");
+        }
+        if (downgrade_chunked) {
+            if (codings > 1) {
+                refuse(message, "'s Transfer-Encoding '" + all +
+                                    "' cannot go to an HTTP/1.0 peer (it has no transfer codings)");
+            }
+            plan.length = true; // the body is whole: its length frames it as well
+            plan.length_value = body_size;
+            return plan;
+        }
+        plan.codings = true;
+        return plan;
+    }
+    if (has_length) {
+        // Without a body on the wire, an empty body leaves the Content-Length as given (the
+        // length of what a GET would get); a body present must agree with it.
+        if (length != body_size && (body_sent || body_size != 0)) {
+            refuse(message, "'s Content-Length (" + std::to_string(length) +
+                                ") disagrees with its body (" + std::to_string(body_size) +
+                                " bytes)");
+        }
+        plan.length = true;
+        plan.length_value = length;
+        return plan;
+    }
+    if (add_length) {
+        plan.length = true;
+        plan.length_value = body_size;
+    }
+    return plan;
+}
+
+void append_content_length(std::string& out, std::uint64_t n) {
+    out += "Content-Length: ";
+    append_decimal(out, n);
+    out += "\r\n";
+}
+
+/// The fields of `h` framed as `plan` says: its Content-Length fields give way to one
+/// computed field, its Transfer-Encoding fields are written only if the plan keeps them.
+void append_fields(std::string& out, const headers& h, const framing_plan& plan) {
+    bool length_written = false;
+    for (const auto& [name, value] : h) {
+        if (is_length_name(name)) {
+            if (plan.length && !length_written) {
+                append_content_length(out, plan.length_value);
+                length_written = true;
+            }
+            continue;
+        }
+        if (!plan.codings && is_coding_name(name)) {
+            continue;
+        }
         append_safe(out, name);
         out += ": ";
         append_safe(out, value);
         out += "\r\n";
     }
-}
-
-void append_content_length(std::string& out, std::size_t n) {
-    out += "Content-Length: ";
-    append_decimal(out, n);
-    out += "\r\n";
+    if (plan.length && !length_written) {
+        append_content_length(out, plan.length_value);
+    }
 }
 
 /// The body as is, or as one chunk and the last chunk when the fields say chunked.
@@ -974,22 +1206,29 @@ void append_body(std::string& out, std::string_view body, bool chunked) {
 } // namespace
 
 void serialize(const response& r, std::string& out, bool head_only) {
-    detail::serialize_response(r, out, head_only, {});
+    detail::serialize_response(r, out, head_only, false, {});
 }
 
 void detail::serialize_response(const response& r, std::string& out, bool head_only,
+                                bool to_http_1_0,
                                 std::initializer_list<std::string_view> extra_fields) {
-    const bool bodiless = (r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304;
-    const bool has_coding = r.headers.contains("Transfer-Encoding");
-    const bool has_length = has_coding || r.headers.contains("Content-Length");
+    if (r.status < 100 || r.status > 999) {
+        throw std::invalid_argument("http: the response's status " + std::to_string(r.status) +
+                                    " is not a three-digit code (RFC 9110 §15)");
+    }
+    const bool framed = r.status >= 200 && r.status != 204;
+    const bool body_sent = framed && r.status != 304 && !head_only;
+    const framing_plan plan =
+        plan_framing(r.headers, r.body.size(), "the response", framed, body_sent,
+                     r.version_minor == 0, to_http_1_0, r.status != 304);
     std::size_t extra = 0;
     for (const std::string_view field : extra_fields) {
         extra += field.size();
     }
     out.reserve(out.size() + 64 + r.reason.size() + extra + fields_size(r.headers) +
-                (head_only ? 0 : r.body.size()));
+                (body_sent ? r.body.size() : 0));
     out += r.version_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    append_decimal(out, static_cast<std::uint64_t>(std::clamp(r.status, 0, 999)));
+    append_decimal(out, static_cast<std::uint64_t>(r.status));
     out += ' ';
     if (r.reason.empty()) {
         out += reason_phrase(r.status);
@@ -1000,19 +1239,26 @@ void detail::serialize_response(const response& r, std::string& out, bool head_o
     for (const std::string_view field : extra_fields) {
         out += field;
     }
-    append_fields(out, r.headers);
-    if (!has_length && !bodiless) {
-        append_content_length(out, r.body.size());
-    }
+    append_fields(out, r.headers, plan);
     out += "\r\n";
-    if (!head_only && !bodiless) {
-        append_body(out, r.body, has_coding && r.headers.has_token("Transfer-Encoding", "chunked"));
+    if (body_sent) {
+        append_body(out, r.body, plan.codings);
     }
 }
 
 void serialize(const request& r, std::string& out) {
-    const bool has_coding = r.headers.contains("Transfer-Encoding");
-    const bool has_length = has_coding || r.headers.contains("Content-Length");
+    if (r.method.empty() ||
+        std::any_of(r.method.begin(), r.method.end(), [](char c) { return !is(c, token_char); })) {
+        throw std::invalid_argument("http: the request's method '" + r.method +
+                                    "' is not a token (RFC 9110 §9.1)");
+    }
+    if (r.target.empty()) {
+        throw std::invalid_argument("http: the request's target is empty");
+    }
+    const bool wants_length =
+        !r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH";
+    const framing_plan plan = plan_framing(r.headers, r.body.size(), "the request", true, true,
+                                           r.version_minor == 0, false, wants_length);
     out.reserve(out.size() + 64 + r.method.size() + r.target.size() + fields_size(r.headers) +
                 r.body.size());
     out += r.method;
@@ -1030,13 +1276,9 @@ void serialize(const request& r, std::string& out) {
         }
     }
     out += r.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
-    append_fields(out, r.headers);
-    if (!has_length &&
-        (!r.body.empty() || r.method == "POST" || r.method == "PUT" || r.method == "PATCH")) {
-        append_content_length(out, r.body.size());
-    }
+    append_fields(out, r.headers, plan);
     out += "\r\n";
-    append_body(out, r.body, has_coding && r.headers.has_token("Transfer-Encoding", "chunked"));
+    append_body(out, r.body, plan.codings);
 }
 
 } // namespace corio::http

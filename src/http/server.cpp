@@ -12,6 +12,13 @@
 // object, which would allocate: their lines (the Date line formatted once a second) are
 // spliced into the serialized response after its status line.
 //
+// Memory: the connections of one server share a server_usage, which counts them against
+// max_connections and the request body bytes they hold against max_buffered_body_bytes.
+// A body is counted (reserve_body) right after each parse of new input once its head is in:
+// whole by its Content-Length, or as much as a chunked body holds so far; it is given back
+// when the handler's task ends (or when the request is answered with an error), so a
+// request refused for want of room has never had its body read.
+//
 // Timeouts cost no allocation and no timer operation per request: the connection runs
 // inside one cancel_scope and keeps one loop timer for itself. Before each read it sets the
 // deadline of the wait (the header, body or keep-alive timeout); the timer, when it fires,
@@ -30,10 +37,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -45,7 +54,19 @@
 
 namespace corio::http {
 
+namespace detail {
+
+/// How a connection counts itself and its request bodies in a server_usage.
+struct server_usage_access {
+    static std::size_t& connections(server_usage& u) noexcept { return u.m_connections; }
+    static std::size_t& body_bytes(server_usage& u) noexcept { return u.m_body_bytes; }
+};
+
+} // namespace detail
+
 namespace {
+
+using usage_access = detail::server_usage_access;
 
 constexpr std::size_t initial_read_buffer = 4 * 1024;
 constexpr std::size_t max_read_buffer = 64 * 1024;
@@ -124,8 +145,8 @@ enum class waiting : std::uint8_t {
 /// One connection being served.
 class connection {
 public:
-    connection(stream& s, const handler& h, const server_options& options)
-        : m_stream(s), m_handler(h), m_options(options), m_loop(get_running_loop()),
+    connection(stream& s, const handler& h, const server_options& options, server_usage& usage)
+        : m_stream(s), m_handler(h), m_options(options), m_usage(usage), m_loop(get_running_loop()),
           m_parser(options.limits), m_server_line(server_line(options.server_name)) {}
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -133,9 +154,12 @@ public:
         if (m_timer_armed) {
             m_loop.cancel_timer(m_timer);
         }
+        release_body();
     }
 
     task<> run();
+    /// Answer 503 at once (the server serves max_connections already) and close.
+    task<> refuse();
 
 private:
     task<> serve();
@@ -150,6 +174,13 @@ private:
     /// Feed the parser what is buffered, until it holds a complete request or the buffer
     /// is empty. \throws protocol_error.
     void parse_buffered();
+    /// Count the body of the request being read (its Content-Length once the head is in,
+    /// or what a chunked body holds so far) in the server's usage. 0 if it fits under
+    /// max_buffered_body_bytes, else the status to answer: 413 when the body alone is over
+    /// it, 503 when the server holds too much already.
+    int reserve_body();
+    /// Give the body bytes this connection holds back to the server's usage.
+    void release_body() noexcept;
     /// Hand the serialized responses to the stream.
     void flush();
     /// True when the stream holds more than its high water mark of unsent responses.
@@ -168,12 +199,15 @@ private:
     void arm(clock::time_point when);
     /// Serialize `res` into m_out with the Server, Date and Connection fields the server
     /// adds (those the handler did not set). Returns whether the connection stays open:
-    /// `keep_alive`, unless the response says `Connection: close`.
+    /// `keep_alive`, unless the response says `Connection: close`. \throws
+    /// std::invalid_argument, with nothing appended, for a response whose framing fields
+    /// disagree with its body (the serializer's rules).
     bool append_response(response& res, bool head_only, bool keep_alive, int request_minor);
 
     stream& m_stream;
     const handler& m_handler;
     const server_options& m_options;
+    server_usage& m_usage;
     event_loop& m_loop;
     request_parser m_parser;
     /// "Server: <name>\r\n", or empty.
@@ -188,6 +222,7 @@ private:
     std::string m_out;
 
     // Per request.
+    std::size_t m_body_held = 0;  // body bytes of it counted in m_usage
     bool m_started = false;       // a byte of the current request was parsed
     bool m_continue_sent = false; // 100 Continue was sent for it
     std::optional<clock::time_point> m_head_deadline;
@@ -275,6 +310,27 @@ task<> connection::serve() {
             co_await fail(*error_status, error_text);
             co_return;
         }
+        if (m_parser.state() != parse_state::head) {
+            if (const int status = reserve_body(); status != 0) {
+                const std::string cap = std::to_string(m_options.max_buffered_body_bytes);
+                const std::string why =
+                    status == 413
+                        ? "http: body longer than the server's max_buffered_body_bytes (" + cap +
+                              ")"
+                        : "http: the server holds as many request bodies as it may (" + cap +
+                              " bytes, max_buffered_body_bytes); try again later";
+                co_await fail(status, why);
+                co_return;
+            }
+        }
+        if (m_parser.state() != parse_state::head && m_parser.message().method == "CONNECT") {
+            // A 2xx would make the rest of the connection a tunnel (RFC 9110 §9.3.6), which
+            // a handler has no way to take over: what follows the request is not HTTP, so
+            // the connection closes after the answer.
+            co_await fail(501, "http: CONNECT is not supported (a handler cannot take over the "
+                               "connection for a tunnel)");
+            co_return;
+        }
 
         if (m_parser.state() == parse_state::complete) {
             if (!co_await respond()) {
@@ -358,6 +414,58 @@ void connection::parse_buffered() {
     }
 }
 
+/// The Content-Length of `req`, which the parser has checked (digits, or a list of one
+/// value repeated), if it has one.
+std::optional<std::uint64_t> declared_length(const request& req) {
+    const std::optional<std::string_view> value = req.headers.get("Content-Length");
+    if (!value) {
+        return std::nullopt;
+    }
+    std::uint64_t n = 0;
+    for (const char c : *value) {
+        if (c == ' ' || c == '\t') {
+            continue;
+        }
+        if (c < '0' || c > '9') {
+            break; // the comma of "5, 5"
+        }
+        constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+        n = n > (max - 9) / 10 ? max : n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+}
+
+int connection::reserve_body() {
+    const std::size_t cap = m_options.max_buffered_body_bytes;
+    if (cap == 0) {
+        return 0;
+    }
+    const request& req = m_parser.message();
+    std::uint64_t want = req.body.size();
+    if (const std::optional<std::uint64_t> length = declared_length(req)) {
+        want = std::max(want, *length);
+    }
+    if (want <= m_body_held) {
+        return 0;
+    }
+    if (want > cap) {
+        return 413;
+    }
+    std::size_t& held = usage_access::body_bytes(m_usage);
+    const std::size_t more = static_cast<std::size_t>(want) - m_body_held;
+    if (more > cap - std::min(held, cap)) {
+        return 503;
+    }
+    held += more;
+    m_body_held += more;
+    return 0;
+}
+
+void connection::release_body() noexcept {
+    usage_access::body_bytes(m_usage) -= m_body_held;
+    m_body_held = 0;
+}
+
 std::span<char> connection::read_room() {
     if (m_begin == m_end) {
         m_begin = m_end = 0;
@@ -428,12 +536,18 @@ bool connection::append_response(response& res, bool head_only, bool keep_alive,
     const std::string_view date_line = has_date ? std::string_view() : http_date_line();
     // The server's fields go right after the status line (first, as most servers send
     // them), written by the serializer: the handler's response is not touched.
-    detail::serialize_response(res, m_out, head_only, {server_line, date_line, connection_line});
+    detail::serialize_response(res, m_out, head_only, request_minor == 0,
+                               {server_line, date_line, connection_line});
     return keep_alive;
 }
 
 task<bool> connection::respond() {
     request req = m_parser.take();
+    // The body stays counted until the handler is done with it.
+    struct release_at_end {
+        connection* c;
+        ~release_at_end() { c->release_body(); }
+    } release{this};
     m_started = false;
     m_continue_sent = false;
     m_head_deadline.reset();
@@ -441,11 +555,26 @@ task<bool> connection::respond() {
     ++m_requests;
 
     const std::size_t out_mark = m_out.size();
+    const bool head_only = req.method == "HEAD";
     std::exception_ptr failure;
+    bool refused = false; // the handler returned a response the serializer refuses
     try {
         task<response> handling = m_handler(req);
         response res = co_await std::move(handling);
-        co_return append_response(res, req.method == "HEAD", req.keep_alive(), req.version_minor);
+        try {
+            if (res.status < 200) {
+                // Another response must follow an interim one: the client would take the
+                // next request's response for this request's.
+                throw std::invalid_argument("http: the response's status " +
+                                            std::to_string(res.status) +
+                                            " is interim (1xx); a handler answers with a final "
+                                            "status");
+            }
+            co_return append_response(res, head_only, req.keep_alive(), req.version_minor);
+        } catch (const std::invalid_argument&) {
+            refused = true;
+            failure = std::current_exception();
+        }
     } catch (const cancelled_error&) {
         throw;
     } catch (...) {
@@ -462,7 +591,12 @@ task<bool> connection::respond() {
         } catch (const std::exception&) {
             // the connection is gone: the message names no peer
         }
-        message += " threw an exception (answered 500, connection closed)";
+        if (refused) {
+            message += " returned a response that cannot be sent as it is (answered 500; "
+                       "nothing of it was sent, so the connection stays usable)";
+        } else {
+            message += " threw an exception (answered 500, connection closed)";
+        }
         exception_context context;
         context.message = std::move(message);
         context.exception = failure;
@@ -474,14 +608,24 @@ task<bool> connection::respond() {
     m_out.resize(out_mark); // nothing half-written stays before the 500
     response res(500, "Internal Server Error\n");
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
-    co_return append_response(res, req.method == "HEAD", false, req.version_minor);
+    co_return append_response(res, head_only, refused && req.keep_alive(), req.version_minor);
 }
 
 task<> connection::fail(int status, std::string_view why) {
+    // What the request holds goes now, not after the linger.
+    m_parser.reset();
+    release_body();
     response res(status, std::string(reason_phrase(status)) + ": " + std::string(why) + "\n");
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
     append_response(res, false, false, 1);
     co_await finish();
+}
+
+task<> connection::refuse() {
+    const std::string why = "http: the server serves as many connections as it may (" +
+                            std::to_string(m_options.max_connections) +
+                            ", max_connections); try again later";
+    co_await fail(503, why);
 }
 
 task<> connection::finish() {
@@ -546,20 +690,41 @@ void connection::on_timer(void* self) {
 struct serve_context {
     handler h;
     server_options options;
+    server_usage usage;
 };
 
-task<> serve_shared(stream s, std::shared_ptr<const serve_context> context) {
-    co_await serve_connection(std::move(s), context->h, context->options);
+task<> serve_shared(stream s, std::shared_ptr<serve_context> context) {
+    co_await serve_connection(std::move(s), context->h, context->options, context->usage);
 }
 
 } // namespace
 
-task<> serve_connection(stream s, const handler& h, const server_options& options) {
+task<> serve_connection(stream s, const handler& h, const server_options& options,
+                        server_usage& usage) {
     if (!h) {
         throw std::invalid_argument("http::serve_connection: empty handler");
     }
-    connection c(s, h, options);
+    connection c(s, h, options, usage);
+    std::size_t& connections = usage_access::connections(usage);
+    if (options.max_connections != 0 && connections >= options.max_connections) {
+        try {
+            co_await c.refuse();
+        } catch (const std::system_error&) {
+            s.abort(); // the client went away first
+        }
+        co_return;
+    }
+    ++connections;
+    struct count_end {
+        std::size_t& connections;
+        ~count_end() { --connections; }
+    } counted{connections};
     co_await c.run();
+}
+
+task<> serve_connection(stream s, const handler& h, const server_options& options) {
+    server_usage usage;
+    co_await serve_connection(std::move(s), h, options, usage);
 }
 
 task<corio::server> serve(handler h, std::string host, std::uint16_t port, server_options options) {
@@ -567,8 +732,9 @@ task<corio::server> serve(handler h, std::string host, std::uint16_t port, serve
         throw std::invalid_argument("http::serve: empty handler");
     }
     server_line(options.server_name); // refuse a name that would break the line now
-    auto context =
-        std::make_shared<const serve_context>(serve_context{std::move(h), std::move(options)});
+    auto context = std::make_shared<serve_context>();
+    context->h = std::move(h);
+    context->options = std::move(options);
     corio::connection_handler on_connection = [context](stream s) {
         return serve_shared(std::move(s), context);
     };

@@ -130,6 +130,10 @@ struct test_server {
     std::shared_ptr<server_log> log = std::make_shared<server_log>();
     std::shared_ptr<corio::http::handler> handler;
     std::shared_ptr<corio::http::server_options> options;
+    /// What its connections hold, against options->max_connections and
+    /// max_buffered_body_bytes.
+    std::shared_ptr<corio::http::server_usage> usage =
+        std::make_shared<corio::http::server_usage>();
 
     [[nodiscard]] std::uint16_t port() const { return tcp.port(); }
     [[nodiscard]] std::string url(std::string_view path) const {
@@ -139,7 +143,8 @@ struct test_server {
 
 inline corio::task<> serve_counted(corio::stream s, std::shared_ptr<server_log> log,
                                    std::shared_ptr<corio::http::handler> h,
-                                   std::shared_ptr<corio::http::server_options> options) {
+                                   std::shared_ptr<corio::http::server_options> options,
+                                   std::shared_ptr<corio::http::server_usage> usage) {
     ++log->connections;
     struct count_end {
         server_log& log;
@@ -148,7 +153,7 @@ inline corio::task<> serve_counted(corio::stream s, std::shared_ptr<server_log> 
             log.connection_ended.set();
         }
     } counted{*log};
-    co_await corio::http::serve_connection(std::move(s), *h, *options);
+    co_await corio::http::serve_connection(std::move(s), *h, *options, *usage);
 }
 
 /// (`host` is not a defaulted argument: g++ 12 destroys a defaulted class-type argument
@@ -158,9 +163,9 @@ start_test_server(corio::http::handler h, corio::http::server_options options, s
     test_server srv;
     srv.handler = std::make_shared<corio::http::handler>(std::move(h));
     srv.options = std::make_shared<corio::http::server_options>(std::move(options));
-    corio::connection_handler on_connection = [log = srv.log, h = srv.handler,
-                                               o = srv.options](corio::stream s) {
-        return serve_counted(std::move(s), log, h, o);
+    corio::connection_handler on_connection = [log = srv.log, h = srv.handler, o = srv.options,
+                                               u = srv.usage](corio::stream s) {
+        return serve_counted(std::move(s), log, h, o, u);
     };
     corio::server_options tcp;
     srv.tcp = co_await corio::start_server(on_connection, std::move(host), 0, tcp);

@@ -524,6 +524,91 @@ TEST_F(http_client, https_and_bad_urls_are_refused) {
     }());
 }
 
+TEST_F(http_client, a_request_whose_framing_disagrees_with_its_body_is_refused_unsent) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        test_server srv = co_await start_routes(log);
+        http::client c;
+        http::request lying;
+        lying.method = "POST";
+        lying.body = "0123456789abcde";
+        lying.headers.set("Content-Length", "5"); // the rest would be read as a request
+        std::exception_ptr e = co_await corio_test::error_of(
+            c.send(std::move(lying), http::url::parse(srv.url("/upload"))));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("POST " + srv.url("/upload")), std::string::npos) << describe(e);
+        EXPECT_NE(describe(e).find("Content-Length (5) disagrees with its body (15 bytes)"),
+                  std::string::npos)
+            << describe(e);
+        http::request gzip;
+        gzip.method = "PUT";
+        gzip.body = "abc";
+        gzip.headers.set("Transfer-Encoding", "gzip");
+        e = co_await corio_test::error_of(
+            c.send(std::move(gzip), http::url::parse(srv.url("/upload"))));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+        EXPECT_EQ(srv.log->connections, 0);
+        EXPECT_TRUE(log->seen.empty());
+        // A request framed right goes through.
+        http::response r = co_await c.post(srv.url("/upload"), "0123456789abcde");
+        EXPECT_EQ(r.body, "POST /upload 0123456789abcde");
+        co_await stop(srv);
+    }());
+}
+
+/// A raw server answering every connection with 102 Processing for ever (until the client
+/// goes away), counting the interim responses it managed to write.
+corio::task<> endless_interim(corio::stream s, std::shared_ptr<int> written) {
+    try {
+        (void)co_await s.read_until("\r\n\r\n");
+        while (true) {
+            s.write("HTTP/1.1 102 Processing\r\n\r\n");
+            ++*written;
+            co_await s.drain();
+        }
+    } catch (const std::exception&) {
+        // the client closed the connection
+    }
+    s.abort();
+}
+
+TEST_F(http_client, an_endless_stream_of_interim_responses_is_cut_off_naming_the_url) {
+    corio::run([]() -> corio::task<> {
+        auto written = std::make_shared<int>(0);
+        corio::connection_handler h = [written](corio::stream s) {
+            return endless_interim(std::move(s), written);
+        };
+        corio::server_options tcp;
+        corio::server srv = co_await corio::start_server(h, "127.0.0.1", 0, tcp);
+        http::client_options options;
+        options.timeout = corio::clock::duration::zero(); // nothing else would stop it
+        http::client c(options);
+        const std::string url = "http://127.0.0.1:" + std::to_string(srv.port()) + "/slow";
+        std::exception_ptr e = co_await corio::wait_for(corio_test::error_of(c.get(url)), 10s);
+        EXPECT_TRUE(corio_test::holds<http::protocol_error>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("GET " + url), std::string::npos) << describe(e);
+        EXPECT_NE(describe(e).find("more than 16 interim (1xx) responses"), std::string::npos)
+            << describe(e);
+        EXPECT_GE(*written, 17);
+        EXPECT_EQ(c.connections(), 0U);
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
+    }());
+}
+
+TEST_F(http_client, connect_is_refused) {
+    corio::run([]() -> corio::task<> {
+        http::client c;
+        http::request req;
+        req.method = "CONNECT";
+        std::exception_ptr e = co_await corio_test::error_of(
+            c.send(std::move(req), http::url::parse("http://127.0.0.1:1/")));
+        EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+        EXPECT_NE(describe(e).find("CONNECT is not supported"), std::string::npos) << describe(e);
+        EXPECT_EQ(c.connections(), 0U);
+    }());
+}
+
 TEST_F(http_client, a_refused_connection_names_the_address) {
     corio::run([]() -> corio::task<> {
         const std::uint16_t port = corio_net_test::unused_port();
@@ -532,7 +617,59 @@ TEST_F(http_client, a_refused_connection_names_the_address) {
             co_await corio_test::error_of(c.get("http://127.0.0.1:" + std::to_string(port) + "/"));
         EXPECT_TRUE(corio_test::holds<std::system_error>(e)) << describe(e);
         EXPECT_NE(describe(e).find(std::to_string(port)), std::string::npos) << describe(e);
+        EXPECT_NE(describe(e).find("GET http://127.0.0.1:" + std::to_string(port) + "/"),
+                  std::string::npos)
+            << describe(e);
+        EXPECT_NE(describe(e).find("refused"), std::string::npos) << describe(e);
         EXPECT_EQ(c.connections(), 0U);
+    }());
+}
+
+TEST_F(http_client, a_body_over_max_body_names_the_url) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(hello);
+        http::client_options options;
+        options.limits.max_body = 5;
+        http::client c(options);
+        std::exception_ptr e = co_await corio_test::error_of(c.get(srv.url("/big")));
+        EXPECT_TRUE(corio_test::holds<http::protocol_error>(e)) << describe(e);
+        EXPECT_EQ(describe(e).find("http client: GET " + srv.url("/big") +
+                                   ": http: body longer than 5 bytes"),
+                  0U)
+            << describe(e);
+        EXPECT_EQ(c.connections(), 0U);
+        co_await stop(srv);
+    }());
+}
+
+/// A raw server that sends half a response head and resets the connection.
+corio::task<> reset_mid_head(corio::stream s) {
+    try {
+        (void)co_await s.read_until("\r\n\r\n");
+        s.write("HTTP/1.1 200 OK\r\nContent-");
+        co_await s.drain();
+    } catch (const std::exception&) {
+        // the client went away
+    }
+    s.abort();
+}
+
+TEST_F(http_client, an_error_in_the_middle_of_a_response_names_the_url) {
+    corio::run([]() -> corio::task<> {
+        corio::connection_handler h = [](corio::stream s) { return reset_mid_head(std::move(s)); };
+        corio::server_options tcp;
+        corio::server srv = co_await corio::start_server(h, "127.0.0.1", 0, tcp);
+        http::client c;
+        const std::string url = "http://127.0.0.1:" + std::to_string(srv.port()) + "/half";
+        std::exception_ptr e = co_await corio_test::error_of(c.get(url));
+        // A reset, or the end of the stream inside the head: either names the request.
+        EXPECT_TRUE(corio_test::holds<std::system_error>(e) ||
+                    corio_test::holds<http::protocol_error>(e))
+            << describe(e);
+        EXPECT_EQ(describe(e).find("http client: GET " + url + ": "), 0U) << describe(e);
+        EXPECT_EQ(c.connections(), 0U);
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
     }());
 }
 

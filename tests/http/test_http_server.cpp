@@ -273,6 +273,49 @@ TEST_F(http_server, smuggling_attempts_get_400_and_the_connection_closes) {
     }());
 }
 
+TEST_F(http_server, connect_gets_501_and_the_tunnel_bytes_are_not_parsed_as_a_request) {
+    corio::run([]() -> corio::task<> {
+        auto calls = std::make_shared<int>(0);
+        http::handler tunnel_ok = [calls](http::request&) -> corio::task<http::response> {
+            ++*calls;
+            co_return http::response(200, "");
+        };
+        test_server srv = co_await start_test_server(tunnel_ok);
+        corio::stream s = co_await connect(srv);
+        // A client that sends its tunnel bytes at once; they look like a request.
+        s.write("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n" +
+                get("/smuggled"));
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 501) << r.head << r.body;
+        EXPECT_NE(r.body.find("CONNECT is not supported"), std::string::npos) << r.body;
+        EXPECT_EQ(r.field("Connection"), "close");
+        std::optional<std::string> rest = co_await corio::move_on_after(10s, s.read_all());
+        EXPECT_TRUE(rest.has_value()) << "the connection stayed open after the 501";
+        EXPECT_EQ(rest.value_or("(open)"), "") << "the tunnel bytes were answered as a request";
+        EXPECT_EQ(*calls, 0);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_host_that_is_not_uri_host_and_port_gets_400) {
+    corio::run([]() -> corio::task<> {
+        auto calls = std::make_shared<int>(0);
+        http::handler counting = [calls](http::request& req) {
+            ++*calls;
+            return describe_request(req);
+        };
+        test_server srv = co_await start_test_server(counting);
+        co_await expect_rejected(srv, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400);
+        co_await expect_rejected(srv, "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400);
+        co_await expect_rejected(srv, "GET / HTTP/1.0\r\nHost: a@b\r\n\r\n", 400);
+        EXPECT_EQ(*calls, 0);
+        corio::stream s = co_await connect(srv);
+        s.write("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
+        EXPECT_EQ((co_await expect_response(s)).status, 200);
+        co_await stop(srv);
+    }());
+}
+
 TEST_F(http_server, a_malformed_request_after_good_ones_gets_their_answers_first) {
     corio::run([]() -> corio::task<> {
         test_server srv = co_await start_test_server(describe_request);
@@ -405,6 +448,159 @@ TEST_F(http_server, a_handler_exception_is_answered_500_and_reported) {
         EXPECT_EQ((co_await expect_response(again)).body, "fine");
         co_await stop(srv);
         corio::get_running_loop().set_exception_handler({});
+    }());
+}
+
+/// Collects what reaches the loop's exception handler: the message and the exception's
+/// what(), joined by " | ".
+std::shared_ptr<std::vector<std::string>> collect_reports() {
+    auto reports = std::make_shared<std::vector<std::string>>();
+    corio::get_running_loop().set_exception_handler(
+        [reports](corio::event_loop&, const corio::exception_context& c) {
+            std::string what = c.message;
+            try {
+                if (c.exception) {
+                    std::rethrow_exception(c.exception);
+                }
+            } catch (const std::exception& e) {
+                what += std::string(" | ") + e.what();
+            }
+            reports->push_back(what);
+        });
+    return reports;
+}
+
+/// A handler whose responses' framing fields lie about their bodies, by target.
+corio::task<http::response> lying_framing(http::request& req) {
+    http::response res(200, "0123456789abcde");
+    if (req.target == "/short") {
+        res.headers.set("Content-Length", "5"); // 15 bytes follow
+    } else if (req.target == "/long") {
+        res.body = "01234";
+        res.headers.set("Content-Length", "50"); // would swallow the next response
+    } else if (req.target == "/gzip") {
+        res.headers.set("Transfer-Encoding", "gzip"); // not chunked: nothing frames it
+    } else if (req.target == "/both") {
+        res.headers.set("Content-Length", "15");
+        res.headers.set("Transfer-Encoding", "chunked");
+    } else if (req.target == "/nan") {
+        res.headers.set("Content-Length", "15 bytes");
+    } else if (req.target == "/interim") {
+        res.status = 103;
+    } else {
+        res.body = "fine";
+    }
+    co_return res;
+}
+
+TEST_F(http_server, framing_fields_that_disagree_with_the_body_never_desync_the_connection) {
+    corio::run([]() -> corio::task<> {
+        auto reports = collect_reports();
+        test_server srv = co_await start_test_server(lying_framing);
+        corio::stream s = co_await connect(srv);
+        const std::vector<std::string> bad = {"/short", "/long", "/gzip",
+                                              "/both",  "/nan",  "/interim"};
+        std::string batch;
+        for (const std::string& target : bad) {
+            batch += get(target) + get("/ok");
+        }
+        s.write(batch);
+        for (const std::string& target : bad) {
+            raw_response r = co_await expect_response(s);
+            EXPECT_EQ(r.status, 500) << target << ": " << r.head << r.body;
+            EXPECT_EQ(r.field("Content-Length"), std::to_string(r.body.size()));
+            // The next response on the connection is intact.
+            raw_response next = co_await expect_response(s);
+            EXPECT_EQ(next.status, 200) << "after " << target << ": " << next.head;
+            EXPECT_EQ(next.body, "fine") << "after " << target;
+        }
+        EXPECT_EQ(srv.log->connections, 1);
+        EXPECT_EQ(reports->size(), bad.size());
+        for (std::size_t i = 0; i < reports->size() && i < bad.size(); ++i) {
+            const std::string& report = (*reports)[i];
+            EXPECT_NE(report.find("GET " + bad[i]), std::string::npos) << report;
+            EXPECT_NE(report.find("cannot be sent"), std::string::npos) << report;
+        }
+        const std::string all = [&] {
+            std::string joined;
+            for (const std::string& r : *reports) {
+                joined += r + "\n";
+            }
+            return joined;
+        }();
+        EXPECT_NE(all.find("Content-Length (5) disagrees with its body (15 bytes)"),
+                  std::string::npos)
+            << all;
+        EXPECT_NE(all.find("Content-Length (50) disagrees with its body (5 bytes)"),
+                  std::string::npos)
+            << all;
+        EXPECT_NE(all.find("Transfer-Encoding 'gzip' does not end in chunked"), std::string::npos)
+            << all;
+        EXPECT_NE(all.find("both Content-Length and Transfer-Encoding"), std::string::npos) << all;
+        EXPECT_NE(all.find("'15 bytes' is not a decimal number"), std::string::npos) << all;
+        EXPECT_NE(all.find("status 103 is interim"), std::string::npos) << all;
+        co_await stop(srv);
+        corio::get_running_loop().set_exception_handler({});
+    }());
+}
+
+TEST_F(http_server, head_304_and_204_keep_their_own_framing_rules) {
+    corio::run([]() -> corio::task<> {
+        http::handler h = [](http::request& req) -> corio::task<http::response> {
+            http::response res(200, "");
+            if (req.target == "/head") {
+                // The length of what a GET would get, without the body: RFC 9110 §9.3.2.
+                res.headers.set("Content-Length", "50");
+            } else if (req.target == "/304") {
+                res.status = 304;
+                res.headers.set("Content-Length", "50");
+            } else if (req.target == "/204") {
+                res.status = 204;
+                res.headers.set("Content-Length", "7"); // RFC 9110 §8.6: never sent
+                res.headers.set("Transfer-Encoding", "chunked");
+                res.body = "ignored";
+            } else {
+                res.body = "fine";
+            }
+            co_return res;
+        };
+        test_server srv = co_await start_test_server(h);
+        corio::stream s = co_await connect(srv);
+        s.write("HEAD /head HTTP/1.1\r\nHost: t\r\n\r\n" + get("/304") + get("/204") + get("/ok"));
+        raw_response head = co_await expect_response(s, true);
+        EXPECT_EQ(head.status, 200);
+        EXPECT_EQ(head.field("Content-Length"), "50");
+        raw_response not_modified = co_await expect_response(s, true);
+        EXPECT_EQ(not_modified.status, 304);
+        EXPECT_EQ(not_modified.field("Content-Length"), "50");
+        raw_response no_content = co_await expect_response(s);
+        EXPECT_EQ(no_content.status, 204);
+        EXPECT_FALSE(no_content.has("Content-Length")) << no_content.head;
+        EXPECT_FALSE(no_content.has("Transfer-Encoding")) << no_content.head;
+        raw_response ok = co_await expect_response(s);
+        EXPECT_EQ(ok.body, "fine");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, a_chunked_response_to_http_1_0_is_sent_with_its_length) {
+    corio::run([]() -> corio::task<> {
+        http::handler h = [](http::request&) -> corio::task<http::response> {
+            http::response res(200, "Wikipedia");
+            res.headers.set("Transfer-Encoding", "chunked");
+            co_return res;
+        };
+        test_server srv = co_await start_test_server(h);
+        corio::stream s = co_await connect(srv);
+        s.write("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_FALSE(r.has("Transfer-Encoding")) << r.head;
+        EXPECT_EQ(r.field("Content-Length"), "9");
+        EXPECT_EQ(r.body, "Wikipedia");
+        s.write("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        EXPECT_EQ((co_await expect_response(s)).body, "Wikipedia");
+        co_await stop(srv);
     }());
 }
 
@@ -546,6 +742,185 @@ TEST_F(http_server, a_client_that_does_not_read_its_responses_is_dropped) {
         // Nothing is read: the server's write buffer fills, and it gives up on the client.
         co_await wait_event(srv.log->connection_ended);
         EXPECT_EQ(srv.log->ended, 1);
+        co_await stop(srv);
+    }());
+}
+
+std::string post(std::string_view target, const std::string& body) {
+    return "POST " + std::string(target) +
+           " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+           body;
+}
+
+TEST_F(http_server, a_second_large_body_gets_503_while_the_first_is_held) {
+    corio::run([]() -> corio::task<> {
+        auto held = std::make_shared<corio::event>();
+        auto release = std::make_shared<corio::event>();
+        auto calls = std::make_shared<std::vector<std::string>>();
+        http::handler holding = [held, release,
+                                 calls](http::request& req) -> corio::task<http::response> {
+            calls->push_back(req.target);
+            if (req.target == "/hold") {
+                held->set();
+                co_await release->wait();
+            }
+            co_return http::response(200, std::to_string(req.body.size()));
+        };
+        http::server_options options;
+        options.max_buffered_body_bytes = 1000;
+        test_server srv = co_await start_test_server(holding, options);
+
+        corio::stream first = co_await connect(srv);
+        first.write(post("/hold", std::string(600, 'a')));
+        co_await wait_event(*held);
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 600U);
+
+        // 600 more would pass 1000: refused before the body is read, by its length...
+        co_await expect_rejected(srv, post("/second", std::string(600, 'b')), 503);
+        // ... or as a chunked body grows past it.
+        std::string chunked = "POST /chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+                              "\r\n\r\n";
+        for (int i = 0; i < 3; ++i) {
+            chunked += "c8\r\n" + std::string(200, 'c') + "\r\n";
+        }
+        co_await expect_rejected(srv, chunked + "0\r\n\r\n", 503);
+        // A body that fits beside the held one is served.
+        corio::stream small = co_await connect(srv);
+        small.write(post("/small", std::string(300, 's')));
+        EXPECT_EQ((co_await expect_response(small)).body, "300");
+        // A body larger than the whole cap could never be served: 413.
+        co_await expect_rejected(srv, post("/huge", std::string(1001, 'h')), 413);
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 600U);
+
+        release->set();
+        EXPECT_EQ((co_await expect_response(first)).body, "600");
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 0U);
+        // With the first released, a second large body goes through.
+        first.write(post("/again", std::string(600, 'a')));
+        EXPECT_EQ((co_await expect_response(first)).body, "600");
+        EXPECT_EQ(*calls, (std::vector<std::string>{"/hold", "/small", "/again"}));
+        co_await stop(srv);
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 0U);
+        EXPECT_EQ(srv.usage->connections(), 0U);
+    }());
+}
+
+TEST_F(http_server, a_body_that_would_pass_the_cap_gets_503_instead_of_100_continue) {
+    corio::run([]() -> corio::task<> {
+        auto held = std::make_shared<corio::event>();
+        auto release = std::make_shared<corio::event>();
+        http::handler holding = [held, release](http::request& req) -> corio::task<http::response> {
+            if (req.target == "/hold") {
+                held->set();
+                co_await release->wait();
+            }
+            co_return http::response(200, "");
+        };
+        http::server_options options;
+        options.max_buffered_body_bytes = 1000;
+        test_server srv = co_await start_test_server(holding, options);
+        corio::stream first = co_await connect(srv);
+        first.write(post("/hold", std::string(1000, 'a')));
+        co_await wait_event(*held);
+        corio::stream second = co_await connect(srv);
+        second.write("POST /x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                     "Content-Length: 1\r\n\r\n");
+        raw_response r = co_await expect_response(second);
+        EXPECT_EQ(r.status, 503) << "the client was invited to send a body the server cannot hold";
+        EXPECT_TRUE(co_await ends(second));
+        release->set();
+        EXPECT_EQ((co_await expect_response(first)).status, 200);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_server, the_connection_past_max_connections_gets_503_and_nothing_leaks) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.max_connections = 2;
+        test_server srv = co_await start_test_server(describe_request, options);
+        corio::stream a = co_await connect(srv);
+        corio::stream b = co_await connect(srv);
+        a.write(get("/a"));
+        b.write(get("/b"));
+        EXPECT_EQ((co_await expect_response(a)).body, "GET /a 0:");
+        EXPECT_EQ((co_await expect_response(b)).body, "GET /b 0:");
+        EXPECT_EQ(srv.usage->connections(), 2U);
+        {
+            corio::stream c = co_await connect(srv);
+            // Answered without a request.
+            raw_response r = co_await expect_response(c);
+            EXPECT_EQ(r.status, 503);
+            EXPECT_EQ(r.field("Connection"), "close");
+            EXPECT_NE(r.body.find("max_connections"), std::string::npos) << r.body;
+            EXPECT_TRUE(co_await ends(c));
+        }
+        EXPECT_EQ(srv.usage->connections(), 2U);
+        // One served connection ends: a new one is served.
+        a.close();
+        while (srv.log->ended < 2) { // the refused one and a, in either order
+            co_await wait_event(srv.log->connection_ended);
+            srv.log->connection_ended.clear();
+        }
+        EXPECT_EQ(srv.usage->connections(), 1U);
+        corio::stream d = co_await connect(srv);
+        d.write(get("/d"));
+        EXPECT_EQ((co_await expect_response(d)).body, "GET /d 0:");
+        co_await stop(srv);
+        EXPECT_EQ(srv.usage->connections(), 0U);
+    }());
+}
+
+TEST_F(http_server, serve_counts_its_connections_against_max_connections) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.max_connections = 1;
+        corio::server srv = co_await http::serve(hello, "127.0.0.1", 0, options);
+        corio::stream a = co_await corio::open_connection("127.0.0.1", srv.port());
+        a.write(get("/"));
+        EXPECT_EQ((co_await expect_response(a)).status, 200);
+        corio::stream b = co_await corio::open_connection("127.0.0.1", srv.port());
+        EXPECT_EQ((co_await expect_response(b)).status, 503);
+        EXPECT_TRUE(co_await ends(b));
+        a.write(get("/"));
+        EXPECT_EQ((co_await expect_response(a)).status, 200);
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
+    }());
+}
+
+TEST_F(http_server, an_endless_chunked_body_is_cut_off_at_max_body) {
+    corio::run([]() -> corio::task<> {
+        http::server_options options;
+        options.limits.max_body = 64 * 1024;
+        test_server srv = co_await start_test_server(describe_request, options);
+        corio::stream s = co_await connect(srv);
+        s.write("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+        // Chunks keep coming (up to 64 MiB, far past the limit) until the server stops
+        // taking them.
+        auto sent = std::make_shared<std::size_t>(0);
+        corio::join_handle<void> writer =
+            corio::spawn([](corio::stream& out, std::shared_ptr<std::size_t> n) -> corio::task<> {
+                const std::string chunk = "4000\r\n" + std::string(0x4000, 'x') + "\r\n";
+                try {
+                    for (int i = 0; i < 4096; ++i) {
+                        out.write(chunk);
+                        *n += chunk.size();
+                        co_await out.drain();
+                    }
+                } catch (const std::exception&) {
+                    // the server closed the connection
+                }
+            }(s, sent));
+        raw_response r = co_await expect_response(s);
+        EXPECT_EQ(r.status, 413);
+        EXPECT_NE(r.body.find("body longer than 65536 bytes"), std::string::npos) << r.body;
+        // The body was dropped with the answer, not when the connection ends (the server
+        // lingers, discarding what still comes, for up to a second).
+        EXPECT_EQ(srv.usage->buffered_body_bytes(), 0U);
+        EXPECT_TRUE(co_await ends(s));
+        co_await writer;
+        co_await wait_event(srv.log->connection_ended);
         co_await stop(srv);
     }());
 }

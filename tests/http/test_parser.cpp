@@ -16,8 +16,10 @@
 #include <limits>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 using corio::http::limits;
@@ -443,6 +445,22 @@ TEST(request_parser, rejects_http_1_1_without_host_and_two_hosts) {
     expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400, "more than one Host");
 }
 
+TEST(request_parser, rejects_a_host_that_is_not_uri_host_and_port) {
+    for (const char* host : {"a b", "a/b", "a@b", "a:b", "a:80x", "a:1:2", "[::1", "[::1]x", "[]",
+                             "[zz::1]", "[v1]", "%zz", "a%4", "a\\b", "a?b", "a#b"}) {
+        SCOPED_TRACE(host);
+        expect_rejected("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n", 400,
+                        "malformed Host field");
+    }
+    for (const char* host :
+         {"", "a", "a:80", "a:", "example.com:8080", "127.0.0.1:1", "[::1]", "[::1]:8080",
+          "[v1.x:y]", "xn--bcher-kva.example", "a%20b", "a_b~c!$&'()*+,;="}) {
+        SCOPED_TRACE(host);
+        EXPECT_EQ(
+            parse_requests("GET / HTTP/1.1\r\nHost: " + std::string(host) + "\r\n\r\n").size(), 1U);
+    }
+}
+
 TEST(request_parser, answers_505_to_other_versions) {
     expect_rejected("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, "HTTP/2.0");
     expect_rejected("GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505, "HTTP/1.2");
@@ -667,6 +685,30 @@ TEST(response_parser, skips_interim_responses_but_not_101) {
     EXPECT_EQ(p.take().status, 101);
 }
 
+TEST(response_parser, skips_at_most_max_interim_responses) {
+    const std::string processing = "HTTP/1.1 102 Processing\r\n\r\n";
+    const std::string final_response = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    limits l;
+    l.max_interim_responses = 3;
+    std::string at_limit;
+    for (int i = 0; i < 3; ++i) {
+        at_limit += processing;
+    }
+    response_parser p(l);
+    EXPECT_EQ(parse_responses(p, at_limit + final_response).size(), 1U);
+    // The count starts again for the next response.
+    EXPECT_EQ(parse_responses(p, at_limit + final_response).size(), 1U);
+    response_parser over(l);
+    try {
+        parse_responses(over, at_limit + processing + final_response);
+        ADD_FAILURE() << "a fourth interim response was accepted";
+    } catch (const protocol_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "http: more than 3 interim (1xx) responses before the final one");
+    }
+    EXPECT_EQ(limits{}.max_interim_responses, 16U);
+}
+
 TEST(response_parser, reads_a_chunked_body) {
     const std::string in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                            "4\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\nExpires: never\r\n\r\n";
@@ -860,6 +902,154 @@ TEST(http_serialize, writes_requests_with_a_length_where_needed) {
     out.clear();
     serialize(odd, out);
     EXPECT_EQ(out, "GET /a%20b%0D%0A HTTP/1.1\r\n\r\n");
+}
+
+/// The invalid_argument serialize() throws for `m`, its message; empty if none. Nothing
+/// must have been appended.
+template <class Message>
+std::string refusal(const Message& m, bool head_only = false) {
+    std::string out = "kept";
+    try {
+        if constexpr (std::is_same_v<Message, response>) {
+            serialize(m, out, head_only);
+        } else {
+            serialize(m, out);
+        }
+    } catch (const std::invalid_argument& e) {
+        EXPECT_EQ(out, "kept") << "something was written before the refusal";
+        return e.what();
+    }
+    return {};
+}
+
+TEST(http_serialize, refuses_a_content_length_that_disagrees_with_the_body) {
+    response shorter{200, "0123456789abcde"};
+    shorter.headers.set("Content-Length", "5");
+    EXPECT_EQ(refusal(shorter),
+              "http: the response's Content-Length (5) disagrees with its body (15 bytes)");
+    response longer{200, "01234"};
+    longer.headers.set("Content-Length", "50");
+    EXPECT_EQ(refusal(longer),
+              "http: the response's Content-Length (50) disagrees with its body (5 bytes)");
+    // Even with the body left out (HEAD, 304), a body that is there must agree.
+    EXPECT_NE(refusal(longer, true), "");
+    response odd{200, "x"};
+    odd.headers.add("Content-Length", "1");
+    odd.headers.add("Content-Length", "2");
+    EXPECT_EQ(refusal(odd), "http: the response has Content-Length fields that differ ('1', '2')");
+    odd.headers.set("Content-Length", "-1");
+    EXPECT_EQ(refusal(odd), "http: the response's Content-Length '-1' is not a decimal number");
+}
+
+TEST(http_serialize, refuses_transfer_encodings_it_cannot_frame) {
+    response gzip{200, "body"};
+    gzip.headers.set("Transfer-Encoding", "gzip");
+    EXPECT_NE(refusal(gzip).find("'s Transfer-Encoding 'gzip' does not end in chunked"),
+              std::string::npos)
+        << refusal(gzip);
+    response both{200, "body"};
+    both.headers.set("Content-Length", "4");
+    both.headers.set("Transfer-Encoding", "chunked");
+    EXPECT_EQ(refusal(both),
+              "http: the response has both Content-Length and Transfer-Encoding (RFC 9112 §6.2)");
+    response twice{200, "body"};
+    twice.headers.add("Transfer-Encoding", "chunked");
+    twice.headers.add("Transfer-Encoding", "chunked");
+    EXPECT_NE(refusal(twice), "");
+    response parameter{200, "body"};
+    parameter.headers.set("Transfer-Encoding", "chunked;q=1");
+    EXPECT_NE(refusal(parameter), "");
+    response old{200, "body"};
+    old.version_minor = 0;
+    old.headers.set("Transfer-Encoding", "chunked");
+    EXPECT_EQ(refusal(old), "http: the response is HTTP/1.0 and has a Transfer-Encoding "
+                            "('chunked')");
+    response status{42, ""};
+    EXPECT_EQ(refusal(status), "http: the response's status 42 is not a three-digit code "
+                               "(RFC 9110 §15)");
+}
+
+TEST(http_serialize, frames_codings_ending_in_chunked_by_chunks) {
+    response r{200, "zipped"};
+    r.headers.set("Transfer-Encoding", "gzip, chunked");
+    std::string out;
+    serialize(r, out);
+    EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                   "6\r\nzipped\r\n0\r\n\r\n");
+}
+
+TEST(http_serialize, writes_one_content_length_where_the_message_had_it) {
+    response r{200, "12345"};
+    r.headers.add("A", "1");
+    r.headers.add("content-length", "005");
+    r.headers.add("B", "2");
+    r.headers.add("Content-Length", "5, 5");
+    std::string out;
+    serialize(r, out);
+    EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nA: 1\r\nContent-Length: 5\r\nB: 2\r\n\r\n12345");
+}
+
+TEST(http_serialize, head_and_304_keep_a_given_length_without_a_body) {
+    response head{200, ""};
+    head.headers.set("Content-Length", "50");
+    std::string out;
+    serialize(head, out, true);
+    EXPECT_EQ(out, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n");
+    response not_modified{304, ""};
+    not_modified.headers.set("Content-Length", "50");
+    out.clear();
+    serialize(not_modified, out);
+    EXPECT_EQ(out, "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n");
+    // Outside HEAD and 304, the body is sent, so an empty one contradicts 50.
+    EXPECT_NE(refusal(head), "");
+}
+
+TEST(http_serialize, drops_content_length_and_transfer_encoding_from_1xx_and_204) {
+    for (const int status : {103, 204}) {
+        response r{status, "ignored"};
+        r.headers.add("Content-Length", "7");
+        r.headers.add("Transfer-Encoding", "chunked");
+        r.headers.add("X", "y");
+        std::string out;
+        serialize(r, out);
+        EXPECT_EQ(out, "HTTP/1.1 " + std::to_string(status) + " " +
+                           std::string(corio::http::reason_phrase(status)) + "\r\nX: y\r\n\r\n");
+    }
+}
+
+TEST(http_serialize, refuses_requests_whose_framing_or_line_would_break) {
+    request lying;
+    lying.method = "POST";
+    lying.headers.add("Host", "a");
+    lying.headers.add("Content-Length", "5");
+    lying.body = "0123456789abcde";
+    EXPECT_EQ(refusal(lying),
+              "http: the request's Content-Length (5) disagrees with its body (15 bytes)");
+    request gzip;
+    gzip.method = "POST";
+    gzip.headers.add("Transfer-Encoding", "gzip");
+    gzip.body = "x";
+    EXPECT_NE(refusal(gzip).find("does not end in chunked"), std::string::npos);
+    request both;
+    both.method = "PUT";
+    both.headers.add("Content-Length", "1");
+    both.headers.add("Transfer-Encoding", "chunked");
+    both.body = "x";
+    EXPECT_NE(refusal(both).find("both Content-Length and Transfer-Encoding"), std::string::npos);
+    request smuggled;
+    smuggled.method = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET";
+    EXPECT_EQ(refusal(smuggled).rfind("http: the request's method", 0), 0U) << refusal(smuggled);
+    request no_target;
+    no_target.target.clear();
+    EXPECT_EQ(refusal(no_target), "http: the request's target is empty");
+
+    request chunked;
+    chunked.method = "POST";
+    chunked.headers.add("Transfer-Encoding", "chunked");
+    chunked.body = "abc";
+    std::string out;
+    serialize(chunked, out);
+    EXPECT_EQ(out, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
 }
 
 TEST(http_serialize, a_request_round_trips_through_the_parser) {

@@ -75,8 +75,12 @@ public:
     /// Send `req` to `target` (its Host header and target are filled from the URL) and
     /// read the response, following redirects (303, and 301/302 after POST, turn into
     /// GET without a body).
-    /// \throws std::system_error (connect, I/O), protocol_error (a malformed response),
-    /// timeout_error, redirect_error, std::invalid_argument (a bad URL).
+    /// \throws std::system_error (connect, I/O), protocol_error (a malformed response, or
+    /// more than `limits::max_interim_responses` 1xx responses before the final one),
+    /// timeout_error, redirect_error, std::invalid_argument (a bad URL, a request whose
+    /// framing fields disagree with its body, CONNECT). Every message starts with the
+    /// method and URL ("http client: GET http://a/: connect 10.0.0.1:80: Connection
+    /// refused"); a system_error keeps its code.
     task<response> send(request req, url target);
     /// A GET of `url_text`. \throws as `send`; std::invalid_argument for a bad URL.
     task<response> get(std::string url_text);

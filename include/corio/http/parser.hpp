@@ -20,7 +20,8 @@
 /// field name that is not a token, Content-Length together with Transfer-Encoding,
 /// repeated Content-Length fields that differ, a Content-Length that is not a decimal
 /// number, a Transfer-Encoding whose last coding is not "chunked" (501 for a coding other
-/// than chunked), a request without Host in HTTP/1.1 or with two Host fields, a bad chunk
+/// than chunked), a request without Host in HTTP/1.1 or with two Host fields, a Host that
+/// is not uri-host [":" port] (RFC 9112 §3.2: "a b", "a/b"), a bad chunk
 /// size or chunk terminator. A version other than 1.0/1.1 is 505. Leading empty lines
 /// before a request line are skipped (RFC 9112 §2.2). Chunk extensions are ignored;
 /// trailer fields are checked, counted toward `max_header_bytes` and `max_headers`, and
@@ -45,6 +46,9 @@ struct limits {
     std::size_t max_headers = 100;
     /// The body, after de-chunking (413 when exceeded).
     std::size_t max_body = 16 * 1024 * 1024;
+    /// Responses only: the interim (1xx) responses skipped before a final one. One more is
+    /// a protocol_error, so a server sending 1xx for ever cannot keep a client reading.
+    std::size_t max_interim_responses = 16;
 };
 
 /// Where a parser is in the current message.
@@ -110,7 +114,8 @@ public:
     /// The method of the request the next response answers: after "HEAD" (and for a
     /// 1xx/204/304 status) the response has no body whatever its headers say.
     void expect(std::string_view method);
-    /// As `request_parser::feed`. Interim 1xx responses other than 101 are skipped.
+    /// As `request_parser::feed`. Interim 1xx responses other than 101 are skipped, up to
+    /// `limits::max_interim_responses` of them (then protocol_error).
     std::size_t feed(std::string_view data);
     /// The peer closed the connection: completes a body delimited by the close.
     /// \throws protocol_error if the message was cut short.
@@ -132,6 +137,7 @@ private:
     http::limits m_limits;
     parse_state m_state = parse_state::head;
     std::uint8_t m_method = 0; // other, HEAD or CONNECT: what expect() was told
+    std::size_t m_interim = 0; // interim responses skipped before the current one
     bool m_failed = false;
     bool m_started = false;       // the status line has been parsed
     std::uint8_t m_body_mode = 0; // none, length, until close, or the chunked sub-state
@@ -144,18 +150,35 @@ private:
     std::uint64_t m_remaining = 0;
 };
 
-/// Write `r` as an HTTP/1.1 response head and body into `out` (appended). Adds
-/// `Content-Length` unless the response has one or `Transfer-Encoding`, and the reason
-/// phrase if `r.reason` is empty. `head_only` writes the head of a response to HEAD
-/// (with the Content-Length the body would have had). A 1xx, 204 or 304 response gets no
-/// body and no added Content-Length. With `Transfer-Encoding: chunked` the body is written
-/// chunked (one chunk, then the last chunk). A CR, LF or NUL in a field or the reason is
-/// written as a space, so no value can end a line early.
+/// Write `r` as an HTTP/1.1 response head and body into `out` (appended). The serializer
+/// owns the framing (RFC 9112 §6): it never writes a message whose framing fields disagree
+/// with its body, and refuses one rather than repair it, since which of the two the sender
+/// meant cannot be known.
+/// - Without `Content-Length` or `Transfer-Encoding`, a `Content-Length` of the body is
+///   added (not to a 1xx, 204 or 304 response).
+/// - `Content-Length` fields must all give the body's size; they are written as one field,
+///   in place of the first ("5, 5" and "005" become "5"). When no body is sent (`head_only`,
+///   the head of a response to HEAD, or a 304) and `r.body` is empty, the given value is
+///   kept: it is the length a GET would have got (RFC 9110 §8.6, §9.3.2).
+/// - `Transfer-Encoding` must list codings ending in `chunked` (once, without parameters),
+///   which the serializer applies: the body is written as one chunk and the last chunk.
+///   Codings before it (`gzip, chunked`) are taken as already applied to the body.
+///   `Content-Length` with `Transfer-Encoding` is refused (RFC 9112 §6.2), and so is
+///   `Transfer-Encoding` in an HTTP/1.0 message.
+/// - A 1xx or 204 response gets no body and neither field, whatever `r` holds (RFC 9110
+///   §8.6, RFC 9112 §6.1); a 304's body, and a response to HEAD's, is not written.
+/// The reason phrase is the standard one if `r.reason` is empty. A CR, LF or NUL in a field
+/// or the reason is written as a space, so no value can end a line early.
+/// \throws std::invalid_argument (before anything is appended) naming what disagrees, as
+/// "http: the response's Content-Length (5) disagrees with its body (15 bytes)", or for a
+/// status outside 100–999.
 void serialize(const response& r, std::string& out, bool head_only = false);
-/// Write `r` as an HTTP/1.1 request into `out` (appended), adding `Content-Length` when
-/// there is a body (or the method is POST/PUT/PATCH) and no length or coding is given. The
-/// body, fields and target are written as for a response (a space or control byte in the
-/// target is percent-encoded).
+/// Write `r` as an HTTP/1.1 request into `out` (appended), framed by the same rules as a
+/// response, a `Content-Length` being added when there is a body (or the method is
+/// POST/PUT/PATCH) and no framing field is given. The fields are written as for a response,
+/// and a space or control byte in the target is percent-encoded.
+/// \throws std::invalid_argument as for a response, and for a method that is not a token
+/// (RFC 9110 §9.1) or an empty target.
 void serialize(const request& r, std::string& out);
 
 } // namespace corio::http

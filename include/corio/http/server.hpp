@@ -15,10 +15,23 @@
 /// (either side) ends the connection after the response, HEAD gets the head of what GET
 /// would send, `Expect: 100-continue` is answered before the body is read. A malformed
 /// request is answered with 400 (or the `protocol_error` status: 413, 414, 431, 501, 505)
-/// and the connection is closed. A client that does not send a whole header section within
-/// `header_timeout` gets 408 and is disconnected; an idle keep-alive connection is closed
-/// after `keep_alive_timeout`. An exception escaping the handler is answered with 500 (the
-/// connection is closed) and reported through the loop's exception handler.
+/// and the connection is closed. CONNECT is answered with 501 and the connection closed: a
+/// handler cannot take the connection over for the tunnel a 2xx would open (RFC 9110
+/// §9.3.6), and what the client sends after it is not HTTP. A client that does not send a
+/// whole header section within `header_timeout` gets 408 and is disconnected; an idle
+/// keep-alive connection is closed after `keep_alive_timeout`. Memory is bounded
+/// server-wide by `max_connections` and `max_buffered_body_bytes` (503 past either). An
+/// exception escaping the handler is answered with 500 (the connection is closed) and
+/// reported through the loop's exception handler.
+///
+/// The serializer owns the framing (see `serialize` in `<corio/http/parser.hpp>`): a
+/// handler's response whose `Content-Length` disagrees with its body, that has both
+/// `Content-Length` and `Transfer-Encoding`, a `Transfer-Encoding` not ending in `chunked`,
+/// or an interim (1xx) status is not sent: it is answered with 500 and reported through the
+/// loop's exception handler, and as nothing of it was written the connection stays open.
+/// `Content-Length` and `Transfer-Encoding` are dropped from a 204; an answer to HEAD or a
+/// 304 keeps a given `Content-Length`; a chunked response to an HTTP/1.0 request is sent
+/// with its `Content-Length` instead.
 
 #include "corio/event_loop.hpp"
 #include "corio/http/message.hpp"
@@ -52,8 +65,46 @@ struct server_options {
     std::string server_name = "corio";
     /// Add a `Date` header to every response (cached, updated once a second).
     bool date = true;
+    /// Connections served at once by one server (by one `server_usage`). One more is
+    /// answered 503 with `Connection: close` as soon as it is accepted, without its request
+    /// being read, and closed (after lingering up to a second for what the client still
+    /// sends, so that the 503 is not lost to a reset). Zero: no limit.
+    std::size_t max_connections = 10000;
+    /// Request body bytes one server (one `server_usage`) holds at once: the bodies being
+    /// read and those of requests whose handler is running. A body framed by Content-Length
+    /// is counted whole as soon as its head arrives (before any `100 Continue`), a chunked
+    /// one as it arrives (checked after each read, so at most one read buffer, 64 KiB, past
+    /// the cap). A request that would pass the cap is answered 503 and its connection closed,
+    /// its body unread; one whose body alone is larger than the cap is answered 413. Bytes
+    /// are counted until the handler's task ends. Zero: no limit.
+    std::size_t max_buffered_body_bytes = 128 * 1024 * 1024;
     /// Passed on to `start_server` (reuse_port, backlog, ...).
     corio::server_options tcp{};
+};
+
+namespace detail {
+struct server_usage_access;
+}
+
+/// What the connections of one server share, counted against
+/// `server_options::max_connections` and `max_buffered_body_bytes`. `serve` keeps one per
+/// server; a program that runs `serve_connection` itself passes one to every connection it
+/// wants counted together. It must outlive those connections' tasks. One loop only.
+class server_usage {
+public:
+    server_usage() = default;
+    server_usage(const server_usage&) = delete;
+    server_usage& operator=(const server_usage&) = delete;
+
+    /// Connections being served (refused ones not counted).
+    [[nodiscard]] std::size_t connections() const noexcept { return m_connections; }
+    /// Request body bytes held (being read, or waiting for their handler to finish).
+    [[nodiscard]] std::size_t buffered_body_bytes() const noexcept { return m_body_bytes; }
+
+private:
+    friend struct detail::server_usage_access;
+    std::size_t m_connections = 0;
+    std::size_t m_body_bytes = 0;
 };
 
 /// Listen on `host`:`port` and serve HTTP/1.1 with `h`. The returned server is
@@ -66,9 +117,13 @@ task<corio::server> serve(handler h, std::string host, std::uint16_t port, serve
 /// defaulted class-type argument twice when the call sits in a `co_await` expression.
 task<corio::server> serve(handler h, std::string host, std::uint16_t port);
 
-/// Serve HTTP/1.1 on one connection until it closes (what `serve` runs per connection).
-/// `h` and `options` must outlive the returned task. A peer that vanishes (a reset, a
-/// broken pipe) ends it quietly. \throws std::invalid_argument as `serve`.
+/// Serve HTTP/1.1 on one connection until it closes (what `serve` runs per connection),
+/// counted in `usage` against `options.max_connections` and `max_buffered_body_bytes`.
+/// `h`, `options` and `usage` must outlive the returned task. A peer that vanishes (a
+/// reset, a broken pipe) ends it quietly. \throws std::invalid_argument as `serve`.
+task<> serve_connection(corio::stream s, const handler& h, const server_options& options,
+                        server_usage& usage);
+/// As above, the connection counted alone (its own `server_usage`).
 task<> serve_connection(corio::stream s, const handler& h, const server_options& options);
 
 } // namespace corio::http
