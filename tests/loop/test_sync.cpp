@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -274,6 +275,113 @@ corio::task<> semaphore_cancel() {
 
 TEST(semaphore, cancelled_waiter_does_not_take_a_permit) {
     run_test(semaphore_cancel);
+}
+
+// Ports of asyncio's SemaphoreTests.test_acquire_fifo_order{,_2,_3} (Python 3.11: all pass,
+// with the orders asserted here).
+
+corio::task<> acquire_twice(corio::semaphore& s, std::vector<std::string>& result,
+                            std::string tag) {
+    co_await s.acquire();
+    result.push_back(tag + "_1");
+    co_await corio::sleep(10ms);
+    s.release();
+    co_await s.acquire();
+    result.push_back(tag + "_2");
+    co_await corio::sleep(10ms);
+    s.release();
+}
+
+corio::task<> semaphore_fifo_order() {
+    corio::semaphore s(1);
+    std::vector<std::string> result;
+    co_await corio::with_task_group([&](corio::task_group& g) -> corio::task<> {
+        g.spawn(acquire_twice(s, result, "c1"));
+        g.spawn(acquire_twice(s, result, "c2"));
+        g.spawn(acquire_twice(s, result, "c3"));
+        co_return;
+    });
+    EXPECT_EQ(result, (std::vector<std::string>{"c1_1", "c2_1", "c3_1", "c1_2", "c2_2", "c3_2"}));
+}
+
+TEST(semaphore, acquire_fifo_order) {
+    run_test(semaphore_fifo_order);
+}
+
+corio::task<> acquire_and_log(corio::semaphore& s, std::vector<int>& result, int tag) {
+    co_await s.acquire();
+    result.push_back(tag);
+}
+
+corio::task<> release_and_reacquire(corio::semaphore& s, std::vector<int>& result) {
+    co_await s.acquire();
+    result.push_back(2);
+    s.release();
+    co_await s.acquire();
+    result.push_back(4);
+}
+
+corio::task<> semaphore_reacquire_does_not_overtake() {
+    corio::semaphore s(1);
+    std::vector<int> result;
+    auto t1 = corio::spawn(acquire_and_log(s, result, 1));
+    auto t2 = corio::spawn(release_and_reacquire(s, result));
+    auto t3 = corio::spawn(acquire_and_log(s, result, 3));
+    co_await corio::sleep(0s);
+    s.release(); // to t2
+    s.release(); // to t3
+    co_await t1;
+    co_await t2;
+    co_await t3;
+    // t2 released and re-acquired before t3, woken with its permit, had run: it queues
+    // behind t3.
+    EXPECT_EQ(result, (std::vector<int>{1, 2, 3, 4}));
+    EXPECT_EQ(s.value(), 0u);
+    EXPECT_TRUE(s.locked());
+}
+
+TEST(semaphore, a_woken_waiter_is_not_overtaken_by_a_release_and_reacquire) {
+    run_test(semaphore_reacquire_does_not_overtake);
+}
+
+corio::task<> semaphore_cancelled_waiter_skipped() {
+    corio::semaphore s(0);
+    std::vector<int> result;
+    auto t1 = corio::spawn(acquire_and_log(s, result, 1));
+    auto t2 = corio::spawn(acquire_and_log(s, result, 2));
+    auto t3 = corio::spawn(acquire_and_log(s, result, 3));
+    co_await corio::sleep(0s);
+    t1.cancel();
+    co_await corio::sleep(0s);
+    s.release();
+    s.release();
+    co_await t2;
+    co_await t3;
+    EXPECT_TRUE(t1.cancelled());
+    EXPECT_EQ(result, (std::vector<int>{2, 3}));
+}
+
+TEST(semaphore, acquire_fifo_order_skips_a_cancelled_waiter) {
+    run_test(semaphore_cancelled_waiter_skipped);
+}
+
+corio::task<> semaphore_try_acquire_behind_woken_waiter() {
+    corio::semaphore s(1);
+    co_await s.acquire();
+    std::vector<int> result;
+    auto t = corio::spawn(acquire_and_log(s, result, 1));
+    co_await corio::sleep(0s);
+    s.release(); // handed to t, which has not run yet
+    s.release(); // a free permit, but t is still in line
+    EXPECT_TRUE(s.locked());
+    EXPECT_FALSE(s.try_acquire());
+    co_await t;
+    EXPECT_FALSE(s.locked());
+    EXPECT_TRUE(s.try_acquire());
+}
+
+TEST(semaphore, try_acquire_does_not_overtake_a_woken_waiter) {
+    run_test(semaphore_try_acquire_behind_woken_waiter);
 }
 
 TEST(bounded_semaphore, release_past_the_bound_is_an_error) {
