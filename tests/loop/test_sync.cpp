@@ -472,6 +472,182 @@ TEST(barrier, cancelled_waiter_no_longer_counts) {
     run_test(barrier_cancel_leaves);
 }
 
+// Ports of asyncio's BarrierTests (Python 3.11: all pass, with the counts asserted here).
+
+template <class F>
+corio::task<> run_parties(std::size_t n, F coro) {
+    std::vector<corio::join_handle<>> tasks;
+    for (std::size_t i = 0; i < n; ++i) {
+        tasks.push_back(corio::spawn(coro()));
+    }
+    for (auto& t : tasks) {
+        co_await t;
+    }
+}
+
+corio::task<> barrier_reset_while_draining() {
+    constexpr std::size_t n = 5;
+    corio::barrier b(n);
+    std::size_t count = 0;
+    std::size_t results1 = 0;
+    std::size_t results2 = 0;
+    std::size_t results3 = 0;
+    co_await run_parties(n, [&]() -> corio::task<> {
+        co_await b.wait();
+        ++count;
+        if (count == n) {
+            // The last party out of the first cycle resets the barrier (nobody is inside:
+            // the others wait for the drain to end) and waits again.
+            b.reset();
+            co_await b.wait();
+        } else {
+            bool broken = false;
+            try {
+                co_await b.wait(); // waits for the drain to end, then joins the second cycle
+            } catch (const corio::broken_barrier_error&) {
+                broken = true;
+            }
+            ++(broken ? results2 : results1);
+        }
+        co_await b.wait(); // the third cycle completes
+        ++results3;
+    });
+    EXPECT_FALSE(b.broken());
+    EXPECT_EQ(results1, n - 1);
+    EXPECT_EQ(results2, 0u);
+    EXPECT_EQ(results3, n);
+    EXPECT_EQ(b.n_waiting(), 0u);
+}
+
+TEST(barrier, reset_while_tasks_draining_does_not_deadlock) {
+    run_test(barrier_reset_while_draining);
+}
+
+corio::task<> barrier_abort_half_draining_half_blocking() {
+    constexpr std::size_t n = 5;
+    constexpr std::size_t blocking = n / 2;
+    corio::barrier b(n);
+    std::size_t count = 0;
+    std::size_t results1 = 0;
+    std::size_t results2 = 0;
+    co_await run_parties(n, [&]() -> corio::task<> {
+        bool broken = false;
+        try {
+            co_await b.wait();
+        } catch (const corio::broken_barrier_error&) {
+            broken = true; // released, but the barrier was aborted before this one resumed
+        }
+        if (broken) {
+            ++results1;
+            co_return;
+        }
+        ++count;
+        if (count > blocking) {
+            b.abort();
+        } else {
+            try {
+                co_await b.wait(); // blocked until the drain ends: aborted meanwhile
+            } catch (const corio::broken_barrier_error&) {
+                ++results2;
+            }
+        }
+    });
+    EXPECT_TRUE(b.broken());
+    EXPECT_EQ(results1, blocking);
+    EXPECT_EQ(results2, n - blocking - 1);
+    EXPECT_EQ(b.n_waiting(), 0u);
+    EXPECT_FALSE(b.resetting());
+}
+
+TEST(barrier, abort_reaches_tasks_released_but_not_yet_resumed) {
+    run_test(barrier_abort_half_draining_half_blocking);
+}
+
+corio::task<> barrier_reset_half_draining_half_blocking() {
+    constexpr std::size_t n = 5;
+    constexpr std::size_t blocking = n / 2;
+    corio::barrier b(n);
+    std::size_t count = 0;
+    std::size_t results1 = 0;
+    std::size_t results2 = 0;
+    co_await run_parties(n, [&]() -> corio::task<> {
+        bool broken = false;
+        try {
+            co_await b.wait();
+        } catch (const corio::broken_barrier_error&) {
+            broken = true;
+        }
+        if (broken) {
+            ++results1;
+            co_await b.wait(); // waits again to make up the parties
+            co_return;
+        }
+        ++count;
+        if (count > blocking) {
+            b.reset();
+            co_await b.wait();
+        } else {
+            try {
+                co_await b.wait(); // blocked until the reset ends, then a party again
+            } catch (const corio::broken_barrier_error&) {
+                ++results2;
+            }
+        }
+    });
+    EXPECT_EQ(results1, blocking);
+    EXPECT_EQ(results2, 0u);
+    EXPECT_EQ(b.n_waiting(), 0u);
+    EXPECT_FALSE(b.resetting());
+    EXPECT_FALSE(b.broken());
+}
+
+TEST(barrier, reset_when_tasks_half_draining_half_blocking) {
+    run_test(barrier_reset_half_draining_half_blocking);
+}
+
+corio::task<> barrier_blocks_while_draining() {
+    constexpr std::size_t n = 5;
+    constexpr std::size_t rewait = 2;
+    corio::barrier b(n);
+    corio::barrier nowaiting(n - rewait);
+    std::size_t rewait_left = rewait;
+    // Succeeds only if `nowaiting` is waited for exactly n - rewait times: the two that wait
+    // again at once are held until the drain ends and join the second cycle.
+    co_await run_parties(n, [&]() -> corio::task<> {
+        co_await b.wait();
+        if (rewait_left > 0) {
+            --rewait_left;
+            co_await b.wait();
+        } else {
+            co_await nowaiting.wait();
+            co_await b.wait();
+        }
+    });
+    EXPECT_EQ(b.n_waiting(), 0u);
+    EXPECT_EQ(nowaiting.n_waiting(), 0u);
+}
+
+TEST(barrier, blocking_tasks_while_draining) {
+    run_test(barrier_blocks_while_draining);
+}
+
+corio::task<> barrier_draining_state() {
+    constexpr std::size_t n = 5;
+    corio::barrier b(n);
+    std::vector<bool> results;
+    co_await run_parties(n, [&]() -> corio::task<> {
+        co_await b.wait();
+        results.push_back(b.draining());
+    });
+    // Every party but the last one out sees the barrier draining.
+    EXPECT_EQ(results, (std::vector<bool>{true, true, true, true, false}));
+    EXPECT_FALSE(b.broken());
+}
+
+TEST(barrier, draining_until_the_last_party_leaves) {
+    run_test(barrier_draining_state);
+}
+
 TEST(barrier, zero_parties_is_rejected) {
     EXPECT_THROW(corio::barrier(0), std::invalid_argument);
 }
