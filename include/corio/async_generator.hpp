@@ -155,14 +155,24 @@ public:
 };
 
 /// The awaitable behind next/asend/athrow: resumes the generator from the awaiting
-/// coroutine and comes back at its next co_yield (or its end).
+/// coroutine and comes back at its next co_yield (or its end). It can be awaited once.
 template <class Y, class S>
-class resume_awaiter {
+class [[nodiscard]] resume_awaiter {
 public:
     using promise = async_generator_promise<Y, S>;
     explicit resume_awaiter(promise* p) noexcept : m_p(p) {}
 
-    bool await_ready() const noexcept { return m_p == nullptr || m_p->finished(); }
+    /// \throws invalid_state_error if this awaitable was awaited before (Python's
+    /// "cannot reuse already awaited __anext__()/asend()"): the generator is not resumed.
+    bool await_ready() {
+        if (m_awaited) {
+            throw invalid_state_error("async_generator: cannot reuse an already awaited "
+                                      "next()/asend()/athrow(); call it again for the next "
+                                      "value");
+        }
+        m_awaited = true;
+        return m_p == nullptr || m_p->finished();
+    }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> consumer) noexcept {
         m_p->consumer = consumer;
         m_p->running = true;
@@ -187,6 +197,7 @@ public:
 
 private:
     promise* m_p;
+    bool m_awaited = false;
 };
 
 /// Resume a generator for closing: true if it yielded again instead of finishing.
