@@ -201,7 +201,7 @@ private:
 };
 
 /// Resume a generator for closing: true if it yielded again instead of finishing.
-struct close_resume_awaiter {
+struct [[nodiscard]] close_resume_awaiter {
     asyncgen_base* g;
     bool await_ready() const noexcept { return g->finished(); }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> consumer) const noexcept {
@@ -279,11 +279,11 @@ public:
     /// rethrown here once.
     /// \throws invalid_state_error if a previous next/asend/athrow/aclose of this generator
     /// is still pending ("already running"), or after aclose().
-    detail::resume_awaiter<Y, S> next() { return start("next()"); }
+    [[nodiscard]] detail::resume_awaiter<Y, S> next() { return start("next()"); }
 
     /// `co_await g.asend(v)`: resume with `v` as the value of the pending `co_yield`.
     /// \throws invalid_state_error if the generator has not started (use next() first).
-    detail::resume_awaiter<Y, S>
+    [[nodiscard]] detail::resume_awaiter<Y, S>
     asend(std::conditional_t<std::is_void_v<S>, detail::no_send_type, S> value) requires(
         !std::is_void_v<S>) {
         promise_type& p = frame("asend()");
@@ -301,7 +301,7 @@ public:
     /// `co_await g.athrow(e)`: raise `e` at the pending `co_yield`; gives the next value
     /// if the generator catches it and yields again, empty if it finishes, and propagates
     /// what escapes the body. On a finished generator, `e` is rethrown.
-    detail::resume_awaiter<Y, S> athrow(std::exception_ptr e) {
+    [[nodiscard]] detail::resume_awaiter<Y, S> athrow(std::exception_ptr e) {
         promise_type& p = frame("athrow()");
         if (!e) {
             throw invalid_state_error("athrow(): null exception_ptr");
@@ -318,7 +318,7 @@ public:
     /// body's cleanup (which may await) to its end. Nothing to do if the generator has not
     /// started or has finished. Afterwards next() throws invalid_state_error.
     /// \throws invalid_state_error if the body yields again instead of finishing.
-    task<> aclose() {
+    [[nodiscard]] task<> aclose() {
         promise_type& p = frame("aclose()");
         if (p.running) {
             throw invalid_state_error("aclose(): async generator is already running");

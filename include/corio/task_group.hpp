@@ -158,7 +158,7 @@ public:
 
     /// Wait until every child is done. A cancellation arriving meanwhile cancels the
     /// children and keeps waiting; gives true if one arrived.
-    struct join_awaiter {
+    struct [[nodiscard]] join_awaiter {
         task_group_state* g;
         waiter w;
         bool await_ready() const noexcept { return g->m_children.empty(); }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -382,6 +383,105 @@ corio::task<> semaphore_try_acquire_behind_woken_waiter() {
 
 TEST(semaphore, try_acquire_does_not_overtake_a_woken_waiter) {
     run_test(semaphore_try_acquire_behind_woken_waiter);
+}
+
+corio::task<> guarded(corio::semaphore& s, int& inside, int& peak, bool fail) {
+    auto permit = co_await s.acquire_guard();
+    EXPECT_TRUE(permit.owns_permit());
+    ++inside;
+    peak = std::max(peak, inside);
+    co_await corio::sleep(10ms);
+    --inside;
+    if (fail) {
+        throw std::runtime_error("failed while holding a permit");
+    }
+}
+
+corio::task<> semaphore_guard_limits_and_releases() {
+    // asyncio's `async with sem:` releases on the way out, also when the body raises.
+    corio::semaphore s(2);
+    int inside = 0;
+    int peak = 0;
+    std::vector<corio::join_handle<>> hs;
+    for (int i = 0; i < 6; ++i) {
+        hs.push_back(corio::spawn(guarded(s, inside, peak, i % 2 == 1)));
+    }
+    int failures = 0;
+    for (auto& h : hs) {
+        try {
+            co_await h;
+        } catch (const std::runtime_error&) {
+            ++failures;
+        }
+    }
+    EXPECT_EQ(failures, 3);
+    EXPECT_EQ(peak, 2);
+    EXPECT_EQ(s.value(), 2u);
+}
+
+TEST(semaphore, acquire_guard_releases_when_it_goes_out_of_scope) {
+    run_test(semaphore_guard_limits_and_releases);
+}
+
+corio::task<> semaphore_guard_moves_and_releases_early() {
+    corio::bounded_semaphore s(1);
+    corio::semaphore_guard outer;
+    EXPECT_FALSE(outer.owns_permit());
+    {
+        auto permit = co_await s.acquire_guard();
+        EXPECT_EQ(s.value(), 0u);
+        outer = std::move(permit); // the permit moves out of the scope
+        EXPECT_FALSE(permit.owns_permit());
+    }
+    EXPECT_EQ(s.value(), 0u);
+    EXPECT_TRUE(outer.owns_permit());
+    // A waiter gets the permit when it is released early.
+    std::vector<int> result;
+    auto waiter = corio::spawn(acquire_and_log(s, result, 1));
+    co_await corio::sleep(0s);
+    EXPECT_TRUE(result.empty());
+    outer.release();
+    EXPECT_FALSE(outer.owns_permit());
+    co_await waiter;
+    EXPECT_EQ(result, std::vector<int>{1});
+    try {
+        outer.release();
+        ADD_FAILURE() << "release() of an empty guard must throw";
+    } catch (const corio::invalid_state_error& e) {
+        EXPECT_NE(std::string(e.what()).find("semaphore_guard.release"), std::string::npos);
+    }
+    s.release(); // the waiter's permit
+    EXPECT_EQ(s.value(), 1u);
+    // Adopting a permit taken by try_acquire.
+    EXPECT_TRUE(s.try_acquire());
+    { corio::semaphore_guard adopted(s); }
+    EXPECT_EQ(s.value(), 1u);
+}
+
+TEST(semaphore, guard_is_movable_and_can_release_early) {
+    run_test(semaphore_guard_moves_and_releases_early);
+}
+
+corio::task<> semaphore_guard_cancelled_while_waiting() {
+    corio::semaphore s(0);
+    auto h = corio::spawn([](corio::semaphore& sem) -> corio::task<> {
+        auto permit = co_await sem.acquire_guard();
+        ADD_FAILURE() << "got a permit";
+    }(s));
+    co_await corio::sleep(1ms);
+    h.cancel();
+    EXPECT_THROW(co_await h, corio::cancelled_error);
+    EXPECT_EQ(s.value(), 0u); // nothing taken, nothing given back
+    s.release();
+    EXPECT_EQ(s.value(), 1u);
+    // With a timeout, as `async with` under asyncio.timeout.
+    auto permit = co_await corio::fail_after(1s, s.acquire_guard());
+    EXPECT_TRUE(permit.owns_permit());
+    EXPECT_EQ(s.value(), 0u);
+}
+
+TEST(semaphore, acquire_guard_cancelled_while_waiting_takes_nothing) {
+    run_test(semaphore_guard_cancelled_while_waiting);
 }
 
 TEST(bounded_semaphore, release_past_the_bound_is_an_error) {
