@@ -155,14 +155,24 @@ public:
 };
 
 /// The awaitable behind next/asend/athrow: resumes the generator from the awaiting
-/// coroutine and comes back at its next co_yield (or its end).
+/// coroutine and comes back at its next co_yield (or its end). It can be awaited once.
 template <class Y, class S>
-class resume_awaiter {
+class [[nodiscard]] resume_awaiter {
 public:
     using promise = async_generator_promise<Y, S>;
     explicit resume_awaiter(promise* p) noexcept : m_p(p) {}
 
-    bool await_ready() const noexcept { return m_p == nullptr || m_p->finished(); }
+    /// \throws invalid_state_error if this awaitable was awaited before (Python's
+    /// "cannot reuse already awaited __anext__()/asend()"): the generator is not resumed.
+    bool await_ready() {
+        if (m_awaited) {
+            throw invalid_state_error("async_generator: cannot reuse an already awaited "
+                                      "next()/asend()/athrow(); call it again for the next "
+                                      "value");
+        }
+        m_awaited = true;
+        return m_p == nullptr || m_p->finished();
+    }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> consumer) noexcept {
         m_p->consumer = consumer;
         m_p->running = true;
@@ -187,10 +197,11 @@ public:
 
 private:
     promise* m_p;
+    bool m_awaited = false;
 };
 
 /// Resume a generator for closing: true if it yielded again instead of finishing.
-struct close_resume_awaiter {
+struct [[nodiscard]] close_resume_awaiter {
     asyncgen_base* g;
     bool await_ready() const noexcept { return g->finished(); }
     std::coroutine_handle<> await_suspend(std::coroutine_handle<> consumer) const noexcept {
@@ -268,11 +279,11 @@ public:
     /// rethrown here once.
     /// \throws invalid_state_error if a previous next/asend/athrow/aclose of this generator
     /// is still pending ("already running"), or after aclose().
-    detail::resume_awaiter<Y, S> next() { return start("next()"); }
+    [[nodiscard]] detail::resume_awaiter<Y, S> next() { return start("next()"); }
 
     /// `co_await g.asend(v)`: resume with `v` as the value of the pending `co_yield`.
     /// \throws invalid_state_error if the generator has not started (use next() first).
-    detail::resume_awaiter<Y, S>
+    [[nodiscard]] detail::resume_awaiter<Y, S>
     asend(std::conditional_t<std::is_void_v<S>, detail::no_send_type, S> value) requires(
         !std::is_void_v<S>) {
         promise_type& p = frame("asend()");
@@ -290,7 +301,7 @@ public:
     /// `co_await g.athrow(e)`: raise `e` at the pending `co_yield`; gives the next value
     /// if the generator catches it and yields again, empty if it finishes, and propagates
     /// what escapes the body. On a finished generator, `e` is rethrown.
-    detail::resume_awaiter<Y, S> athrow(std::exception_ptr e) {
+    [[nodiscard]] detail::resume_awaiter<Y, S> athrow(std::exception_ptr e) {
         promise_type& p = frame("athrow()");
         if (!e) {
             throw invalid_state_error("athrow(): null exception_ptr");
@@ -307,7 +318,7 @@ public:
     /// body's cleanup (which may await) to its end. Nothing to do if the generator has not
     /// started or has finished. Afterwards next() throws invalid_state_error.
     /// \throws invalid_state_error if the body yields again instead of finishing.
-    task<> aclose() {
+    [[nodiscard]] task<> aclose() {
         promise_type& p = frame("aclose()");
         if (p.running) {
             throw invalid_state_error("aclose(): async generator is already running");

@@ -164,7 +164,16 @@ public:
             generator_frame*& closing;
             ~closing_guard() { closing = nullptr; }
         } guard{m_closing};
-        return step();
+        // As step(), but every outcome goes through advance(), which checks whether a
+        // sub-generator being closed yielded.
+        m_running = true;
+        struct running_guard {
+            bool& running;
+            ~running_guard() { running = false; }
+        } running{m_running};
+        generator_frame* cur = m_closing;
+        cur->m_handle.resume();
+        return advance(cur);
     }
 
     /// Destroy this root's frame and every sub-generator frame it owns, innermost first,
@@ -191,6 +200,29 @@ public:
     }
 
 private:
+    /// Root only, while closing: the sub-generator `m_closing` yielded instead of finishing.
+    /// As closing it failed, the error is raised in its delegating generator at its
+    /// `yield_from` (Python: the sub's close() raises RuntimeError "generator ignored
+    /// GeneratorExit" into the delegating generator), which is being closed in turn. The
+    /// sub is detached, suspended where it yielded: its owner (the delegating awaiter, or
+    /// whoever lent it) destroys or continues it. Returns the frame to resume.
+    [[gnu::noinline, gnu::cold]] generator_frame* ignored_generator_exit() noexcept {
+        generator_frame* sub = m_closing;
+        generator_frame* parent = sub->m_parent;
+        parent->m_child = nullptr;
+        sub->m_parent = nullptr;
+        sub->m_leaf = nullptr; // leaf() finds its chain again if its owner resumes it
+        try {
+            parent->m_thrown = std::make_exception_ptr(invalid_state_error(
+                "yield_from: the sub-generator being closed yielded a value instead of "
+                "exiting (it ignored generator_exit)"));
+        } catch (...) {
+            parent->m_thrown = std::current_exception(); // bad_alloc
+        }
+        m_closing = parent;
+        return parent;
+    }
+
     [[noreturn]] [[gnu::noinline, gnu::cold]] void throw_not_resumable() const {
         if (m_running) {
             throw invalid_state_error(
@@ -217,6 +249,13 @@ private:
                 continue;
             }
             if (!cur->m_handle.done()) {
+                if (m_closing != nullptr && m_closing != this) [[unlikely]] {
+                    // A sub-generator being closed yielded a value (itself, or through a
+                    // sub-generator of its cleanup) instead of finishing.
+                    cur = ignored_generator_exit();
+                    cur->m_handle.resume();
+                    continue;
+                }
                 m_leaf = cur;
                 return cur;
             }
@@ -567,7 +606,10 @@ public:
     /// exception escaping the body propagates. On a generator that has already finished,
     /// `e` is rethrown as is. Throwing `generator_exit` into a delegating generator closes
     /// the delegation as `close()` does (PEP 380): if the sub-generator returns, the
-    /// delegating generator gets `generator_exit` too.
+    /// delegating generator gets `generator_exit` too; if the sub-generator yields again
+    /// instead, the delegating generator gets `invalid_state_error` at its `yield_from`
+    /// (Python's RuntimeError "generator ignored GeneratorExit"), which propagates unless
+    /// it catches it.
     std::optional<Y> throw_into(std::exception_ptr e) {
         auto& root = frame("throw_into()");
         if (!e) {
@@ -584,8 +626,10 @@ public:
     /// (Python's `g.close()`). Returns once the body has finished, whether it let
     /// `generator_exit` propagate or returned. Closing a generator that has not started
     /// or has finished does nothing.
-    /// \throws invalid_state_error if the body yields another value instead of finishing;
-    /// any other exception the body throws propagates.
+    /// \throws invalid_state_error if the body yields another value instead of finishing
+    /// (while delegating: if the sub-generator does, the error is raised in the body at its
+    /// `yield_from` first, as Python does); any other exception the body throws
+    /// propagates.
     void close() {
         auto& root = frame("close()");
         if (root.finished()) {

@@ -12,10 +12,13 @@
 ///
 /// The first child that fails (with anything but cancelled_error) cancels its siblings and
 /// the body; once all have finished, the failures are thrown together as
-/// `exception_group`. If the task running the group is cancelled from outside, the
-/// children are cancelled, awaited, and `cancelled_error` propagates (the group does not
-/// swallow a cancellation it did not cause). If both happen, the failures win (they are
-/// thrown as `exception_group`) and the outside cancellation is asked for again, so it
+/// `exception_group`. As in asyncio, where the group learns of a failure through a done
+/// callback, the cancelling happens in the loop iteration after the failure: children that
+/// were already ready to run in the iteration the first one failed take their step first,
+/// so two children failing in the same iteration are both reported. If the task running the group
+/// is cancelled from outside, the children are cancelled, awaited, and `cancelled_error` propagates
+/// (the group does not swallow a cancellation it did not cause). If both happen, the failures win
+/// (they are thrown as `exception_group`) and the outside cancellation is asked for again, so it
 /// comes out at the task's next suspension instead of being lost (asyncio does the same,
 /// python/cpython#116720).
 
@@ -40,7 +43,7 @@ namespace corio {
 namespace detail {
 
 /// What a task group is: shared by every `task_group` handle to it.
-class task_group_state {
+class task_group_state : public std::enable_shared_from_this<task_group_state> {
 public:
     task_group_state() : m_id(next_task_group_id()) {
         if (const task_state_base* owner = current_task_state()) {
@@ -71,6 +74,20 @@ public:
         if (m_closed) {
             throw invalid_state_error("task_group.spawn: the group has finished");
         }
+        if (m_shutting_down) {
+            throw invalid_state_error(
+                "task_group.spawn: the group is shutting down (a child or the body failed, or "
+                "the task running the group was cancelled); no new child can start");
+        }
+    }
+
+    /// Make room for one more child, so that adopt() cannot fail. The room grows
+    /// geometrically (a spawn costs O(1) amortised) and is that of the most children that
+    /// ran at once, however many have run.
+    void reserve_one() {
+        if (m_children.size() == m_children.capacity()) {
+            m_children.reserve(m_children.capacity() < 8 ? 8 : 2 * m_children.capacity());
+        }
     }
 
     /// Take `s` (just spawned) as a child. `c` and room for it were allocated beforehand, so
@@ -94,8 +111,10 @@ public:
         cancel_children();
     }
 
-    /// A child failed, or the body did: cancel the body (once) and every child.
+    /// A child failed, or the body did: cancel the body (once) and every child. From now on
+    /// spawn throws.
     void fail() noexcept {
+        m_shutting_down = true;
         if (!m_scope_cancelled) {
             m_scope_cancelled = true;
             try {
@@ -103,6 +122,13 @@ public:
             } catch (...) {
             }
         }
+        cancel_children();
+    }
+
+    /// The task running the group was cancelled from outside: cancel every child. From now
+    /// on spawn throws.
+    void cancel_from_outside() noexcept {
+        m_shutting_down = true;
         cancel_children();
     }
 
@@ -132,7 +158,7 @@ public:
 
     /// Wait until every child is done. A cancellation arriving meanwhile cancels the
     /// children and keeps waiting; gives true if one arrived.
-    struct join_awaiter {
+    struct [[nodiscard]] join_awaiter {
         task_group_state* g;
         waiter w;
         bool await_ready() const noexcept { return g->m_children.empty(); }
@@ -144,7 +170,7 @@ public:
                 out += "the children of its task group";
             };
             if (!park(w)) {
-                g->cancel_children();
+                g->cancel_from_outside();
                 if (g->m_children.empty()) {
                     return false;
                 }
@@ -158,7 +184,7 @@ public:
         }
         bool await_resume() const noexcept { return w.cancelled; }
         static bool on_cancel(waiter& w) {
-            static_cast<task_group_state*>(w.context)->cancel_children();
+            static_cast<task_group_state*>(w.context)->cancel_from_outside();
             return false;
         }
     };
@@ -173,10 +199,36 @@ public:
     std::vector<std::exception_ptr> m_errors;
     waiter* m_joiner = nullptr;
     bool m_cancelling = false;
+    /// A failure or an outside cancellation is ending the group (asyncio's `_aborting`).
+    bool m_shutting_down = false;
+    /// A child failed: the group fails in the next loop iteration (schedule_failure).
+    bool m_failure_scheduled = false;
     bool m_scope_cancelled = false;
     bool m_closed = false;
 
 private:
+    /// A child has failed: fail the group in the next loop iteration, as asyncio's done
+    /// callback does. Children already ready in this iteration take their step first, so
+    /// their failures are reported too; cancelling them now would throw cancelled_error at
+    /// the point where they were about to resume, in place of their own error.
+    void schedule_failure(event_loop& loop) noexcept {
+        if (m_shutting_down || m_failure_scheduled) {
+            return;
+        }
+        m_failure_scheduled = true;
+        try {
+            loop.call_soon([group = weak_from_this()] {
+                if (const std::shared_ptr<task_group_state> g = group.lock()) {
+                    if (!g->m_closed) {
+                        g->fail();
+                    }
+                }
+            });
+        } catch (...) {
+            fail(); // no memory for the callback (or the loop is closing): fail at once
+        }
+    }
+
     static void on_child_done(completion_listener& l) noexcept {
         auto& c = static_cast<child&>(l);
         task_group_state& g = *c.group;
@@ -187,7 +239,7 @@ private:
                     g.m_errors.push_back(std::move(e));
                 } catch (...) {
                 }
-                g.fail();
+                g.schedule_failure(*s->loop());
             }
         }
         const std::size_t i = c.index;
@@ -213,14 +265,17 @@ public:
     task_group& operator=(const task_group&) noexcept = default;
     ~task_group() = default;
 
-    /// Start `t` as a child of the group (in the next loop iteration).
+    /// Start `t` as a child of the group (in the next loop iteration). O(1) amortised.
     /// \throws invalid_state_error once the group has finished (every child done and the
-    /// body returned), or if `t` is empty or was already awaited.
+    /// body returned); while it is shutting down, after a child or the body failed or the
+    /// task running it was cancelled from outside (asyncio raises RuntimeError "TaskGroup
+    /// is shutting down"); or if `t` is empty or was already awaited. A child spawned after
+    /// cancel() is accepted and cancelled before its first step (trio's nursery).
     template <class T>
     join_handle<T> spawn(task<T> t, std::string name = {}) {
         m_state->check_open();
         auto c = std::make_unique<detail::task_group_state::child>();
-        m_state->m_children.reserve(m_state->m_children.size() + 1);
+        m_state->reserve_one();
         join_handle<T> h = corio::spawn(std::move(t), std::move(name));
         m_state->adopt(std::move(c), *h.state_ptr());
         return h;
@@ -280,7 +335,7 @@ task<> with_task_group(F body) {
         s.m_errors.insert(s.m_errors.begin(), body_error);
         s.fail();
     } else if (cancelled) {
-        s.cancel_children();
+        s.cancel_from_outside();
     }
     while (!s.m_children.empty()) {
         if (co_await detail::task_group_state::join_awaiter{&s, {}}) {

@@ -309,6 +309,47 @@ TEST(async_generator, an_exception_ending_the_body_comes_out_of_next_once) {
     run_test(exception_out_of_next);
 }
 
+corio::async_generator<int, int> echo_sent() {
+    int v = 0;
+    for (;;) {
+        if (auto got = co_yield v) {
+            v = *got;
+        }
+    }
+}
+
+corio::task<> same_next_awaited_twice() {
+    // Python 3.11: awaiting one __anext__()/asend() awaitable twice raises RuntimeError
+    // "cannot reuse already awaited __anext__()/asend()"; the generator is not resumed.
+    auto g = ticker(0ms, 3);
+    auto a = g.next();
+    EXPECT_EQ(co_await a, 0);
+    try {
+        co_await a;
+        ADD_FAILURE() << "a next() awaited twice must throw";
+    } catch (const corio::invalid_state_error& e) {
+        EXPECT_NE(std::string(e.what()).find("already awaited"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(co_await g.next(), 1); // not advanced by the second await
+
+    auto e = echo_sent();
+    EXPECT_EQ(co_await e.next(), 0);
+    auto s = e.asend(7);
+    EXPECT_EQ(co_await s, 7);
+    EXPECT_THROW(co_await s, corio::invalid_state_error);
+    EXPECT_EQ(co_await e.next(), 7);
+
+    // Also once the generator has finished (the first await found it done).
+    auto done = ticker(0ms, 0);
+    auto n = done.next();
+    EXPECT_FALSE(co_await n);
+    EXPECT_THROW(co_await n, corio::invalid_state_error);
+}
+
+TEST(async_generator, awaiting_the_same_next_twice_is_an_error) {
+    run_test(same_next_awaited_twice);
+}
+
 TEST(async_generator, empty_generator_operations_are_errors) {
     corio::async_generator<int> g;
     EXPECT_THROW((void)g.next(), corio::invalid_state_error);

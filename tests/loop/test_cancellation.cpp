@@ -496,6 +496,31 @@ TEST(cancellation, cancel_after_a_lock_was_handed_over_passes_the_lock_on) {
     corio::run(cancel_after_the_lock_was_handed_over(), virtual_time());
 }
 
+task<> acquire_then_mark(corio::semaphore* sem, bool* got) {
+    co_await sem->acquire();
+    *got = true;
+}
+
+task<> cancel_after_a_permit_was_handed_over() {
+    corio::semaphore sem(0);
+    bool got_a = false;
+    bool got_b = false;
+    auto a = corio::spawn(acquire_then_mark(&sem, &got_a));
+    auto b = corio::spawn(acquire_then_mark(&sem, &got_b));
+    co_await corio::sleep(0s); // both wait
+    sem.release();             // handed to a ...
+    EXPECT_TRUE(a.cancel());   // ... cancelled before it ran: the permit goes to b
+    EXPECT_TRUE(holds<cancelled_error>(co_await error_of(a)));
+    co_await b;
+    EXPECT_FALSE(got_a);
+    EXPECT_TRUE(got_b);
+    EXPECT_EQ(sem.value(), 0U);
+}
+
+TEST(cancellation, cancel_after_a_permit_was_handed_over_passes_the_permit_on) {
+    corio::run(cancel_after_a_permit_was_handed_over(), virtual_time());
+}
+
 // --- a cancel passed on to an awaited task (issue 15, item 3) ------------------------------
 
 task<int> catch_cancel_and_return(int v) {

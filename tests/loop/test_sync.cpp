@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -277,6 +279,212 @@ TEST(semaphore, cancelled_waiter_does_not_take_a_permit) {
     run_test(semaphore_cancel);
 }
 
+// Ports of asyncio's SemaphoreTests.test_acquire_fifo_order{,_2,_3} (Python 3.11: all pass,
+// with the orders asserted here).
+
+corio::task<> acquire_twice(corio::semaphore& s, std::vector<std::string>& result,
+                            std::string tag) {
+    co_await s.acquire();
+    result.push_back(tag + "_1");
+    co_await corio::sleep(10ms);
+    s.release();
+    co_await s.acquire();
+    result.push_back(tag + "_2");
+    co_await corio::sleep(10ms);
+    s.release();
+}
+
+corio::task<> semaphore_fifo_order() {
+    corio::semaphore s(1);
+    std::vector<std::string> result;
+    co_await corio::with_task_group([&](corio::task_group& g) -> corio::task<> {
+        g.spawn(acquire_twice(s, result, "c1"));
+        g.spawn(acquire_twice(s, result, "c2"));
+        g.spawn(acquire_twice(s, result, "c3"));
+        co_return;
+    });
+    EXPECT_EQ(result, (std::vector<std::string>{"c1_1", "c2_1", "c3_1", "c1_2", "c2_2", "c3_2"}));
+}
+
+TEST(semaphore, acquire_fifo_order) {
+    run_test(semaphore_fifo_order);
+}
+
+corio::task<> acquire_and_log(corio::semaphore& s, std::vector<int>& result, int tag) {
+    co_await s.acquire();
+    result.push_back(tag);
+}
+
+corio::task<> release_and_reacquire(corio::semaphore& s, std::vector<int>& result) {
+    co_await s.acquire();
+    result.push_back(2);
+    s.release();
+    co_await s.acquire();
+    result.push_back(4);
+}
+
+corio::task<> semaphore_reacquire_does_not_overtake() {
+    corio::semaphore s(1);
+    std::vector<int> result;
+    auto t1 = corio::spawn(acquire_and_log(s, result, 1));
+    auto t2 = corio::spawn(release_and_reacquire(s, result));
+    auto t3 = corio::spawn(acquire_and_log(s, result, 3));
+    co_await corio::sleep(0s);
+    s.release(); // to t2
+    s.release(); // to t3
+    co_await t1;
+    co_await t2;
+    co_await t3;
+    // t2 released and re-acquired before t3, woken with its permit, had run: it queues
+    // behind t3.
+    EXPECT_EQ(result, (std::vector<int>{1, 2, 3, 4}));
+    EXPECT_EQ(s.value(), 0u);
+    EXPECT_TRUE(s.locked());
+}
+
+TEST(semaphore, a_woken_waiter_is_not_overtaken_by_a_release_and_reacquire) {
+    run_test(semaphore_reacquire_does_not_overtake);
+}
+
+corio::task<> semaphore_cancelled_waiter_skipped() {
+    corio::semaphore s(0);
+    std::vector<int> result;
+    auto t1 = corio::spawn(acquire_and_log(s, result, 1));
+    auto t2 = corio::spawn(acquire_and_log(s, result, 2));
+    auto t3 = corio::spawn(acquire_and_log(s, result, 3));
+    co_await corio::sleep(0s);
+    t1.cancel();
+    co_await corio::sleep(0s);
+    s.release();
+    s.release();
+    co_await t2;
+    co_await t3;
+    EXPECT_TRUE(t1.cancelled());
+    EXPECT_EQ(result, (std::vector<int>{2, 3}));
+}
+
+TEST(semaphore, acquire_fifo_order_skips_a_cancelled_waiter) {
+    run_test(semaphore_cancelled_waiter_skipped);
+}
+
+corio::task<> semaphore_try_acquire_behind_woken_waiter() {
+    corio::semaphore s(1);
+    co_await s.acquire();
+    std::vector<int> result;
+    auto t = corio::spawn(acquire_and_log(s, result, 1));
+    co_await corio::sleep(0s);
+    s.release(); // handed to t, which has not run yet
+    s.release(); // a free permit, but t is still in line
+    EXPECT_TRUE(s.locked());
+    EXPECT_FALSE(s.try_acquire());
+    co_await t;
+    EXPECT_FALSE(s.locked());
+    EXPECT_TRUE(s.try_acquire());
+}
+
+TEST(semaphore, try_acquire_does_not_overtake_a_woken_waiter) {
+    run_test(semaphore_try_acquire_behind_woken_waiter);
+}
+
+corio::task<> guarded(corio::semaphore& s, int& inside, int& peak, bool fail) {
+    auto permit = co_await s.acquire_guard();
+    EXPECT_TRUE(permit.owns_permit());
+    ++inside;
+    peak = std::max(peak, inside);
+    co_await corio::sleep(10ms);
+    --inside;
+    if (fail) {
+        throw std::runtime_error("failed while holding a permit");
+    }
+}
+
+corio::task<> semaphore_guard_limits_and_releases() {
+    // asyncio's `async with sem:` releases on the way out, also when the body raises.
+    corio::semaphore s(2);
+    int inside = 0;
+    int peak = 0;
+    std::vector<corio::join_handle<>> hs;
+    for (int i = 0; i < 6; ++i) {
+        hs.push_back(corio::spawn(guarded(s, inside, peak, i % 2 == 1)));
+    }
+    int failures = 0;
+    for (auto& h : hs) {
+        try {
+            co_await h;
+        } catch (const std::runtime_error&) {
+            ++failures;
+        }
+    }
+    EXPECT_EQ(failures, 3);
+    EXPECT_EQ(peak, 2);
+    EXPECT_EQ(s.value(), 2u);
+}
+
+TEST(semaphore, acquire_guard_releases_when_it_goes_out_of_scope) {
+    run_test(semaphore_guard_limits_and_releases);
+}
+
+corio::task<> semaphore_guard_moves_and_releases_early() {
+    corio::bounded_semaphore s(1);
+    corio::semaphore_guard outer;
+    EXPECT_FALSE(outer.owns_permit());
+    {
+        auto permit = co_await s.acquire_guard();
+        EXPECT_EQ(s.value(), 0u);
+        outer = std::move(permit); // the permit moves out of the scope
+        EXPECT_FALSE(permit.owns_permit());
+    }
+    EXPECT_EQ(s.value(), 0u);
+    EXPECT_TRUE(outer.owns_permit());
+    // A waiter gets the permit when it is released early.
+    std::vector<int> result;
+    auto waiter = corio::spawn(acquire_and_log(s, result, 1));
+    co_await corio::sleep(0s);
+    EXPECT_TRUE(result.empty());
+    outer.release();
+    EXPECT_FALSE(outer.owns_permit());
+    co_await waiter;
+    EXPECT_EQ(result, std::vector<int>{1});
+    try {
+        outer.release();
+        ADD_FAILURE() << "release() of an empty guard must throw";
+    } catch (const corio::invalid_state_error& e) {
+        EXPECT_NE(std::string(e.what()).find("semaphore_guard.release"), std::string::npos);
+    }
+    s.release(); // the waiter's permit
+    EXPECT_EQ(s.value(), 1u);
+    // Adopting a permit taken by try_acquire.
+    EXPECT_TRUE(s.try_acquire());
+    { corio::semaphore_guard adopted(s); }
+    EXPECT_EQ(s.value(), 1u);
+}
+
+TEST(semaphore, guard_is_movable_and_can_release_early) {
+    run_test(semaphore_guard_moves_and_releases_early);
+}
+
+corio::task<> semaphore_guard_cancelled_while_waiting() {
+    corio::semaphore s(0);
+    auto h = corio::spawn([](corio::semaphore& sem) -> corio::task<> {
+        auto permit = co_await sem.acquire_guard();
+        ADD_FAILURE() << "got a permit";
+    }(s));
+    co_await corio::sleep(1ms);
+    h.cancel();
+    EXPECT_THROW(co_await h, corio::cancelled_error);
+    EXPECT_EQ(s.value(), 0u); // nothing taken, nothing given back
+    s.release();
+    EXPECT_EQ(s.value(), 1u);
+    // With a timeout, as `async with` under asyncio.timeout.
+    auto permit = co_await corio::fail_after(1s, s.acquire_guard());
+    EXPECT_TRUE(permit.owns_permit());
+    EXPECT_EQ(s.value(), 0u);
+}
+
+TEST(semaphore, acquire_guard_cancelled_while_waiting_takes_nothing) {
+    run_test(semaphore_guard_cancelled_while_waiting);
+}
+
 TEST(bounded_semaphore, release_past_the_bound_is_an_error) {
     corio::bounded_semaphore s(2);
     EXPECT_TRUE(s.try_acquire());
@@ -363,6 +571,182 @@ corio::task<> barrier_cancel_leaves() {
 
 TEST(barrier, cancelled_waiter_no_longer_counts) {
     run_test(barrier_cancel_leaves);
+}
+
+// Ports of asyncio's BarrierTests (Python 3.11: all pass, with the counts asserted here).
+
+template <class F>
+corio::task<> run_parties(std::size_t n, F coro) {
+    std::vector<corio::join_handle<>> tasks;
+    for (std::size_t i = 0; i < n; ++i) {
+        tasks.push_back(corio::spawn(coro()));
+    }
+    for (auto& t : tasks) {
+        co_await t;
+    }
+}
+
+corio::task<> barrier_reset_while_draining() {
+    constexpr std::size_t n = 5;
+    corio::barrier b(n);
+    std::size_t count = 0;
+    std::size_t results1 = 0;
+    std::size_t results2 = 0;
+    std::size_t results3 = 0;
+    co_await run_parties(n, [&]() -> corio::task<> {
+        co_await b.wait();
+        ++count;
+        if (count == n) {
+            // The last party out of the first cycle resets the barrier (nobody is inside:
+            // the others wait for the drain to end) and waits again.
+            b.reset();
+            co_await b.wait();
+        } else {
+            bool broken = false;
+            try {
+                co_await b.wait(); // waits for the drain to end, then joins the second cycle
+            } catch (const corio::broken_barrier_error&) {
+                broken = true;
+            }
+            ++(broken ? results2 : results1);
+        }
+        co_await b.wait(); // the third cycle completes
+        ++results3;
+    });
+    EXPECT_FALSE(b.broken());
+    EXPECT_EQ(results1, n - 1);
+    EXPECT_EQ(results2, 0u);
+    EXPECT_EQ(results3, n);
+    EXPECT_EQ(b.n_waiting(), 0u);
+}
+
+TEST(barrier, reset_while_tasks_draining_does_not_deadlock) {
+    run_test(barrier_reset_while_draining);
+}
+
+corio::task<> barrier_abort_half_draining_half_blocking() {
+    constexpr std::size_t n = 5;
+    constexpr std::size_t blocking = n / 2;
+    corio::barrier b(n);
+    std::size_t count = 0;
+    std::size_t results1 = 0;
+    std::size_t results2 = 0;
+    co_await run_parties(n, [&]() -> corio::task<> {
+        bool broken = false;
+        try {
+            co_await b.wait();
+        } catch (const corio::broken_barrier_error&) {
+            broken = true; // released, but the barrier was aborted before this one resumed
+        }
+        if (broken) {
+            ++results1;
+            co_return;
+        }
+        ++count;
+        if (count > blocking) {
+            b.abort();
+        } else {
+            try {
+                co_await b.wait(); // blocked until the drain ends: aborted meanwhile
+            } catch (const corio::broken_barrier_error&) {
+                ++results2;
+            }
+        }
+    });
+    EXPECT_TRUE(b.broken());
+    EXPECT_EQ(results1, blocking);
+    EXPECT_EQ(results2, n - blocking - 1);
+    EXPECT_EQ(b.n_waiting(), 0u);
+    EXPECT_FALSE(b.resetting());
+}
+
+TEST(barrier, abort_reaches_tasks_released_but_not_yet_resumed) {
+    run_test(barrier_abort_half_draining_half_blocking);
+}
+
+corio::task<> barrier_reset_half_draining_half_blocking() {
+    constexpr std::size_t n = 5;
+    constexpr std::size_t blocking = n / 2;
+    corio::barrier b(n);
+    std::size_t count = 0;
+    std::size_t results1 = 0;
+    std::size_t results2 = 0;
+    co_await run_parties(n, [&]() -> corio::task<> {
+        bool broken = false;
+        try {
+            co_await b.wait();
+        } catch (const corio::broken_barrier_error&) {
+            broken = true;
+        }
+        if (broken) {
+            ++results1;
+            co_await b.wait(); // waits again to make up the parties
+            co_return;
+        }
+        ++count;
+        if (count > blocking) {
+            b.reset();
+            co_await b.wait();
+        } else {
+            try {
+                co_await b.wait(); // blocked until the reset ends, then a party again
+            } catch (const corio::broken_barrier_error&) {
+                ++results2;
+            }
+        }
+    });
+    EXPECT_EQ(results1, blocking);
+    EXPECT_EQ(results2, 0u);
+    EXPECT_EQ(b.n_waiting(), 0u);
+    EXPECT_FALSE(b.resetting());
+    EXPECT_FALSE(b.broken());
+}
+
+TEST(barrier, reset_when_tasks_half_draining_half_blocking) {
+    run_test(barrier_reset_half_draining_half_blocking);
+}
+
+corio::task<> barrier_blocks_while_draining() {
+    constexpr std::size_t n = 5;
+    constexpr std::size_t rewait = 2;
+    corio::barrier b(n);
+    corio::barrier nowaiting(n - rewait);
+    std::size_t rewait_left = rewait;
+    // Succeeds only if `nowaiting` is waited for exactly n - rewait times: the two that wait
+    // again at once are held until the drain ends and join the second cycle.
+    co_await run_parties(n, [&]() -> corio::task<> {
+        co_await b.wait();
+        if (rewait_left > 0) {
+            --rewait_left;
+            co_await b.wait();
+        } else {
+            co_await nowaiting.wait();
+            co_await b.wait();
+        }
+    });
+    EXPECT_EQ(b.n_waiting(), 0u);
+    EXPECT_EQ(nowaiting.n_waiting(), 0u);
+}
+
+TEST(barrier, blocking_tasks_while_draining) {
+    run_test(barrier_blocks_while_draining);
+}
+
+corio::task<> barrier_draining_state() {
+    constexpr std::size_t n = 5;
+    corio::barrier b(n);
+    std::vector<bool> results;
+    co_await run_parties(n, [&]() -> corio::task<> {
+        co_await b.wait();
+        results.push_back(b.draining());
+    });
+    // Every party but the last one out sees the barrier draining.
+    EXPECT_EQ(results, (std::vector<bool>{true, true, true, true, false}));
+    EXPECT_FALSE(b.broken());
+}
+
+TEST(barrier, draining_until_the_last_party_leaves) {
+    run_test(barrier_draining_state);
 }
 
 TEST(barrier, zero_parties_is_rejected) {

@@ -1,11 +1,28 @@
 #pragma once
 /// \file
 /// `corio::barrier` (asyncio.Barrier): `parties` coroutines wait until all have arrived.
+///
+/// ```cpp
+/// corio::barrier b(3);
+/// // in each of three tasks:
+/// std::size_t index = co_await b.wait();   // 0, 1, 2 in arrival order
+/// ```
+///
+/// A cycle goes through asyncio's phases. *Filling*: arrivals wait. When the last party
+/// arrives the barrier is *draining*: the parties leave `wait()`, each when it next runs,
+/// and a task that calls `wait()` again meanwhile waits until every party has left, so it
+/// joins the next cycle and not this one. `reset()` while parties are inside makes it
+/// *resetting* until they have all left (those still filling get broken_barrier_error,
+/// newcomers wait for the reset to finish); `abort()` makes it *broken*. A party released
+/// but not yet resumed when the barrier is reset or aborted gets broken_barrier_error too:
+/// what a party sees is decided when it resumes, as in asyncio.
 
 #include "corio/errors.hpp"
 #include "corio/sync/wait_queue.hpp"
+#include "corio/task.hpp"
 
 #include <cstddef>
+#include <exception>
 #include <stdexcept>
 
 namespace corio {
@@ -25,82 +42,103 @@ public:
     barrier(const barrier&) = delete;
     barrier& operator=(const barrier&) = delete;
 
-    /// Wait for the other parties. \throws broken_barrier_error if the barrier is broken
-    /// (abort) or reset while waiting; cancelled_error if cancelled.
-    [[nodiscard]] auto wait() noexcept { return wait_awaiter(*this); }
-
-    /// Break the barrier: current and future waiters get broken_barrier_error.
-    void abort() noexcept {
-        m_broken = true;
-        m_count = 0;
-        m_waiters.wake_all_denied();
+    /// Wait for the other parties; gives the arrival index. A call made while the barrier
+    /// drains or resets first waits for that to finish.
+    /// \throws broken_barrier_error if the barrier is broken (abort), or is aborted or
+    /// reset while this call waits; cancelled_error if cancelled (the call then no longer
+    /// counts as a party).
+    [[nodiscard]] task<std::size_t> wait() {
+        // Block while the barrier drains or resets (asyncio's _block).
+        while (m_state == phase::draining || m_state == phase::resetting) {
+            co_await changed();
+        }
+        if (m_state == phase::broken) {
+            throw broken_barrier_error();
+        }
+        const std::size_t index = m_count++;
+        std::exception_ptr error;
+        try {
+            if (index + 1 == m_parties) {
+                m_state = phase::draining; // release the others
+                m_changes.wake_all();
+            } else {
+                while (m_state == phase::filling) {
+                    co_await changed();
+                }
+                if (m_state == phase::broken || m_state == phase::resetting) {
+                    throw broken_barrier_error();
+                }
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        leave();
+        if (error) {
+            std::rethrow_exception(error);
+        }
+        co_return index;
     }
-    /// Return to the empty state: current waiters get broken_barrier_error.
+
+    /// Break the barrier: current and future waiters get broken_barrier_error, including
+    /// parties released but not yet resumed.
+    void abort() noexcept {
+        m_state = phase::broken;
+        m_changes.wake_all();
+    }
+    /// Return to the empty state: parties still waiting (or released but not yet resumed)
+    /// get broken_barrier_error; new calls to `wait()` wait until they have all left. Also
+    /// repairs a broken barrier.
     void reset() noexcept {
-        m_waiters.wake_all_denied();
-        m_count = 0;
-        m_broken = false;
+        m_state = m_count > 0 ? phase::resetting : phase::filling;
+        m_changes.wake_all();
     }
 
     [[nodiscard]] std::size_t parties() const noexcept { return m_parties; }
-    /// Coroutines waiting now.
-    [[nodiscard]] std::size_t n_waiting() const noexcept { return m_count; }
-    [[nodiscard]] bool broken() const noexcept { return m_broken; }
-
-    class wait_awaiter : detail::queued_awaiter_base {
-    public:
-        explicit wait_awaiter(barrier& b) noexcept : m_barrier(b) { node.owner = this; }
-        /// Before it is awaited only.
-        wait_awaiter(wait_awaiter&& other) noexcept
-            : queued_awaiter_base(std::move(other)), m_barrier(other.m_barrier) {
-            node.owner = this;
-        }
-        bool await_ready() noexcept {
-            if (m_barrier.m_broken) {
-                return true;
-            }
-            m_index = m_barrier.m_count;
-            if (m_index + 1 == m_barrier.m_parties) {
-                m_barrier.m_count = 0;
-                m_barrier.m_waiters.wake_all();
-                node.granted = true;
-                return true;
-            }
-            return false;
-        }
-        bool await_suspend(std::coroutine_handle<> h) noexcept {
-            if (!m_barrier.m_waiters.park(node, h)) {
-                return false;
-            }
-            node.w.on_cancel = &leave;
-            ++m_barrier.m_count;
-            return true;
-        }
-        std::size_t await_resume() const {
-            node.w.check_cancelled();
-            if (!node.granted) {
-                throw broken_barrier_error();
-            }
-            return m_index;
-        }
-
-    private:
-        static bool leave(detail::waiter& w) noexcept {
-            auto* q = static_cast<detail::queued_waiter*>(w.context);
-            auto* self = static_cast<wait_awaiter*>(q->owner);
-            q->unlink();
-            --self->m_barrier.m_count;
-            return true;
-        }
-        barrier& m_barrier;
-        std::size_t m_index = 0;
-    };
+    /// Parties waiting for the barrier to fill (0 while it drains, resets, or is broken).
+    [[nodiscard]] std::size_t n_waiting() const noexcept {
+        return m_state == phase::filling ? m_count : 0;
+    }
+    [[nodiscard]] bool broken() const noexcept { return m_state == phase::broken; }
+    /// True while released parties are still leaving `wait()`.
+    [[nodiscard]] bool draining() const noexcept { return m_state == phase::draining; }
+    /// True after `reset()` until every party inside has left.
+    [[nodiscard]] bool resetting() const noexcept { return m_state == phase::resetting; }
 
 private:
-    detail::wait_queue m_waiters{"a barrier"};
+    enum class phase { filling, draining, resetting, broken };
+
+    /// Resumes after the next change of phase (a wake means "look again").
+    class [[nodiscard]] changed_awaiter : detail::queued_awaiter_base {
+    public:
+        explicit changed_awaiter(barrier& b) noexcept : m_barrier(b) {}
+        bool await_ready() const noexcept { return false; }
+        bool await_suspend(std::coroutine_handle<> h) noexcept {
+            return m_barrier.m_changes.park(node, h);
+        }
+        void await_resume() const { node.w.check_cancelled(); }
+
+    private:
+        barrier& m_barrier;
+    };
+    changed_awaiter changed() noexcept { return changed_awaiter(*this); }
+
+    /// A party leaves wait() (released, broken, or cancelled). The last one out of a
+    /// drain or reset starts the next cycle (asyncio's _exit).
+    void leave() noexcept {
+        --m_count;
+        if (m_count == 0) {
+            if (m_state == phase::draining || m_state == phase::resetting) {
+                m_state = phase::filling;
+            }
+            m_changes.wake_all();
+        }
+    }
+
+    detail::wait_queue m_changes{"a barrier"};
     std::size_t m_parties;
+    /// Parties inside wait(): filling, or released and not yet left.
     std::size_t m_count = 0;
-    bool m_broken = false;
+    phase m_state = phase::filling;
 };
 
 } // namespace corio

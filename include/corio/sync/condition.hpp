@@ -91,7 +91,7 @@ public:
     }
 
 private:
-    class wait_awaiter : detail::queued_awaiter_base {
+    class [[nodiscard]] wait_awaiter : detail::queued_awaiter_base {
     public:
         explicit wait_awaiter(condition& c) noexcept : m_cond(c) {}
         bool await_ready() const noexcept { return false; }

@@ -26,7 +26,7 @@ public:
     /// Wait until the flag is set. \throws cancelled_error if cancelled while waiting.
     [[nodiscard]] auto wait() noexcept { return wait_awaiter(*this); }
 
-    class wait_awaiter : detail::queued_awaiter_base {
+    class [[nodiscard]] wait_awaiter : detail::queued_awaiter_base {
     public:
         explicit wait_awaiter(event& e) noexcept : m_event(e) {}
         bool await_ready() const noexcept { return m_event.m_set; }

@@ -76,7 +76,7 @@ public:
 
     [[nodiscard]] bool locked() const noexcept { return m_locked; }
 
-    class lock_awaiter : detail::queued_awaiter_base {
+    class [[nodiscard]] lock_awaiter : detail::queued_awaiter_base {
     public:
         explicit lock_awaiter(mutex& m) noexcept : m_mutex(m) {}
         bool await_ready() noexcept { return m_mutex.try_lock(); }

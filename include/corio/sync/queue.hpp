@@ -190,7 +190,7 @@ public:
     [[nodiscard]] std::size_t maxsize() const noexcept { return m_maxsize; }
     [[nodiscard]] bool is_shut_down() const noexcept { return m_shutdown; }
 
-    class put_awaiter : queued_awaiter_base {
+    class [[nodiscard]] put_awaiter : queued_awaiter_base {
     public:
         put_awaiter(basic_queue& q, T&& value) : m_queue(q), m_value(std::move(value)) {
             node.owner = this;
@@ -237,7 +237,7 @@ public:
 
     /// get() (`Iterating` false: gives T) and next() (true: gives std::optional<T>).
     template <bool Iterating>
-    class get_awaiter : queued_awaiter_base {
+    class [[nodiscard]] get_awaiter : queued_awaiter_base {
     public:
         explicit get_awaiter(basic_queue& q) noexcept : m_queue(q) { node.owner = &m_item; }
         /// Before it is awaited only.
@@ -276,7 +276,7 @@ public:
         std::optional<T> m_item;
     };
 
-    class join_awaiter : queued_awaiter_base {
+    class [[nodiscard]] join_awaiter : queued_awaiter_base {
     public:
         explicit join_awaiter(basic_queue& q) noexcept : m_queue(q) {}
         bool await_ready() const noexcept { return m_queue.m_unfinished == 0; }
