@@ -725,4 +725,50 @@ TEST(cancel, exception_of_a_cancelled_task_is_cancelled_error) {
     EXPECT_EQ(corio::run(cancelled_exception(), virtual_time()), "cancelled");
 }
 
+// --- current_task_handle (issue 15, item 19) ------------------------------------------------
+
+task<int> register_then_wait(std::vector<corio::task_handle>* registry) {
+    registry->push_back(corio::current_task_handle());
+    co_await corio::sleep(1h);
+    co_return 1;
+}
+
+task<> cancel_through_a_handle_the_task_gave() {
+    std::vector<corio::task_handle> registry;
+    join_handle<int> h = corio::spawn(register_then_wait(&registry), "worker");
+    co_await corio::sleep(0s);
+    EXPECT_EQ(registry.size(), 1U);
+    corio::task_handle& th = registry.front();
+    EXPECT_EQ(th.id(), h.id());
+    EXPECT_EQ(th.name(), "worker");
+    EXPECT_FALSE(th.done());
+    EXPECT_TRUE(th.cancel()); // cancelled by someone who only knows it from inside
+    try {
+        co_await h;
+        ADD_FAILURE() << "expected cancelled_error";
+    } catch (const corio::cancelled_error&) {
+    }
+    EXPECT_TRUE(th.done());
+    EXPECT_TRUE(th.cancelled());
+    EXPECT_FALSE(th.cancel());
+    corio::task_handle from_join = h; // a join_handle converts to it
+    EXPECT_EQ(from_join.id(), h.id());
+}
+
+TEST(current_task_handle, lets_another_task_cancel_the_task_that_gave_it) {
+    corio::run(cancel_through_a_handle_the_task_gave(), virtual_time());
+}
+
+TEST(current_task_handle, outside_a_task_is_an_error_naming_it) {
+    try {
+        (void)corio::current_task_handle();
+        ADD_FAILURE() << "expected invalid_state_error";
+    } catch (const corio::invalid_state_error& e) {
+        EXPECT_NE(std::string(e.what()).find("current_task_handle"), std::string::npos);
+    }
+    corio::task_handle empty;
+    EXPECT_FALSE(empty.valid());
+    EXPECT_THROW(empty.cancel(), corio::invalid_state_error);
+}
+
 } // namespace
