@@ -55,7 +55,12 @@ struct host_pool {
 
 class client_state {
 public:
-    explicit client_state(client_options o) : options(std::move(o)) {}
+    /// Keeps its own copy of the text `o.user_agent` refers to.
+    explicit client_state(const client_options& o) : options(o), user_agent(o.user_agent.view()) {
+        options.user_agent = user_agent;
+    }
+    client_state(const client_state&) = delete;
+    client_state& operator=(const client_state&) = delete;
 
     host_pool& pool(const std::string& key) {
         std::unique_ptr<host_pool>& p = pools[key];
@@ -76,7 +81,9 @@ public:
         }
     }
 
+    /// `user_agent` refers to the member below.
     client_options options;
+    std::string user_agent;
     std::unordered_map<std::string, std::unique_ptr<host_pool>> pools;
     std::size_t open = 0;
     /// The client object is gone: connections are closed instead of pooled.
@@ -116,7 +123,7 @@ void address_request(request& req, const url& u, const client_options& options) 
     req.target = u.target;
     req.headers.set("Host", u.authority());
     if (!options.user_agent.empty() && !req.headers.contains("User-Agent")) {
-        req.headers.set("User-Agent", options.user_agent);
+        req.headers.set("User-Agent", std::string(options.user_agent.view()));
     }
 }
 
@@ -407,7 +414,7 @@ client::client(client_options options) {
     if (options.max_connections_per_host == 0) {
         throw std::invalid_argument("http::client: max_connections_per_host must be at least 1");
     }
-    m_state = std::make_shared<detail::client_state>(std::move(options));
+    m_state = std::make_shared<detail::client_state>(options);
 }
 
 client::client(client&&) noexcept = default;
@@ -430,7 +437,20 @@ client::~client() {
     }
 }
 
-task<response> client::send(request req, url target) {
+task<response> client::send(request_ref req, url target) {
+    // Copied here, before the lazy task exists: what `req` refers to need only live until
+    // this call returns.
+    request owned;
+    owned.method = std::string(req.method.view());
+    owned.version_minor = req.version_minor;
+    if (req.headers.get() != nullptr) {
+        owned.headers = *req.headers.get();
+    }
+    owned.body = std::string(req.body.view());
+    return send_request(std::move(owned), std::move(target));
+}
+
+task<response> client::send_request(request req, url target) {
     std::shared_ptr<client_state> state = m_state;
     const clock::duration timeout = checked(state, "send").options.timeout;
     check_scheme(target);
@@ -462,7 +482,7 @@ task<response> client::get(std::string url_text) {
     url target = url::parse(url_text);
     request req;
     req.method = "GET";
-    task<response> sending = send(std::move(req), std::move(target));
+    task<response> sending = send_request(std::move(req), std::move(target));
     co_return co_await std::move(sending);
 }
 
@@ -470,7 +490,7 @@ task<response> client::head(std::string url_text) {
     url target = url::parse(url_text);
     request req;
     req.method = "HEAD";
-    task<response> sending = send(std::move(req), std::move(target));
+    task<response> sending = send_request(std::move(req), std::move(target));
     co_return co_await std::move(sending);
 }
 
@@ -480,7 +500,7 @@ task<response> client::post(std::string url_text, std::string body, std::string 
     req.method = "POST";
     req.body = std::move(body);
     req.headers.set("Content-Type", std::move(content_type));
-    task<response> sending = send(std::move(req), std::move(target));
+    task<response> sending = send_request(std::move(req), std::move(target));
     co_return co_await std::move(sending);
 }
 

@@ -112,14 +112,17 @@ using detail::ascii_iequals;
 
 /// The Server field line for `name` ("Server: corio\r\n"), empty for no name.
 /// \throws std::invalid_argument if the name would break the line.
-std::string server_line(const std::string& name) {
+std::string server_line(std::string_view name) {
     if (name.empty()) {
         return {};
     }
-    if (name.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    if (name.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
         throw std::invalid_argument("http::serve: server_name contains CR, LF or NUL");
     }
-    return "Server: " + name + "\r\n";
+    std::string line = "Server: ";
+    line += name;
+    line += "\r\n";
+    return line;
 }
 
 /// True for a positive duration (zero or less means "no limit").
@@ -147,7 +150,7 @@ class connection {
 public:
     connection(stream& s, const handler& h, const server_options& options, server_usage& usage)
         : m_stream(s), m_handler(h), m_options(options), m_usage(usage), m_loop(get_running_loop()),
-          m_parser(options.limits), m_server_line(server_line(options.server_name)) {}
+          m_parser(options.limits), m_server_line(server_line(options.server_name.view())) {}
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
     ~connection() {
@@ -686,10 +689,12 @@ void connection::on_timer(void* self) {
     c.m_scope->cancel();
 }
 
-/// What `serve` shares between its connections.
+/// What `serve` shares between its connections: its own copy of the options, whose
+/// `server_name` refers to `server_name` here.
 struct serve_context {
     handler h;
     server_options options;
+    std::string server_name;
     server_usage usage;
 };
 
@@ -727,14 +732,14 @@ task<> serve_connection(stream s, const handler& h, const server_options& option
     co_await serve_connection(std::move(s), h, options, usage);
 }
 
-task<corio::server> serve(handler h, std::string host, std::uint16_t port, server_options options) {
-    if (!h) {
+namespace {
+
+task<corio::server> start_serving(std::shared_ptr<serve_context> context, std::string host,
+                                  std::uint16_t port) {
+    if (!context->h) {
         throw std::invalid_argument("http::serve: empty handler");
     }
-    server_line(options.server_name); // refuse a name that would break the line now
-    auto context = std::make_shared<serve_context>();
-    context->h = std::move(h);
-    context->options = std::move(options);
+    server_line(context->server_name); // refuse a name that would break the line now
     corio::connection_handler on_connection = [context](stream s) {
         return serve_shared(std::move(s), context);
     };
@@ -744,10 +749,21 @@ task<corio::server> serve(handler h, std::string host, std::uint16_t port, serve
     co_return co_await std::move(starting);
 }
 
+} // namespace
+
+task<corio::server> serve(handler h, std::string host, std::uint16_t port, server_options options) {
+    // Copied here, before the lazy task exists: the text `options.server_name` refers to
+    // need only live until this call returns.
+    auto context = std::make_shared<serve_context>();
+    context->h = std::move(h);
+    context->server_name = std::string(options.server_name.view());
+    context->options = options;
+    context->options.server_name = context->server_name;
+    return start_serving(std::move(context), std::move(host), port);
+}
+
 task<corio::server> serve(handler h, std::string host, std::uint16_t port) {
-    server_options options;
-    task<corio::server> serving = serve(std::move(h), std::move(host), port, std::move(options));
-    co_return co_await std::move(serving);
+    return serve(std::move(h), std::move(host), port, server_options{});
 }
 
 } // namespace corio::http

@@ -130,6 +130,8 @@ struct test_server {
     std::shared_ptr<server_log> log = std::make_shared<server_log>();
     std::shared_ptr<corio::http::handler> handler;
     std::shared_ptr<corio::http::server_options> options;
+    /// The text options->server_name refers to (the options refer to the caller's).
+    std::shared_ptr<std::string> server_name;
     /// What its connections hold, against options->max_connections and
     /// max_buffered_body_bytes.
     std::shared_ptr<corio::http::server_usage> usage =
@@ -162,7 +164,9 @@ inline corio::task<test_server>
 start_test_server(corio::http::handler h, corio::http::server_options options, std::string host) {
     test_server srv;
     srv.handler = std::make_shared<corio::http::handler>(std::move(h));
-    srv.options = std::make_shared<corio::http::server_options>(std::move(options));
+    srv.options = std::make_shared<corio::http::server_options>(options);
+    srv.server_name = std::make_shared<std::string>(options.server_name.view());
+    srv.options->server_name = *srv.server_name;
     corio::connection_handler on_connection = [log = srv.log, h = srv.handler, o = srv.options,
                                                u = srv.usage](corio::stream s) {
         return serve_counted(std::move(s), log, h, o, u);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -173,6 +174,91 @@ TEST_F(http_client, the_request_carries_host_and_user_agent) {
         http::client c(options);
         http::response r = co_await c.get(srv.url("/"));
         EXPECT_EQ(r.body, "127.0.0.1:" + std::to_string(srv.port()) + "|corio-test/1");
+        co_await stop(srv);
+    }());
+}
+
+// --- requests and options written inside co_await (g++ 12) --------------------------------
+//
+// g++ 12 destroys an aggregate temporary written inside a `co_await` expression twice (a
+// bitwise copy it makes in the coroutine frame, and the temporary), whatever the parameter
+// it is passed to. What `send` and `client` take that way is trivially destructible.
+
+/// Answers with the method, target, Content-Type, X-Tag and body it got.
+corio::task<http::response> echo_request(http::request& req) {
+    co_return http::response(200, req.method + " " + req.target + " " +
+                                      std::string(req.headers.get("Content-Type").value_or("-")) +
+                                      " " + std::string(req.headers.get("X-Tag").value_or("-")) +
+                                      " " + req.body);
+}
+
+TEST_F(http_client, a_request_written_inside_the_co_await_is_destroyed_once) {
+    corio::run([]() -> corio::task<> {
+        test_server srv = co_await start_test_server(echo_request);
+        http::client c;
+        http::response r = co_await c.send({.method = "POST", .body = "one-liner"},
+                                           http::url::parse(srv.url("/a")));
+        EXPECT_EQ(r.body, "POST /a - - one-liner");
+        const std::string body(100, 'b');
+        http::headers fields;
+        fields.set("Content-Type", "text/plain");
+        fields.set("X-Tag", "tagged");
+        r = co_await c.send({.method = "PUT", .headers = fields, .body = body},
+                            http::url::parse(srv.url("/b?q=1")));
+        EXPECT_EQ(r.body, "PUT /b?q=1 text/plain tagged " + body);
+        r = co_await c.send({}, http::url::parse(srv.url("/c")));
+        EXPECT_EQ(r.body, "GET /c - - ");
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_client, client_options_written_inside_the_co_await_are_destroyed_once) {
+    corio::run([]() -> corio::task<> {
+        http::handler agent = [](http::request& req) -> corio::task<http::response> {
+            co_return http::response(200, std::string(req.headers.get("User-Agent").value_or("-")));
+        };
+        test_server srv = co_await start_test_server(agent);
+        http::response r = co_await http::client({.user_agent = "one-liner/1"}).get(srv.url("/"));
+        EXPECT_EQ(r.body, "one-liner/1");
+        r = co_await http::client({.max_redirects = 0}).get(srv.url("/"));
+        EXPECT_EQ(r.body, "corio");
+        co_await stop(srv);
+    }());
+}
+
+// What a request_ref refers to must outlive the call: a temporary is refused at compile
+// time rather than left dangling in a named request_ref.
+static_assert(std::is_constructible_v<http::headers_ref, const http::headers&>);
+static_assert(!std::is_constructible_v<http::headers_ref, http::headers&&>);
+static_assert(!std::is_constructible_v<corio::string_ref, std::string&&>);
+
+TEST_F(http_client, a_stored_send_task_owns_its_request) {
+    corio::run([]() -> corio::task<> {
+        // The tasks are lazy: the requests go out when awaited, after what they were made
+        // from has changed or is gone. send copies it when called.
+        test_server srv = co_await start_test_server(echo_request);
+        http::client c;
+        const http::url target = http::url::parse(srv.url("/s"));
+        corio::task<http::response> by_ref;
+        corio::task<http::response> by_copy;
+        {
+            std::string method = "PATCH";
+            std::string body = "stored body";
+            http::headers fields;
+            fields.set("X-Tag", "first");
+            by_ref = c.send({.method = method, .headers = fields, .body = body}, target);
+            http::request named;
+            named.method = "PUT";
+            named.headers = fields;
+            named.body = body;
+            by_copy = c.send(named, target);
+            method.assign(method.size(), 'x');
+            body.assign(body.size(), 'x');
+            fields.set("X-Tag", "changed");
+            named.body = "changed";
+        }
+        EXPECT_EQ((co_await std::move(by_ref)).body, "PATCH /s - first stored body");
+        EXPECT_EQ((co_await std::move(by_copy)).body, "PUT /s - first stored body");
         co_await stop(srv);
     }());
 }

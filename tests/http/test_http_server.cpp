@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,6 +80,77 @@ TEST_F(http_server, a_server_name_that_would_break_the_line_is_refused) {
         std::exception_ptr e =
             co_await corio_test::error_of(http::serve(hello, "127.0.0.1", 0, options));
         EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
+    }());
+}
+
+// --- options written inside co_await (g++ 12) ---------------------------------------------
+//
+// g++ 12 destroys an aggregate temporary written inside a `co_await` expression twice (a
+// bitwise copy it makes in the coroutine frame, and the temporary), whatever the parameter
+// it is passed to. server_options is trivially destructible, so that frees nothing.
+
+/// One GET on a new connection to `port`.
+corio::task<raw_response> get_once(std::uint16_t port) {
+    corio::stream s = co_await corio::open_connection("127.0.0.1", port);
+    s.write(get("/"));
+    co_return co_await expect_response(s);
+}
+
+TEST_F(http_server, serve_options_written_inside_the_co_await_are_destroyed_once) {
+    corio::run([]() -> corio::task<> {
+        corio::server plain = co_await http::serve(hello, "127.0.0.1", 0, {.date = false});
+        raw_response r = co_await get_once(plain.port());
+        EXPECT_EQ(r.body, "Hello, World!");
+        EXPECT_EQ(r.field("Server"), "corio");
+        EXPECT_FALSE(r.has("Date")) << r.head;
+        const std::string name = "one-liner/1";
+        corio::server named = co_await http::serve(hello, "127.0.0.1", 0,
+                                                   {.header_timeout = 5s, .server_name = name});
+        r = co_await get_once(named.port());
+        EXPECT_EQ(r.field("Server"), "one-liner/1");
+        EXPECT_TRUE(r.has("Date"));
+        plain.close();
+        named.close();
+        co_await corio::wait_for(plain.wait_closed(), 10s);
+        co_await corio::wait_for(named.wait_closed(), 10s);
+    }());
+}
+
+corio::task<> serve_one_liner(corio::stream s) {
+    const http::handler h = hello;
+    co_await http::serve_connection(std::move(s), h, {.server_name = "connection/1"});
+}
+
+TEST_F(http_server, serve_connection_options_written_inside_the_co_await_are_destroyed_once) {
+    corio::run([]() -> corio::task<> {
+        const corio::connection_handler on_connection = serve_one_liner;
+        corio::server_options tcp;
+        corio::server srv = co_await corio::start_server(on_connection, "127.0.0.1", 0, tcp);
+        raw_response r = co_await get_once(srv.port());
+        EXPECT_EQ(r.body, "Hello, World!");
+        EXPECT_EQ(r.field("Server"), "connection/1");
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
+    }());
+}
+
+TEST_F(http_server, a_stored_serve_task_owns_its_server_name) {
+    corio::run([]() -> corio::task<> {
+        // The task is lazy: it starts the server when awaited, after the string the options
+        // referred to is gone. serve copies it when called.
+        corio::task<corio::server> starting;
+        {
+            std::string name = "stored/1";
+            http::server_options options;
+            options.server_name = name;
+            starting = http::serve(hello, "127.0.0.1", 0, options);
+            name.assign(name.size(), 'x');
+        }
+        corio::server srv = co_await std::move(starting);
+        raw_response r = co_await get_once(srv.port());
+        EXPECT_EQ(r.field("Server"), "stored/1");
+        srv.close();
+        co_await corio::wait_for(srv.wait_closed(), 10s);
     }());
 }
 

@@ -13,13 +13,17 @@
 #include "corio/http/message.hpp"
 #include "corio/http/parser.hpp"
 #include "corio/http/url.hpp"
+#include "corio/process.hpp" // corio::string_ref
 #include "corio/task.hpp"
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace corio::http {
 
@@ -31,7 +35,13 @@ public:
     ~redirect_error() override;
 };
 
-/// Options for `client`.
+/// Options for `client`. An aggregate: `http::client c({.timeout = 5s, .user_agent = "me/1"});`
+///
+/// Trivially destructible on purpose, so it may be written in place inside `co_await`
+/// (`co_await http::client({.max_redirects = 0}).get(url)`): g++ 12 destroys an aggregate
+/// temporary written inside a `co_await` expression twice, which is harmless only for such
+/// a type. That is why `user_agent` refers to a string the caller owns; the client copies
+/// it when constructed.
 struct client_options {
     /// The whole of one request, redirects included: timeout_error after it. Zero: none.
     clock::duration timeout = std::chrono::seconds(30);
@@ -46,13 +56,62 @@ struct client_options {
     clock::duration idle_timeout = std::chrono::seconds(30);
     /// Limits on the responses read (max_body guards memory).
     http::limits limits{};
-    /// The `User-Agent` header; empty for none.
-    std::string user_agent = "corio";
+    /// The `User-Agent` header; empty for none. Refers to the caller's text (a literal, a
+    /// named `std::string`, a `std::string_view`; not a temporary `std::string`, a compile
+    /// error), which the client's constructor copies.
+    corio::string_ref user_agent = "corio";
 };
+static_assert(std::is_trivially_destructible_v<client_options>,
+              "http::client_options is written inside co_await, where g++ 12 destroys it twice");
+
+/// Header fields a `request_ref` refers to without owning them: a named `http::headers`,
+/// which must live until `client::send` is called (it copies the fields). Not a temporary
+/// one (a compile error: name it first).
+class headers_ref {
+public:
+    /// No fields.
+    constexpr headers_ref() noexcept = default;
+    // Implicit, for `.headers = fields` in a designated initializer.
+    headers_ref(const http::headers& fields) noexcept // NOLINT(google-explicit-constructor)
+        : m_fields(&fields) {}
+    /// A temporary would dangle: name it first.
+    headers_ref(http::headers&&) = delete;
+
+    /// The fields referred to; nullptr if none were given.
+    [[nodiscard]] constexpr const http::headers* get() const noexcept { return m_fields; }
+
+private:
+    const http::headers* m_fields = nullptr;
+};
+
+/// A request for `client::send` written in place, referring to the caller's strings:
+/// `co_await c.send({.method = "PUT", .headers = fields, .body = data}, url)`.
+///
+/// Trivially destructible on purpose: g++ 12 destroys an aggregate temporary written inside
+/// a `co_await` expression twice, which would free the strings of an `http::request` written
+/// there (so write `{...}`, not `http::request{...}`, inside the `co_await`). The text
+/// and fields it refers to (literals, named strings and headers; temporaries are a compile
+/// error) need only live until `send` is called: `send` copies them into the task it
+/// returns. There is no target: `send` takes it from the URL.
+struct request_ref {
+    /// "GET", "POST", ... (case-sensitive).
+    corio::string_ref method = "GET";
+    /// 1 for HTTP/1.1, 0 for HTTP/1.0.
+    int version_minor = 1;
+    /// Fields to send; `send` adds Host (and User-Agent unless given).
+    headers_ref headers{};
+    /// The body.
+    corio::string_ref body{};
+};
+static_assert(std::is_trivially_destructible_v<request_ref>,
+              "http::request_ref is written inside co_await, where g++ 12 destroys it twice");
 
 namespace detail {
 class client_state;
-}
+/// An `http::request`, of any value category (for `client::send`).
+template <class T>
+concept http_request = std::same_as<std::remove_cvref_t<T>, request>;
+} // namespace detail
 
 /// An HTTP/1.1 client. Requests may run concurrently from many tasks of one loop; each
 /// takes a pooled connection to its host (or opens one) and returns it when the response
@@ -74,23 +133,30 @@ public:
 
     /// Send `req` to `target` (its Host header and target are filled from the URL) and
     /// read the response, following redirects (303, and 301/302 after POST, turn into
-    /// GET without a body).
-    /// \throws std::system_error (connect, I/O), protocol_error (a malformed response, or
-    /// more than `limits::max_interim_responses` 1xx responses before the final one),
-    /// timeout_error, redirect_error, std::invalid_argument (a bad URL, a request whose
-    /// framing fields disagree with its body, CONNECT). Every message starts with the
-    /// method and URL ("http client: GET http://a/: connect 10.0.0.1:80: Connection
-    /// refused"); a system_error keeps its code.
-    task<response> send(request req, url target);
+    /// GET without a body). Not a coroutine itself: what `req` refers to is copied before
+    /// it returns, and the request goes out when the returned task is awaited.
+    /// \throws (from the await) std::system_error (connect, I/O), protocol_error (a
+    /// malformed response, or more than `limits::max_interim_responses` 1xx responses
+    /// before the final one), timeout_error, redirect_error, std::invalid_argument (a bad
+    /// URL, a request whose framing fields disagree with its body, CONNECT). Every message
+    /// starts with the method and URL ("http client: GET http://a/: connect 10.0.0.1:80:
+    /// Connection refused"); a system_error keeps its code.
+    task<response> send(request_ref req, url target);
+    /// Send an `http::request`, copied (an lvalue) or moved (an rvalue) into the returned
+    /// task; otherwise as above. (A template only so that a braced `{...}` goes to the
+    /// `request_ref` overload: write a request in place that way, not as
+    /// `http::request{...}`, which g++ 12 destroys twice inside a `co_await`.)
+    template <detail::http_request Request>
+    task<response> send(Request&& req, url target) {
+        return send_request(std::forward<Request>(req), std::move(target));
+    }
     /// A GET of `url_text`. \throws as `send`; std::invalid_argument for a bad URL.
     task<response> get(std::string url_text);
     /// A HEAD of `url_text` (the response has no body).
     task<response> head(std::string url_text);
     /// A POST of `body` to `url_text`, sent with `Content-Type: content_type`.
     task<response> post(std::string url_text, std::string body, std::string content_type);
-    /// A POST with `Content-Type: application/octet-stream`. An overload rather than a
-    /// default argument: g++ 12 destroys a defaulted class-type argument twice when the call
-    /// sits in a `co_await` expression.
+    /// A POST with `Content-Type: application/octet-stream`.
     task<response> post(std::string url_text, std::string body);
 
     /// Open connections, idle and busy.
@@ -99,6 +165,9 @@ public:
     void close_idle();
 
 private:
+    /// What every `send`, `get`, `head` and `post` runs: a coroutine owning its request.
+    task<response> send_request(request req, url target);
+
     /// Shared with the requests in flight, which may outlive the client object.
     std::shared_ptr<detail::client_state> m_state;
 };

@@ -37,19 +37,27 @@
 #include "corio/http/message.hpp"
 #include "corio/http/parser.hpp"
 #include "corio/net/tcp.hpp"
+#include "corio/process.hpp" // corio::string_ref
 #include "corio/task.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 
 namespace corio::http {
 
 /// Handles one request. The request stays valid until the returned task finishes.
 using handler = std::function<task<response>(request&)>;
 
-/// Options for `serve`.
+/// Options for `serve` and `serve_connection`. An aggregate:
+/// `co_await http::serve(handler, "127.0.0.1", 8080, {.server_name = "mine/1", .date = false})`.
+///
+/// Trivially destructible on purpose, so it may be written in place inside `co_await`: g++ 12
+/// destroys an aggregate temporary written inside a `co_await` expression twice (whatever
+/// the parameter it is passed to), which is harmless only for such a type. That is why
+/// `server_name` refers to a string the caller owns; `serve` copies it when it is called.
 struct server_options {
     http::limits limits{};
     /// Time allowed for a request's whole header section to arrive, from its first byte
@@ -61,8 +69,11 @@ struct server_options {
     clock::duration keep_alive_timeout = std::chrono::seconds(60);
     /// Time allowed to read a request's body once its head arrived (408 after that).
     clock::duration body_timeout = std::chrono::seconds(60);
-    /// The `Server` header of every response; empty for none.
-    std::string server_name = "corio";
+    /// The `Server` header of every response; empty for none. Refers to the caller's text (a
+    /// literal, a named `std::string`, a `std::string_view`; not a temporary `std::string`,
+    /// a compile error), which `serve` copies when called; for `serve_connection` it must
+    /// outlive the connection's task, as the options must.
+    corio::string_ref server_name = "corio";
     /// Add a `Date` header to every response (cached, updated once a second).
     bool date = true;
     /// Connections served at once by one server (by one `server_usage`). One more is
@@ -81,6 +92,8 @@ struct server_options {
     /// Passed on to `start_server` (reuse_port, backlog, ...).
     corio::server_options tcp{};
 };
+static_assert(std::is_trivially_destructible_v<server_options>,
+              "http::server_options is written inside co_await, where g++ 12 destroys it twice");
 
 namespace detail {
 struct server_usage_access;
@@ -110,17 +123,21 @@ private:
 /// Listen on `host`:`port` and serve HTTP/1.1 with `h`. The returned server is
 /// `corio::server`: `port()`, `serve_forever()`, `close()` (cancels the connections'
 /// tasks), `wait_closed()`.
-/// \throws std::invalid_argument if `h` is empty or `options.server_name` holds a CR, LF or
-/// NUL; std::system_error as `start_server`.
+/// Not a coroutine itself: `options` (with the text of `server_name`) is copied before it
+/// returns, and the returned task starts the server when it is awaited.
+/// \throws (from the await) std::invalid_argument if `h` is empty or `options.server_name`
+/// holds a CR, LF or NUL; std::system_error as `start_server`.
 task<corio::server> serve(handler h, std::string host, std::uint16_t port, server_options options);
-/// With the default options. An overload rather than a default argument: g++ 12 destroys a
-/// defaulted class-type argument twice when the call sits in a `co_await` expression.
+/// With the default options.
 task<corio::server> serve(handler h, std::string host, std::uint16_t port);
 
 /// Serve HTTP/1.1 on one connection until it closes (what `serve` runs per connection),
 /// counted in `usage` against `options.max_connections` and `max_buffered_body_bytes`.
-/// `h`, `options` and `usage` must outlive the returned task. A peer that vanishes (a
-/// reset, a broken pipe) ends it quietly. \throws std::invalid_argument as `serve`.
+/// `h`, `options` (and the text its `server_name` refers to) and `usage` must outlive the
+/// returned task; options written inside the `co_await` do
+/// (`co_await http::serve_connection(std::move(s), h, {.date = false})`). A peer that
+/// vanishes (a reset, a broken pipe) ends it quietly. \throws std::invalid_argument as
+/// `serve`.
 task<> serve_connection(corio::stream s, const handler& h, const server_options& options,
                         server_usage& usage);
 /// As above, the connection counted alone (its own `server_usage`).
