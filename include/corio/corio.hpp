@@ -20,6 +20,7 @@
 #include "corio/process.hpp"
 #include "corio/signal.hpp"
 #include "corio/sleep.hpp"
+#include "corio/string_ref.hpp"
 #include "corio/sync/barrier.hpp"
 #include "corio/sync/condition.hpp"
 #include "corio/sync/event.hpp"

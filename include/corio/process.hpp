@@ -24,6 +24,7 @@
 /// the child's exit status would be lost (the exit code then reads 255, as in asyncio).
 
 #include "corio/net/stream.hpp"
+#include "corio/string_ref.hpp"
 #include "corio/task.hpp"
 
 #include <cstddef>
@@ -57,32 +58,6 @@ inline constexpr stdio pipe = stdio::pipe;
 inline constexpr stdio devnull = stdio::devnull;
 /// For `process_options::stderr_`: stderr goes where stdout goes (asyncio: STDOUT).
 inline constexpr stdio stdout_ = stdio::stdout_;
-
-/// A string `process_options` refers to without owning it, so that the options stay
-/// trivially destructible (see `process_options`). Made from a string literal, a
-/// `const char*`, a `std::string_view` or a named `std::string` (or `path.c_str()` of a
-/// named `std::filesystem::path`), which must live until `create_subprocess_exec` is
-/// called: it copies the text. Not from a temporary `std::string`, which would be gone by
-/// then in a named `process_options` (a compile error: name the string first).
-class string_ref {
-public:
-    constexpr string_ref() noexcept = default;
-    // Implicit, for `.cwd = dir` in a designated initializer.
-    string_ref(const char* text) noexcept // NOLINT(google-explicit-constructor)
-        : m_view(text != nullptr ? std::string_view(text) : std::string_view()) {}
-    constexpr string_ref(std::string_view text) noexcept // NOLINT(google-explicit-constructor)
-        : m_view(text) {}
-    string_ref(const std::string& text) noexcept // NOLINT(google-explicit-constructor)
-        : m_view(text) {}
-    /// A temporary string would dangle: name it first.
-    string_ref(std::string&&) = delete;
-
-    [[nodiscard]] constexpr std::string_view view() const noexcept { return m_view; }
-    [[nodiscard]] constexpr bool empty() const noexcept { return m_view.empty(); }
-
-private:
-    std::string_view m_view;
-};
 
 /// The environment `process_options` refers to without owning it: either none given (the
 /// default: the child gets this process's environment) or a list of "NAME=value" entries

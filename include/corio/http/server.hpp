@@ -37,7 +37,7 @@
 #include "corio/http/message.hpp"
 #include "corio/http/parser.hpp"
 #include "corio/net/tcp.hpp"
-#include "corio/process.hpp" // corio::string_ref
+#include "corio/string_ref.hpp"
 #include "corio/task.hpp"
 
 #include <chrono>
