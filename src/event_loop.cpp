@@ -230,9 +230,7 @@ void task_state_base::deliver_cancel() {
 
 void task_state_base::complete() noexcept {
     m_done = true;
-    m_parked = nullptr;
-    m_woken = nullptr;
-    observe_root_request();
+    m_parked = nullptr; // m_woken was cleared when this step started
     if (m_cancel_pending && !m_promise->m_exception) {
         // cancel() came while the task was running (or woken with a grant) and it returned
         // before reaching another suspension point: it ends cancelled, as in asyncio.
@@ -1432,6 +1430,10 @@ event_loop& get_running_loop() {
         throw invalid_state_error("get_running_loop: no running event loop");
     }
     return *detail::t_running_loop;
+}
+
+void detail::throw_no_running_loop(const char* operation) {
+    throw invalid_state_error(std::string(operation) + ": no running event loop on this thread");
 }
 
 } // namespace corio

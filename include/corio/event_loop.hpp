@@ -429,6 +429,9 @@ event_loop& get_running_loop();
 namespace detail {
 /// The loop running on this thread, or nullptr.
 event_loop* running_loop() noexcept;
+/// Throw invalid_state_error "<operation>: no running event loop on this thread" (out of
+/// line, so that the callers' fast paths stay small).
+[[noreturn, gnu::cold]] void throw_no_running_loop(const char* operation);
 /// True if `loop` is open (not destroyed, not closed) and was made on this thread or is
 /// running on it: whether an object that outlived its loop may still tell the loop about
 /// its fds.

@@ -226,7 +226,7 @@ template <class T>
 join_handle<T> spawn(task<T> t, std::string name = {}) {
     event_loop* loop = detail::running_loop();
     if (loop == nullptr) {
-        throw invalid_state_error("spawn: no running event loop on this thread");
+        detail::throw_no_running_loop("spawn");
     }
     return spawn_on(*loop, std::move(t), std::move(name));
 }

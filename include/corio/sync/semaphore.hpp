@@ -103,7 +103,7 @@ public:
         explicit acquire_awaiter(semaphore& s) noexcept : m_sem(s) {}
         acquire_awaiter(acquire_awaiter&&) noexcept = default;
         ~acquire_awaiter() {
-            if (node.granted && !m_claimed) {
+            if (node.w.granted && !m_claimed) {
                 // Handed a permit, destroyed before it resumed (its loop closed): pass it on.
                 m_sem.claim();
                 m_sem.give_back();
@@ -114,7 +114,7 @@ public:
             return m_sem.m_waiters.park(node, h);
         }
         void await_resume() {
-            if (node.granted) {
+            if (node.w.granted) {
                 m_claimed = true;
                 m_sem.claim();
                 if (node.w.cancelled) {

@@ -23,7 +23,6 @@ struct queued_waiter : list_node {
     void* owner = nullptr;
     /// The queue it waits in.
     const class wait_queue* queue = nullptr;
-    bool granted = false;
 };
 
 class wait_queue {
@@ -37,7 +36,8 @@ public:
                         void (*describe)(const void* owner, std::string& out) = nullptr,
                         const void* owner = nullptr,
                         void (*revoke)(void* owner, queued_waiter& q) = nullptr) noexcept
-        : m_what(what), m_describe(describe), m_owner(owner), m_revoke(revoke) {}
+        : m_what(what), m_describe(describe), m_owner(owner), m_revoke(revoke),
+          m_revoke_grant(revoke != nullptr ? &revoke_grant : nullptr) {}
     wait_queue(const wait_queue&) = delete;
     wait_queue& operator=(const wait_queue&) = delete;
 
@@ -67,9 +67,8 @@ public:
     queued_waiter* wake_one() noexcept {
         auto* q = static_cast<queued_waiter*>(m_list.pop_front());
         if (q != nullptr) {
-            q->granted = true;
             q->w.granted = true;
-            q->w.revoke = m_revoke != nullptr ? &revoke_grant : nullptr;
+            q->w.revoke = m_revoke_grant;
             wake(q->w);
         }
         return q;
@@ -95,7 +94,6 @@ private:
     }
     static void revoke_grant(waiter& w) {
         auto& q = *static_cast<queued_waiter*>(w.context);
-        q.granted = false;
         q.queue->m_revoke(const_cast<void*>(q.queue->m_owner), q); // NOLINT: owner is mutable
     }
     static void describe_wait(const waiter& w, std::string& out) {
@@ -111,6 +109,9 @@ private:
     void (*m_describe)(const void* owner, std::string& out);
     const void* m_owner;
     void (*m_revoke)(void* owner, queued_waiter& q);
+    /// What a granted waiter's `waiter::revoke` is: revoke_grant if the queue can take a
+    /// grant back, else null.
+    void (*m_revoke_grant)(waiter&);
 };
 
 /// An awaiter that queues on a wait_queue; unlinks itself if destroyed while queued.
