@@ -90,7 +90,9 @@ public:
     }
 
     /// Request cancellation: the task gets `cancelled_error` at the point it is suspended
-    /// at, or at its next suspension if it is running. Returns false if it already finished.
+    /// at (also when it was woken there and has not run yet), or at its next suspension if
+    /// it is running; a task that returns without reaching one ends cancelled, as in
+    /// asyncio. Returns false if it already finished; true means the cancellation arrives.
     bool cancel() { return state("cancel").cancel(); }
     /// True once the task has finished (returned, thrown, or been cancelled).
     [[nodiscard]] bool done() const { return state("done").done(); }

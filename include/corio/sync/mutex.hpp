@@ -38,8 +38,9 @@ private:
 };
 
 /// A mutual-exclusion lock for coroutines. Waiters get the lock in the order they asked
-/// for it; a waiter cancelled before getting it leaves the line, and a lock handed to a
-/// waiter is never lost (it holds the lock when it resumes). Not thread-safe.
+/// for it; a waiter cancelled before getting it leaves the line, and one cancelled after
+/// the lock was handed to it but before it ran passes the lock on to the next waiter and
+/// gets cancelled_error (asyncio): the lock is never lost. Not thread-safe.
 class mutex {
 public:
     mutex() = default;
