@@ -50,6 +50,7 @@ public:
         q.w.on_cancel = &leave;
         q.w.context = &q;
         q.w.describe = &describe_wait;
+        q.w.granted = false; // nothing granted by an earlier wait of the same node
         q.queue = this;
         if (!detail::park(q.w)) {
             return false;
