@@ -10,7 +10,7 @@
 namespace corio {
 
 /// The awaitable of `sleep`/`sleep_until`. Cancellable: a cancelled sleep removes its timer.
-class sleep_awaiter {
+class [[nodiscard]] sleep_awaiter {
 public:
     explicit sleep_awaiter(clock::time_point deadline, bool yield_only = false) noexcept
         : m_deadline(deadline), m_yield_only(yield_only) {

@@ -82,7 +82,7 @@ struct thread_call_state {
 
 /// The awaitable of to_thread / run_in_executor.
 template <class R>
-class thread_call_awaiter {
+class [[nodiscard]] thread_call_awaiter {
 public:
     thread_call_awaiter(executor* ex, std::function<R()> fn)
         : m_executor(ex), m_fn(std::move(fn)), m_state(std::make_shared<thread_call_state<R>>()) {

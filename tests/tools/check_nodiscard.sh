@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every awaitable of corio's sync primitives, task groups and async generators is
+# Every awaitable of corio's sync primitives, task groups, async generators, sleep and threads is
 # [[nodiscard]]: compiles nodiscard_check.cpp and checks that the compiler warns on each
 # line marked `// discarded`, and on no other line.
 #   check_nodiscard.sh <c++ compiler> <corio include dir> <nodiscard_check.cpp>
