@@ -6,11 +6,11 @@
 // ready now. What a batch makes ready runs in the next batch, so a task that keeps
 // yielding cannot starve I/O or timers.
 //
-// Timers: a binary min-heap of (deadline, sequence) entries pointing at slots. A cancelled
-// timer frees its slot and bumps the slot's generation; its heap entry stays until it
-// reaches the top and is skipped (lazy deletion). When stale entries outnumber live ones
-// the heap is rebuilt, so a program that sets and cancels many long timeouts does not grow
-// the heap without bound (asyncio does the same).
+// Timers: a 4-ary min-heap (timer_heap.hpp) of (deadline, sequence) entries pointing at
+// slots. A cancelled timer frees its slot and bumps the slot's generation; its heap entry
+// stays until it reaches the top and is skipped (lazy deletion). When stale entries outnumber live
+// ones the heap is rebuilt, so a program that sets and cancels many long timeouts does not grow the
+// heap without bound (asyncio does the same).
 
 #include "corio/event_loop.hpp"
 #include "corio/async_generator.hpp"

@@ -11,9 +11,9 @@
 /// ```
 ///
 /// One loop per thread. The loop owns a ready queue (drained in batches: what becomes ready
-/// during a batch runs in the next one), a timer heap, and a reactor (epoll) that waits for
-/// I/O until the earliest timer is due. Nothing in a loop is thread-safe except
-/// `call_soon_threadsafe`.
+/// during a batch runs in the next one), a timer heap, and a reactor (epoll or io_uring,
+/// `run_options::backend`) that waits for I/O until the earliest timer is due. Nothing in a loop is
+/// thread-safe except `call_soon_threadsafe`.
 
 #include "corio/detail/task_state.hpp"
 #include "corio/errors.hpp"

@@ -1,7 +1,7 @@
 #pragma once
-// What src/http/*.cpp share: ASCII case folding for HTTP's case-insensitive tokens (field
-// names, codings, schemes; never the locale's, as RFC 9110 §5.1 says), and the response
-// serializer the server calls with fields of its own.
+// What src/http/*.cpp share: optional whitespace, ASCII case folding for HTTP's
+// case-insensitive tokens (field names, codings, schemes; never the locale's, as RFC 9110
+// §5.1 says), and the response serializer the server calls with fields of its own.
 
 #include "corio/http/message.hpp"
 
@@ -11,6 +11,22 @@
 #include <string_view>
 
 namespace corio::http::detail {
+
+/// Optional whitespace (RFC 9110 §5.6.3): a space or a horizontal tab.
+constexpr bool is_ows(char c) noexcept {
+    return c == ' ' || c == '\t';
+}
+
+/// `s` without the optional whitespace at either end.
+constexpr std::string_view trim_ows(std::string_view s) noexcept {
+    while (!s.empty() && is_ows(s.front())) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && is_ows(s.back())) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
 
 constexpr char ascii_lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;

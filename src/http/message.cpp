@@ -12,20 +12,8 @@ namespace corio::http {
 namespace {
 
 using detail::ascii_iequals;
-
-constexpr bool is_ows(char c) noexcept {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_ows(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
+using detail::is_ows;
+using detail::trim_ows;
 
 /// Whether the comma-separated list `value` holds `token` (ASCII case ignored).
 bool list_has(std::string_view value, std::string_view token) noexcept {

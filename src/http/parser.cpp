@@ -75,9 +75,7 @@ inline bool is_digit(char c) noexcept {
     return c >= '0' && c <= '9';
 }
 
-inline bool is_ows(char c) noexcept {
-    return c == ' ' || c == '\t';
-}
+using detail::is_ows;
 
 /// Skip the bytes of class `k` from `q`, eight at a time while no byte of the word is below
 /// `low` or is DEL (a test of the whole word, exact as to whether there is one: Bit
@@ -108,15 +106,7 @@ constexpr bool iequals(std::string_view a, std::string_view lower_b) noexcept {
     return detail::ascii_iequals_lower(a, lower_b);
 }
 
-std::string_view trim_ows(std::string_view s) noexcept {
-    while (!s.empty() && is_ows(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_ows(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
+using detail::trim_ows;
 
 // --- Errors ------------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <chrono>
 #include <exception>
 #include <stdexcept>
@@ -16,11 +18,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-corio::run_options virtual_time() {
-    corio::run_options o;
-    o.virtual_clock = true;
-    return o;
-}
+using corio_test::virtual_time;
 
 template <class F>
 void run_test(F body) {

@@ -15,6 +15,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,11 +43,7 @@ using corio::join_handle;
 using corio::task;
 using corio_test::counted;
 
-corio::run_options virtual_time() {
-    corio::run_options o;
-    o.virtual_clock = true;
-    return o;
-}
+using corio_test::virtual_time;
 
 /// Everything the loop's exception handler received.
 struct reports {

@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -39,11 +41,7 @@ static_assert(std::is_same_v<corio::await_result_t<future<>&>, void>);
 static_assert(
     std::is_same_v<corio::await_result_t<future<std::unique_ptr<int>>&>, std::unique_ptr<int>>);
 
-corio::run_options virtual_time() {
-    corio::run_options o;
-    o.virtual_clock = true;
-    return o;
-}
+using corio_test::virtual_time;
 
 template <class F>
 std::string invalid_state_message(F&& f) {

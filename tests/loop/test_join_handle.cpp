@@ -13,6 +13,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -43,11 +45,7 @@ static_assert(std::is_same_v<decltype(corio::spawn(corio::sleep(1s))), join_hand
 static_assert(std::is_same_v<decltype(corio::spawn(std::declval<future<std::string>&>())),
                              join_handle<std::string>>);
 
-corio::run_options virtual_time() {
-    corio::run_options o;
-    o.virtual_clock = true;
-    return o;
-}
+using corio_test::virtual_time;
 
 template <class F>
 std::string invalid_state_message(F&& f) {

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -26,11 +28,7 @@ using corio::task;
 static_assert(corio::awaitable<corio::sleep_awaiter>);
 static_assert(std::is_same_v<corio::await_result_t<corio::sleep_awaiter>, void>);
 
-corio::run_options virtual_time() {
-    corio::run_options o;
-    o.virtual_clock = true;
-    return o;
-}
+using corio_test::virtual_time;
 
 /// How far the loop's clock moved while `d` was slept.
 task<clock::duration> measure_sleep(clock::duration d) {

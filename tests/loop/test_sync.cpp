@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
@@ -15,11 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-corio::run_options virtual_time() {
-    corio::run_options o;
-    o.virtual_clock = true;
-    return o;
-}
+using corio_test::virtual_time;
 
 template <class F>
 void run_test(F body) {
