@@ -197,6 +197,25 @@ length_parse parse_length(std::string_view v, std::uint64_t& out) noexcept {
     return length_parse::ok;
 }
 
+/// Calls `f(coding, has_parameter)` for each non-empty coding of the Transfer-Encoding field
+/// value `value` (a comma-separated list; a coding's parameters follow a ';').
+template <class F>
+void for_each_coding(std::string_view value, F&& f) {
+    while (true) {
+        const std::size_t comma = value.find(',');
+        std::string_view item = value.substr(0, comma);
+        const std::size_t semicolon = item.find(';');
+        item = trim_ows(item.substr(0, semicolon));
+        if (!item.empty()) {
+            f(item, semicolon != std::string_view::npos);
+        }
+        if (comma == std::string_view::npos) {
+            return;
+        }
+        value.remove_prefix(comma + 1);
+    }
+}
+
 /// Transfer-Encoding (RFC 9112 §6.1): the codings of every such field, in order, must end
 /// in chunked, which is the only one corio decodes.
 void check_codings(const headers& h) {
@@ -208,32 +227,20 @@ void check_codings(const headers& h) {
         if (!iequals(name, "transfer-encoding")) {
             continue;
         }
-        std::string_view v = value;
-        while (true) {
-            const std::size_t comma = v.find(',');
-            std::string_view item = v.substr(0, comma);
-            const std::size_t semicolon = item.find(';');
-            item = trim_ows(item.substr(0, semicolon));
-            if (!item.empty()) {
-                ++codings;
-                last = item;
-                if (iequals(item, "chunked")) {
-                    // RFC 9112 §7.1: chunked defines no parameters. Accepting one would
-                    // also let a peer that reads the field differently frame the body
-                    // differently.
-                    if (semicolon != std::string_view::npos) {
-                        malformed("http: Transfer-Encoding chunked with a parameter");
-                    }
-                    ++chunked;
-                } else if (unknown.empty()) {
-                    unknown = item;
+        for_each_coding(value, [&](std::string_view item, bool has_parameter) {
+            ++codings;
+            last = item;
+            if (iequals(item, "chunked")) {
+                // RFC 9112 §7.1: chunked defines no parameters. Accepting one would also let
+                // a peer that reads the field differently frame the body differently.
+                if (has_parameter) {
+                    malformed("http: Transfer-Encoding chunked with a parameter");
                 }
+                ++chunked;
+            } else if (unknown.empty()) {
+                unknown = item;
             }
-            if (comma == std::string_view::npos) {
-                break;
-            }
-            v.remove_prefix(comma + 1);
-        }
+        });
     }
     if (codings == 0) {
         malformed("http: empty Transfer-Encoding");
@@ -1083,28 +1090,17 @@ framing_plan plan_framing(const headers& h, std::size_t body_size, std::string_v
                 all += ", ";
             }
             all += value;
-            std::string_view v = value;
-            while (true) {
-                const std::size_t comma = v.find(',');
-                std::string_view item = v.substr(0, comma);
-                const std::size_t semicolon = item.find(';');
-                item = trim_ows(item.substr(0, semicolon));
-                if (!item.empty()) {
-                    ++codings;
-                    last = item;
-                    if (iequals(item, "chunked")) {
-                        ++chunked;
-                        if (semicolon != std::string_view::npos) {
-                            refuse(message, "'s Transfer-Encoding '" + all +
-                                                "' gives chunked a parameter (RFC 9112 §7.1)");
-                        }
+            for_each_coding(value, [&](std::string_view item, bool has_parameter) {
+                ++codings;
+                last = item;
+                if (iequals(item, "chunked")) {
+                    ++chunked;
+                    if (has_parameter) {
+                        refuse(message, "'s Transfer-Encoding '" + all +
+                                            "' gives chunked a parameter (RFC 9112 §7.1)");
                     }
                 }
-                if (comma == std::string_view::npos) {
-                    break;
-                }
-                v.remove_prefix(comma + 1);
-            }
+            });
         }
         if (codings == 0 || !iequals(last, "chunked") || chunked > 1) {
             refuse(message, "'s Transfer-Encoding '" + all +
