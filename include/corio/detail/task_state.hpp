@@ -256,9 +256,6 @@ public:
         if (m_parked == &w) {
             m_parked = nullptr;
         }
-        if (m_woken == &w) {
-            m_woken = nullptr;
-        }
     }
 
     scope_state m_root_scope;
@@ -329,7 +326,7 @@ public:
     /// group raising its children's failures): the requests are not lost.
     void renew_requested_cancel() {
         observe_root_request();
-        if (m_done || m_parked != nullptr || m_woken != nullptr) {
+        if (m_done || m_parked != nullptr) {
             return;
         }
         for (scope_state* s = m_scope; s != nullptr; s = s->parent) {
