@@ -42,7 +42,7 @@ def run(args, requests):
     env = dict(os.environ, CORIO_BACKEND=args.backend)
     proc = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, args.server,
-         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+         "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, bufsize=0)
     port = None
     for line in proc.stdout:
         m = re.search(rb"listening on http://127\.0\.0\.1:(\d+)/", line)
@@ -63,9 +63,15 @@ def run(args, requests):
             for _ in range(requests):
                 sock.sendall(req)
                 buf = read_response(sock, buf)
-    proc.send_signal(signal.SIGINT)
-    proc.stdout.read()
-    proc.wait(timeout=120)
+    # The server prints its address before its SIGINT handler is installed: a signal sent
+    # in between is lost, so send it again until the server has stopped.
+    while True:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+            break
+        except subprocess.TimeoutExpired:
+            pass
     with open(out) as f:
         text = f.read()
     os.unlink(out)
