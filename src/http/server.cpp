@@ -6,14 +6,14 @@
 // it) that stream::read_into fills at its free tail; the state machine's parser is fed from
 // it and copies what it keeps, so between requests the buffer is empty unless the client
 // pipelined (the state machine takes a pipelined request only once the one before it is
-// answered). The
-// write side: responses are serialized into one string per connection, and that string is
-// handed to stream::write only when the connection is about to wait for more input (or when
-// it holds 64 KiB), so a batch of pipelined requests costs one send. drain() is awaited only
-// when the stream's write buffer is above its high water mark, before reading more. The
-// fields the server adds (Server, Date, Connection) are not added to the handler's response
-// object, which would allocate: their lines (the Date line formatted once a second) are
-// spliced into the serialized response after its status line.
+// answered). The write side: responses are serialized into one string per connection, and
+// that string is handed to stream::write only when the connection is about to wait for
+// more input (or when it holds 64 KiB), so a batch of pipelined requests costs one send.
+// drain() is awaited only when the stream's write buffer is above its high water mark,
+// before reading more. The fields the server adds (Server, Date, and the state machine's
+// Connection) are not added to the handler's response object, which would allocate: their
+// lines (the Date line formatted once a second) are spliced into the serialized response
+// after its status line.
 //
 // Memory: the connections of one server share a server_usage, which counts them against
 // max_connections and the request body bytes they hold against max_buffered_body_bytes.

@@ -234,6 +234,7 @@ TEST(h1_connection, an_error_mid_body_makes_the_connection_must_close) {
     EXPECT_FALSE(s.conn.keep_alive());
     EXPECT_EQ(s.conn.receive("GET / HTTP/1.1\r\n"), 0U);
     EXPECT_FALSE(s.answer(response(400, "bad")));
+    EXPECT_THROW(s.answer(response(400, "again")), corio::invalid_state_error);
     EXPECT_TRUE(s.out.starts_with("HTTP/1.1 400 Bad Request\r\n"));
     EXPECT_TRUE(contains(s.out, "\r\nConnection: close\r\n"));
     EXPECT_EQ(s.conn.our_state(), state::must_close);
@@ -254,6 +255,16 @@ TEST(h1_connection, a_request_cut_short_by_the_end_of_stream_is_closed) {
     s.conn.receive_eof();
     EXPECT_EQ(s.conn.next_event(), event::closed);
     EXPECT_EQ(s.conn.their_state(), state::closed);
+}
+
+TEST(h1_connection, a_whole_request_is_answered_after_the_end_of_stream) {
+    server_side s;
+    s.conn.receive("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    s.conn.receive_eof(); // the client shut down its writing side only
+    EXPECT_EQ(s.conn.next_event(), event::message);
+    s.conn.take_request();
+    EXPECT_FALSE(s.answer(response(200, "last")));
+    EXPECT_TRUE(contains(s.out, "\r\nConnection: close\r\n"));
 }
 
 // --- client ------------------------------------------------------------------------------

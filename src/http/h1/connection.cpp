@@ -102,9 +102,10 @@ void connection::receive_eof() {
         return;
     }
     if (m_role == role::server) {
-        // A request cut short gets no answer: nobody would read it. A request taken whole
-        // is still answered (the peer may have shut down only its writing side).
-        if (m_their != state::done && m_their != state::must_close) {
+        // A request cut short gets no answer: nobody would read it. A whole request is
+        // still answered (the peer may have shut down only its writing side).
+        if (m_their != state::done && m_their != state::must_close &&
+            m_requests.state() != parse_state::complete) {
             m_requests.reset();
             m_their = state::closed;
         }
@@ -285,6 +286,9 @@ bool connection::send_response(response& r, std::string& out, std::span<const ad
                                bool close) {
     if (m_role != role::server) {
         throw invalid_state_error("http: send_response() on a client connection");
+    }
+    if (m_our != state::idle) {
+        throw invalid_state_error("http: send_response() after the response was sent");
     }
     if (r.status < 200) {
         // Another response must follow an interim one: the client would take the next

@@ -122,7 +122,8 @@ public:
     /// connection ends after it, whatever the request said. Returns whether the connection
     /// persists: if so both sides are idle again, and the next request may be received.
     /// \throws std::invalid_argument (a 1xx status, or fields the serializer refuses):
-    /// nothing appended, the state unchanged (the `Connection` fields of `r` may be gone).
+    /// nothing appended, the state unchanged (the `Connection` fields of `r` may be gone);
+    /// invalid_state_error if the response was sent already.
     bool send_response(response& r, std::string& out, std::span<const added_field> added,
                        bool close);
     /// (server) Append `100 Continue` (after `event::send_continue`).
