@@ -67,6 +67,15 @@ constexpr bool ascii_iequals_lower(std::string_view a, std::string_view lower_b)
 void serialize_response(const response& r, std::string& out, bool head_only, bool to_http_1_0,
                         std::initializer_list<std::string_view> extra_fields);
 
+/// The head of `r` for a body sent after it (empty in `r`): its Content-Length and
+/// Transfer-Encoding as given (checked as serialize checks them; neither: the body runs
+/// until the connection closes), none added, no body written; `extra_fields` as for
+/// serialize_response. `to_http_1_0` must not meet a Transfer-Encoding (nothing could
+/// replace it by the length of a body not known yet): the caller refuses that.
+/// \throws std::invalid_argument as serialize, before anything is appended.
+void serialize_response_head(const response& r, std::string& out, bool to_http_1_0,
+                             std::initializer_list<std::string_view> extra_fields);
+
 /// The head of `r` for a body sent after it: its Content-Length and Transfer-Encoding as
 /// given (checked as serialize checks them; neither: no body), no body written.
 /// \throws std::invalid_argument as serialize, before anything is appended.

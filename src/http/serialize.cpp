@@ -243,18 +243,21 @@ void serialize(const response& r, std::string& out, bool head_only) {
     detail::serialize_response(r, out, head_only, false, {});
 }
 
-void detail::serialize_response(const response& r, std::string& out, bool head_only,
-                                bool to_http_1_0,
-                                std::initializer_list<std::string_view> extra_fields) {
+namespace {
+
+/// serialize_response, or (`body_follows`) the head of a response whose body is sent after
+/// it: its framing fields as given, none added, no body written.
+void write_response(const response& r, std::string& out, bool head_only, bool to_http_1_0,
+                    std::initializer_list<std::string_view> extra_fields, bool body_follows) {
     if (r.status < 100 || r.status > 999) {
         throw std::invalid_argument("http: the response's status " + std::to_string(r.status) +
                                     " is not a three-digit code (RFC 9110 §15)");
     }
     const bool framed = r.status >= 200 && r.status != 204;
-    const bool body_sent = framed && r.status != 304 && !head_only;
+    const bool body_sent = framed && r.status != 304 && !head_only && !body_follows;
     const framing_plan plan =
         plan_framing(r.headers, r.body.size(), "the response", framed, body_sent,
-                     r.version_minor == 0, to_http_1_0, r.status != 304);
+                     r.version_minor == 0, to_http_1_0, r.status != 304 && !body_follows);
     std::size_t extra = 0;
     for (const std::string_view field : extra_fields) {
         extra += field.size();
@@ -278,6 +281,19 @@ void detail::serialize_response(const response& r, std::string& out, bool head_o
     if (body_sent) {
         append_body(out, r.body, plan.codings);
     }
+}
+
+} // namespace
+
+void detail::serialize_response(const response& r, std::string& out, bool head_only,
+                                bool to_http_1_0,
+                                std::initializer_list<std::string_view> extra_fields) {
+    write_response(r, out, head_only, to_http_1_0, extra_fields, false);
+}
+
+void detail::serialize_response_head(const response& r, std::string& out, bool to_http_1_0,
+                                     std::initializer_list<std::string_view> extra_fields) {
+    write_response(r, out, false, to_http_1_0, extra_fields, true);
 }
 
 namespace {

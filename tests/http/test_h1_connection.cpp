@@ -267,6 +267,75 @@ TEST(h1_connection, a_whole_request_is_answered_after_the_end_of_stream) {
     EXPECT_TRUE(contains(s.out, "\r\nConnection: close\r\n"));
 }
 
+// --- server: a body sent in pieces -----------------------------------------------------------
+
+TEST(h1_connection, a_response_body_in_pieces_framed_by_its_length) {
+    server_side s;
+    s.take("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    response r(200, "");
+    r.headers.set("Content-Length", "6");
+    EXPECT_TRUE(s.conn.send_head(r, s.out, {}, false));
+    EXPECT_EQ(s.conn.our_state(), state::body);
+    s.conn.send_data("abc", s.out);
+    EXPECT_THROW(s.conn.send_data("defg", s.out), std::invalid_argument);
+    s.conn.send_data("def", s.out);
+    s.conn.send_end(s.out);
+    EXPECT_TRUE(s.out.ends_with("Content-Length: 6\r\n\r\nabcdef"));
+    EXPECT_EQ(s.conn.our_state(), state::idle);
+    EXPECT_EQ(s.conn.their_state(), state::idle);
+}
+
+TEST(h1_connection, a_chunked_response_body_in_pieces) {
+    server_side s;
+    s.take("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    response r(200, "");
+    r.headers.set("Transfer-Encoding", "chunked");
+    EXPECT_TRUE(s.conn.send_head(r, s.out, {}, false));
+    s.conn.send_data("hello", s.out);
+    s.conn.send_data("", s.out); // nothing: an empty chunk would end the body
+    s.conn.send_data("0123456789abcdef", s.out);
+    s.conn.send_end(s.out);
+    EXPECT_TRUE(
+        s.out.ends_with("chunked\r\n\r\n5\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n"));
+    EXPECT_EQ(s.conn.our_state(), state::idle);
+}
+
+TEST(h1_connection, a_response_body_without_framing_runs_until_the_close) {
+    server_side s;
+    s.take("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    response r(200, "");
+    EXPECT_FALSE(s.conn.send_head(r, s.out, {}, false));
+    EXPECT_TRUE(contains(s.out, "\r\nConnection: close\r\n"));
+    EXPECT_FALSE(contains(s.out, "Content-Length"));
+    s.conn.send_data("any amount", s.out);
+    s.conn.send_end(s.out);
+    EXPECT_TRUE(s.out.ends_with("\r\n\r\nany amount"));
+    EXPECT_EQ(s.conn.our_state(), state::must_close);
+}
+
+TEST(h1_connection, a_chunked_response_to_http_1_0_is_refused) {
+    server_side s;
+    s.take("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    response r(200, "");
+    r.headers.set("Transfer-Encoding", "chunked");
+    EXPECT_THROW(s.conn.send_head(r, s.out, {}, false), std::invalid_argument);
+    EXPECT_TRUE(s.out.empty());
+    EXPECT_EQ(s.conn.our_state(), state::idle);
+}
+
+TEST(h1_connection, a_response_in_pieces_to_head_has_no_body) {
+    server_side s;
+    s.take("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n");
+    response r(200, "");
+    r.headers.set("Content-Length", "100");
+    EXPECT_TRUE(s.conn.send_head(r, s.out, {}, false));
+    EXPECT_TRUE(s.out.ends_with("Content-Length: 100\r\n\r\n"));
+    EXPECT_THROW(s.conn.send_data("x", s.out), std::invalid_argument);
+    s.conn.send_end(s.out);
+    EXPECT_TRUE(s.out.ends_with("\r\n\r\n"));
+    EXPECT_EQ(s.conn.our_state(), state::idle);
+}
+
 // --- client ------------------------------------------------------------------------------
 
 /// A client connection that has sent `req`.

@@ -4,6 +4,7 @@
 #include "connection.hpp"
 
 #include "../common.hpp"
+#include "../syntax.hpp"
 
 #include "corio/errors.hpp"
 
@@ -215,6 +216,31 @@ void connection::send_request(const request& r, std::string& out) {
     m_our = m_keep_alive ? state::done : state::must_close;
 }
 
+namespace {
+
+/// How the fields `h` of a message frame a body sent in pieces: chunked, a length, or
+/// neither. The serializer has checked them already.
+struct piece_framing {
+    bool chunked = false;
+    bool length = false;
+    std::uint64_t length_value = 0;
+};
+
+piece_framing framing_of(const headers& h) {
+    piece_framing f;
+    for (const auto& [name, value] : h) {
+        if (name.size() == 17 && ascii_iequals(name, "Transfer-Encoding")) {
+            f.chunked = true; // the serializer made sure it ends in chunked
+        } else if (name.size() == 14 && ascii_iequals(name, "Content-Length")) {
+            f.length = true;
+            detail::parse_length(value, f.length_value);
+        }
+    }
+    return f;
+}
+
+} // namespace
+
 void connection::send_head(const request& r, std::string& out) {
     if (m_role != role::client || m_our != state::idle) {
         throw invalid_state_error("http: send_head() while a request is under way");
@@ -222,26 +248,23 @@ void connection::send_head(const request& r, std::string& out) {
     if (!r.body.empty()) {
         throw std::invalid_argument("http: send_head() of a request with a body; send_data() it");
     }
-    const std::size_t mark = out.size();
     detail::serialize_request_head(r, out);
-    m_chunked_send = false;
-    m_send_left = 0;
-    for (const auto& [name, value] : r.headers) {
-        if (name.size() == 17 && ascii_iequals(name, "Transfer-Encoding")) {
-            m_chunked_send = true; // the serializer made sure it ends in chunked
-        } else if (name.size() == 14 && ascii_iequals(name, "Content-Length")) {
-            // The serializer wrote the value it checked: read it back from what it wrote.
-            const std::string_view written(out.data() + mark, out.size() - mark);
-            const std::size_t at = written.find("\r\nContent-Length: ");
-            const std::string_view digits = written.substr(at + 18);
-            std::from_chars(digits.data(), digits.data() + digits.size(), m_send_left);
-        }
-    }
+    const piece_framing f = framing_of(r.headers);
+    m_send_mode = f.chunked ? send_mode::chunked : send_mode::length;
+    m_send_left = f.length_value; // no framing field: no body
     m_responses.expect(r.method);
     if (!r.keep_alive()) {
         m_keep_alive = false;
     }
     m_our = state::body;
+}
+
+bool connection::send_head(response& r, std::string& out, std::span<const added_field> added,
+                           bool close) {
+    if (!r.body.empty()) {
+        throw std::invalid_argument("http: send_head() of a response with a body; send_data() it");
+    }
+    return write_response(r, out, added, close, true);
 }
 
 void connection::send_data(std::string_view data, std::string& out) {
@@ -251,7 +274,8 @@ void connection::send_data(std::string_view data, std::string& out) {
     if (data.empty()) {
         return;
     }
-    if (m_chunked_send) {
+    switch (m_send_mode) {
+    case send_mode::chunked: {
         char buf[24];
         const auto end = std::to_chars(buf, buf + sizeof buf, data.size(), 16).ptr;
         out.append(buf, end);
@@ -259,6 +283,15 @@ void connection::send_data(std::string_view data, std::string& out) {
         out += data;
         out += "\r\n";
         return;
+    }
+    case send_mode::until_close:
+        out += data;
+        return;
+    case send_mode::none:
+        throw std::invalid_argument("http: body data for a response that has no body (to "
+                                    "HEAD, or 204 or 304)");
+    case send_mode::length:
+        break;
     }
     if (data.size() > m_send_left) {
         throw std::invalid_argument("http: body data past the Content-Length (" +
@@ -272,9 +305,9 @@ void connection::send_end(std::string& out) {
     if (m_our != state::body) {
         throw invalid_state_error("http: send_end() outside a body");
     }
-    if (m_chunked_send) {
+    if (m_send_mode == send_mode::chunked) {
         out += "0\r\n\r\n";
-    } else if (m_send_left != 0) {
+    } else if (m_send_mode == send_mode::length && m_send_left != 0) {
         throw std::invalid_argument("http: the body ended " + std::to_string(m_send_left) +
                                     " bytes short of its Content-Length");
     }
@@ -284,11 +317,16 @@ void connection::send_end(std::string& out) {
 
 bool connection::send_response(response& r, std::string& out, std::span<const added_field> added,
                                bool close) {
+    return write_response(r, out, added, close, false);
+}
+
+bool connection::write_response(response& r, std::string& out, std::span<const added_field> added,
+                                bool close, bool body_follows) {
     if (m_role != role::server) {
-        throw invalid_state_error("http: send_response() on a client connection");
+        throw invalid_state_error("http: a response on a client connection");
     }
     if (m_our != state::idle) {
-        throw invalid_state_error("http: send_response() after the response was sent");
+        throw invalid_state_error("http: a second response to one request");
     }
     if (r.status < 200) {
         // Another response must follow an interim one: the client would take the next
@@ -302,6 +340,20 @@ bool connection::send_response(response& r, std::string& out, std::span<const ad
     const bool head_only = answering && m_head_request;
     const bool to_1_0 = answering && m_request_1_0;
     bool keep_alive = answering && m_keep_alive && !close;
+
+    piece_framing pieces;
+    const bool bodiless = head_only || r.status == 204 || r.status == 304;
+    if (body_follows && !bodiless) {
+        pieces = framing_of(r.headers);
+        if (pieces.chunked && to_1_0) {
+            throw std::invalid_argument("http: a chunked response to an HTTP/1.0 request (it "
+                                        "knows no chunked coding; give a Content-Length, or "
+                                        "none for a body that ends with the connection)");
+        }
+        if (!pieces.chunked && !pieces.length) {
+            keep_alive = false; // the body runs until the connection closes
+        }
+    }
 
     // One pass over the response's fields for the ones a server may add.
     bool has[2] = {false, false};
@@ -335,7 +387,11 @@ bool connection::send_response(response& r, std::string& out, std::span<const ad
         r.headers.erase("Connection"); // it would contradict the line written
     }
     // Fields the serializer refuses throw here, before anything is appended.
-    detail::serialize_response(r, out, head_only, to_1_0, {first, second, connection_line});
+    if (body_follows) {
+        detail::serialize_response_head(r, out, to_1_0, {first, second, connection_line});
+    } else {
+        detail::serialize_response(r, out, head_only, to_1_0, {first, second, connection_line});
+    }
 
     if (!answering) {
         m_requests.reset(); // what the failed request holds goes now
@@ -343,6 +399,15 @@ bool connection::send_response(response& r, std::string& out, std::span<const ad
     }
     if (!keep_alive) {
         m_keep_alive = false;
+    }
+    if (body_follows) {
+        m_send_mode = bodiless         ? send_mode::none
+                      : pieces.chunked ? send_mode::chunked
+                      : pieces.length  ? send_mode::length
+                                       : send_mode::until_close;
+        m_send_left = pieces.length_value;
+        m_our = state::body;
+        return m_keep_alive;
     }
     m_our = m_keep_alive ? state::done : state::must_close;
     finish_exchange();

@@ -135,16 +135,28 @@ public:
     /// frame the body to come (`Content-Length`, or `Transfer-Encoding: chunked`; neither:
     /// no body). Our side is then `body`. \throws std::invalid_argument as `send_request`.
     void send_head(const request& r, std::string& out);
+    /// (server) As `send_response`, for a response whose body (empty in `r`) follows in
+    /// pieces, framed by its fields: `Content-Length`, `Transfer-Encoding: chunked` (not to
+    /// an HTTP/1.0 request: std::invalid_argument), or neither, and then the body runs until
+    /// the connection closes (which it then must). No body at all follows a response to
+    /// HEAD, a 204 or a 304. Our side is then `body`. Returns whether the connection will
+    /// persist.
+    bool send_head(response& r, std::string& out, std::span<const added_field> added, bool close);
     /// Append `data`, the next piece of the body, to `out` (as a chunk if chunked).
-    /// \throws std::invalid_argument past the Content-Length; invalid_state_error outside
-    /// a body.
+    /// \throws std::invalid_argument past the Content-Length or where no body may be;
+    /// invalid_state_error outside a body.
     void send_data(std::string_view data, std::string& out);
     /// End the body (the last chunk if chunked). \throws std::invalid_argument if fewer
     /// bytes than the Content-Length were sent.
     void send_end(std::string& out);
 
 private:
+    /// How the body we send in pieces is framed.
+    enum class send_mode : std::uint8_t { none, length, chunked, until_close };
+
     void fail(const protocol_error& e);
+    bool write_response(response& r, std::string& out, std::span<const added_field> added,
+                        bool close, bool body_follows);
     /// Our side or theirs is done: when both are, the exchange is over.
     void finish_exchange() noexcept;
 
@@ -152,12 +164,12 @@ private:
     state m_our = state::idle;
     state m_their = state::idle;
     bool m_keep_alive = true;
-    bool m_received = false;       // a byte of their current message arrived
-    bool m_continue_sent = false;  // 100 Continue was sent for the current request
-    bool m_head_request = false;   // the request under way is HEAD
-    bool m_request_1_0 = false;    // ... is HTTP/1.0
-    bool m_chunked_send = false;   // our body in pieces is chunked
-    std::uint64_t m_send_left = 0; // bytes of a body in pieces still due (Content-Length)
+    bool m_received = false;                 // a byte of their current message arrived
+    bool m_continue_sent = false;            // 100 Continue was sent for the current request
+    bool m_head_request = false;             // the request under way is HEAD
+    bool m_request_1_0 = false;              // ... is HTTP/1.0
+    send_mode m_send_mode = send_mode::none; // of our body in pieces
+    std::uint64_t m_send_left = 0;           // bytes of a body in pieces still due (Content-Length)
     int m_error_status = 0;
     std::string m_error;
     // One parser, as the role says: a server parses requests, a client responses.
