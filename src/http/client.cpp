@@ -1,14 +1,20 @@
-// http::client: requests over pooled keep-alive connections.
+// http::client: requests over pooled keep-alive connections, each exchange driven through
+// an h1::connection (the HTTP/1.1 state machine, src/http/h1/connection.hpp), which frames
+// the request and the response and decides whether the connection can be reused.
 //
 // Each "host:port" has a pool: a stack of idle streams (the most recently used is reused
 // first, so that rarely used connections age out) and a semaphore of
 // max_connections_per_host permits. A request holds a permit for its whole exchange, takes
 // an idle stream or opens one only when none is idle, so a host never has more open
 // connections than permits. A stream goes back to the pool only when its response was read
-// whole, was framed by a length or chunked coding, and neither side asked to close; any
-// other end (an error, a cancellation, a body delimited by the close) closes it.
+// whole and the state machine says the connection persists (framed by a length or chunked
+// coding, neither side asked to close, nothing followed it); any other end (an error, a
+// cancellation, a body delimited by the close) closes it. Connections are opened by
+// open_connection, or by client_options::connect for a stream corio does not make.
 
 #include "corio/http/client.hpp"
+
+#include "h1/connection.hpp"
 
 #include "corio/cancel_scope.hpp"
 #include "corio/errors.hpp"
@@ -188,12 +194,6 @@ private:
     bool m_reused = false;
 };
 
-/// The response read from a connection, and whether the connection may be reused.
-struct exchange_result {
-    response res;
-    bool reusable = false;
-};
-
 /// "http client: GET http://host/path: ", which every error of a request starts with.
 std::string error_prefix(const request& req, const url& target) {
     return "http client: " + req.method + " " + target.str() + ": ";
@@ -222,41 +222,48 @@ std::system_error closed_before_response(const request& req, const url& target) 
                                  "the server closed the connection before responding");
 }
 
-/// Read one response to `req` from `s`. `any_byte` tells whether a byte of it arrived.
-task<exchange_result> read_response(stream& s, const request& req, const url& target,
-                                    const http::limits& limits, bool& any_byte) {
-    response_parser parser(limits);
-    parser.expect(req.method);
+/// Read the response to the request `conn` has sent from `s`.
+task<response> read_response(stream& s, h1::connection& conn, const request& req,
+                             const url& target) {
     auto buffer = std::make_unique_for_overwrite<char[]>(read_chunk);
-    bool eof = false;
-    bool leftover = false;
-    while (parser.state() != parse_state::complete) {
-        const std::size_t n = co_await s.read_into(std::span<char>(buffer.get(), read_chunk));
-        if (n == 0) {
-            if (!any_byte) {
-                throw closed_before_response(req, target);
-            }
-            eof = true;
-            parser.feed_eof(); // completes a body delimited by the close, or throws
+    while (true) {
+        switch (conn.next_event()) {
+        case h1::event::message:
+            co_return conn.take_response();
+        case h1::event::error:
+            throw protocol_error(conn.error_status(), conn.error_message());
+        case h1::event::closed:
+            throw closed_before_response(req, target);
+        default:
             break;
         }
-        any_byte = true;
-        std::size_t used = 0;
-        while (used < n && parser.state() != parse_state::complete) {
-            const std::size_t step = parser.feed(std::string_view(buffer.get() + used, n - used));
-            if (step == 0) {
-                break;
-            }
-            used += step;
+        const std::size_t n = co_await s.read_into(std::span<char>(buffer.get(), read_chunk));
+        if (n == 0) {
+            conn.receive_eof(); // completes a body delimited by the close, or fails
+        } else {
+            conn.receive(std::string_view(buffer.get(), n));
         }
-        leftover = used < n;
     }
-    exchange_result out;
-    const bool until_close = parser.body_until_close();
-    out.res = parser.take();
-    out.reusable = !eof && !leftover && !until_close && out.res.status != 101 &&
-                   out.res.keep_alive() && req.keep_alive();
-    co_return out;
+}
+
+/// A connection to `target`, by the client's connect hook or by open_connection.
+task<stream> open_stream(const client_options& options, const url& target) {
+    if (options.connect.function == nullptr) {
+        connect_options how;
+        how.timeout = options.connect_timeout;
+        co_return co_await open_connection(target.host, target.port, how);
+    }
+    task<stream> connecting = options.connect.function(target, options.connect.context);
+    if (options.connect_timeout <= clock::duration::zero()) {
+        co_return co_await std::move(connecting);
+    }
+    std::optional<stream> s =
+        co_await move_on_after(options.connect_timeout, std::move(connecting));
+    if (!s) {
+        throw timeout_error("connect " + target.authority() + ": no connection within " +
+                            seconds_text(options.connect_timeout) + " s");
+    }
+    co_return std::move(*s);
 }
 
 /// One request and its response over a pooled connection, retried once on a fresh
@@ -266,9 +273,11 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
     const client_options& options = state->options;
     // The request is refused before a connection is taken if its framing fields disagree
     // with its body (or its method or target would break the request line).
+    std::optional<h1::connection> machine;
+    machine.emplace(h1::role::client, options.limits);
     std::string wire;
     try {
-        serialize(req, wire);
+        machine->send_request(req, wire);
     } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(error_prefix(req, target) + e.what());
     }
@@ -292,9 +301,7 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
             conn.close();
         }
         if (!conn.holds()) {
-            connect_options how;
-            how.timeout = options.connect_timeout;
-            task<stream> connecting = open_connection(target.host, target.port, how);
+            task<stream> connecting = open_stream(options, target);
             std::optional<stream> opened;
             try {
                 opened.emplace(co_await std::move(connecting));
@@ -309,28 +316,33 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
             conn.hold(std::move(s), false);
         }
 
-        bool any_byte = false;
+        if (attempt != 0) {
+            // A fresh connection, a fresh state machine (the request is framed as before).
+            machine.emplace(h1::role::client, options.limits);
+            wire.clear();
+            machine->send_request(req, wire);
+        }
         std::exception_ptr failure;
         bool retry = false;
         try {
             conn.get().write(wire);
             co_await conn.get().drain();
-            task<exchange_result> reading =
-                read_response(conn.get(), req, target, options.limits, any_byte);
-            exchange_result result = co_await std::move(reading);
-            if (result.reusable) {
+            task<response> reading = read_response(conn.get(), *machine, req, target);
+            response res = co_await std::move(reading);
+            if (machine->keep_alive()) {
                 conn.give_back(loop.time());
             } else {
                 conn.close();
             }
-            co_return std::move(result.res);
+            co_return res;
         } catch (const protocol_error& e) {
             // The parser's message says what was wrong; the client's says with which URL.
             throw protocol_error(e.status(), error_prefix(req, target) + e.what());
         } catch (const std::system_error& e) {
             failure = std::current_exception();
             const auto code = e.code();
-            retry = attempt == 0 && conn.reused() && !any_byte && is_idempotent(req.method) &&
+            retry = attempt == 0 && conn.reused() && !machine->received_any() &&
+                    is_idempotent(req.method) &&
                     (code == std::errc::connection_reset || code == std::errc::broken_pipe);
         }
         conn.close();

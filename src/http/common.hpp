@@ -1,7 +1,7 @@
 #pragma once
 // What src/http/*.cpp share: optional whitespace, ASCII case folding for HTTP's
 // case-insensitive tokens (field names, codings, schemes; never the locale's, as RFC 9110
-// §5.1 says), and the response serializer the server calls with fields of its own.
+// §5.1 says), and the serializers the connection state machine (h1/connection.cpp) calls.
 
 #include "corio/http/message.hpp"
 
@@ -66,5 +66,19 @@ constexpr bool ascii_iequals_lower(std::string_view a, std::string_view lower_b)
 /// \throws std::invalid_argument as serialize, before anything is appended.
 void serialize_response(const response& r, std::string& out, bool head_only, bool to_http_1_0,
                         std::initializer_list<std::string_view> extra_fields);
+
+/// The head of `r` for a body sent after it (empty in `r`): its Content-Length and
+/// Transfer-Encoding as given (checked as serialize checks them; neither: the body runs
+/// until the connection closes), none added, no body written; `extra_fields` as for
+/// serialize_response. `to_http_1_0` must not meet a Transfer-Encoding (nothing could
+/// replace it by the length of a body not known yet): the caller refuses that.
+/// \throws std::invalid_argument as serialize, before anything is appended.
+void serialize_response_head(const response& r, std::string& out, bool to_http_1_0,
+                             std::initializer_list<std::string_view> extra_fields);
+
+/// The head of `r` for a body sent after it: its Content-Length and Transfer-Encoding as
+/// given (checked as serialize checks them; neither: no body), no body written.
+/// \throws std::invalid_argument as serialize, before anything is appended.
+void serialize_request_head(const request& r, std::string& out);
 
 } // namespace corio::http::detail

@@ -1,16 +1,19 @@
-// http::serve: one task per connection, reading requests through a request_parser and
-// writing responses in order.
+// http::serve: one task per connection, driving an h1::connection (the HTTP/1.1 state
+// machine, src/http/h1/connection.hpp: keep-alive, pipelining, 100-continue, HEAD, framing,
+// limits) with the stream's I/O, the timeouts, the server-wide memory caps and the handler.
 //
 // The read side: a connection owns one buffer (4 KiB, doubling up to 64 KiB while reads fill
-// it) that stream::read_into fills at its free tail; the parser is fed from it and copies
-// what it keeps, so between requests the buffer is empty unless the client pipelined. The
-// write side: responses are serialized into one string per connection, and that string is
-// handed to stream::write only when the connection is about to wait for more input (or when
-// it holds 64 KiB), so a batch of pipelined requests costs one send. drain() is awaited only
-// when the stream's write buffer is above its high water mark, before reading more. The
-// fields the server adds (Server, Date, Connection) are not added to the handler's response
-// object, which would allocate: their lines (the Date line formatted once a second) are
-// spliced into the serialized response after its status line.
+// it) that stream::read_into fills at its free tail; the state machine's parser is fed from
+// it and copies what it keeps, so between requests the buffer is empty unless the client
+// pipelined (the state machine takes a pipelined request only once the one before it is
+// answered). The write side: responses are serialized into one string per connection, and
+// that string is handed to stream::write only when the connection is about to wait for
+// more input (or when it holds 64 KiB), so a batch of pipelined requests costs one send.
+// drain() is awaited only when the stream's write buffer is above its high water mark,
+// before reading more. The fields the server adds (Server, Date, and the state machine's
+// Connection) are not added to the handler's response object, which would allocate: their
+// lines (the Date line formatted once a second) are spliced into the serialized response
+// after its status line.
 //
 // Memory: the connections of one server share a server_usage, which counts them against
 // max_connections and the request body bytes they hold against max_buffered_body_bytes.
@@ -29,6 +32,8 @@
 #include "corio/http/server.hpp"
 
 #include "common.hpp"
+#include "h1/connection.hpp"
+#include "syntax.hpp"
 
 #include "corio/cancel_scope.hpp"
 #include "corio/errors.hpp"
@@ -42,7 +47,6 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -80,8 +84,6 @@ constexpr std::size_t max_kept_output = 1024 * 1024;
 /// make the kernel reset the connection and destroy the response in flight.
 constexpr std::chrono::seconds linger_time{1};
 
-constexpr std::string_view continue_response = "HTTP/1.1 100 Continue\r\n\r\n";
-
 /// The Date field line for the current second ("Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
 /// formatted once a second per thread.
 std::string_view http_date_line() {
@@ -107,8 +109,6 @@ std::string_view http_date_line() {
     }
     return {c.text, c.size};
 }
-
-using detail::ascii_iequals;
 
 /// The Server field line for `name` ("Server: corio\r\n"), empty for no name.
 /// \throws std::invalid_argument if the name would break the line.
@@ -150,7 +150,8 @@ class connection {
 public:
     connection(stream& s, const handler& h, const server_options& options, server_usage& usage)
         : m_stream(s), m_handler(h), m_options(options), m_usage(usage), m_loop(get_running_loop()),
-          m_parser(options.limits), m_server_line(server_line(options.server_name.view())) {}
+          m_conn(h1::role::server, options.limits),
+          m_server_line(server_line(options.server_name.view())) {}
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
     ~connection() {
@@ -174,9 +175,8 @@ private:
     task<> finish();
     task<> discard_input();
 
-    /// Feed the parser what is buffered, until it holds a complete request or the buffer
-    /// is empty. \throws protocol_error.
-    void parse_buffered();
+    /// Give the state machine what is buffered (all of it, or up to the end of a request).
+    void receive_buffered();
     /// Count the body of the request being read (its Content-Length once the head is in,
     /// or what a chunked body holds so far) in the server's usage. 0 if it fits under
     /// max_buffered_body_bytes, else the status to answer: 413 when the body alone is over
@@ -200,19 +200,19 @@ private:
     void clear_deadline() noexcept { m_waiting = waiting::nothing; }
     static void on_timer(void* self);
     void arm(clock::time_point when);
-    /// Serialize `res` into m_out with the Server, Date and Connection fields the server
-    /// adds (those the handler did not set). Returns whether the connection stays open:
-    /// `keep_alive`, unless the response says `Connection: close`. \throws
-    /// std::invalid_argument, with nothing appended, for a response whose framing fields
-    /// disagree with its body (the serializer's rules).
-    bool append_response(response& res, bool head_only, bool keep_alive, int request_minor);
+    /// Serialize `res` into m_out with the Server and Date fields the server adds (those
+    /// the handler did not set), through the state machine (which adds Connection).
+    /// Returns whether the connection stays open. `close`: it does not, whatever the
+    /// request said. \throws std::invalid_argument, with nothing appended, for a response
+    /// the serializer refuses.
+    bool send(response& res, bool close);
 
     stream& m_stream;
     const handler& m_handler;
     const server_options& m_options;
     server_usage& m_usage;
     event_loop& m_loop;
-    request_parser m_parser;
+    h1::connection m_conn;
     /// "Server: <name>\r\n", or empty.
     std::string m_server_line;
 
@@ -225,9 +225,7 @@ private:
     std::string m_out;
 
     // Per request.
-    std::size_t m_body_held = 0;  // body bytes of it counted in m_usage
-    bool m_started = false;       // a byte of the current request was parsed
-    bool m_continue_sent = false; // 100 Continue was sent for it
+    std::size_t m_body_held = 0; // body bytes of it counted in m_usage
     std::optional<clock::time_point> m_head_deadline;
     std::optional<clock::time_point> m_body_deadline;
     std::uint64_t m_requests = 0;
@@ -301,19 +299,18 @@ task<> connection::run() {
 
 task<> connection::serve() {
     while (true) {
-        std::optional<int> error_status;
-        std::string error_text;
-        try {
-            parse_buffered();
-        } catch (const protocol_error& e) {
-            error_status = e.status();
-            error_text = e.what();
-        }
-        if (error_status) {
-            co_await fail(*error_status, error_text);
+        receive_buffered();
+        const h1::event ev = m_conn.next_event();
+        if (ev == h1::event::error) {
+            co_await fail(m_conn.error_status(), m_conn.error_message());
             co_return;
         }
-        if (m_parser.state() != parse_state::head) {
+        if (ev == h1::event::closed) {
+            // End of stream. A request cut short gets no answer: nobody would read it.
+            co_return;
+        }
+        if (ev != h1::event::need_data) {
+            // The head is in: body, send_continue or message.
             if (const int status = reserve_body(); status != 0) {
                 const std::string cap = std::to_string(m_options.max_buffered_body_bytes);
                 const std::string why =
@@ -325,17 +322,17 @@ task<> connection::serve() {
                 co_await fail(status, why);
                 co_return;
             }
-        }
-        if (m_parser.state() != parse_state::head && m_parser.message().method == "CONNECT") {
-            // A 2xx would make the rest of the connection a tunnel (RFC 9110 §9.3.6), which
-            // a handler has no way to take over: what follows the request is not HTTP, so
-            // the connection closes after the answer.
-            co_await fail(501, "http: CONNECT is not supported (a handler cannot take over the "
-                               "connection for a tunnel)");
-            co_return;
+            if (m_conn.their_request().method == "CONNECT") {
+                // A 2xx would make the rest of the connection a tunnel (RFC 9110 §9.3.6),
+                // which a handler has no way to take over: what follows the request is not
+                // HTTP, so the connection closes after the answer.
+                co_await fail(501, "http: CONNECT is not supported (a handler cannot take over "
+                                   "the connection for a tunnel)");
+                co_return;
+            }
         }
 
-        if (m_parser.state() == parse_state::complete) {
+        if (ev == h1::event::message) {
             if (!co_await respond()) {
                 co_await finish();
                 co_return;
@@ -356,10 +353,10 @@ task<> connection::serve() {
         }
 
         const clock::time_point now = m_loop.time();
-        if (m_parser.state() == parse_state::body) {
-            if (m_parser.expects_continue() && !m_continue_sent) {
-                m_continue_sent = true;
-                m_stream.write(continue_response);
+        if (ev == h1::event::body || ev == h1::event::send_continue) {
+            if (ev == h1::event::send_continue) {
+                m_conn.send_continue(m_out);
+                flush();
             }
             if (!m_body_deadline && limited(m_options.body_timeout)) {
                 m_body_deadline = after(now, m_options.body_timeout);
@@ -367,7 +364,7 @@ task<> connection::serve() {
             if (m_body_deadline) {
                 set_deadline(waiting::body, *m_body_deadline);
             }
-        } else if (m_started) {
+        } else if (m_conn.their_state() == h1::state::head) {
             if (!m_head_deadline && limited(m_options.header_timeout)) {
                 m_head_deadline = after(now, m_options.header_timeout);
             }
@@ -386,8 +383,8 @@ task<> connection::serve() {
         const std::size_t n = co_await m_stream.read_into(room);
         clear_deadline();
         if (n == 0) {
-            // End of stream. A request cut short gets no answer: nobody would read it.
-            co_return;
+            m_conn.receive_eof();
+            continue;
         }
         m_grow = n == room.size();
         m_end += n;
@@ -402,40 +399,13 @@ task<> connection::drain_writes() {
     clear_deadline();
 }
 
-void connection::parse_buffered() {
-    while (m_begin < m_end && m_parser.state() != parse_state::complete) {
-        const std::size_t used =
-            m_parser.feed(std::string_view(m_buffer.get() + m_begin, m_end - m_begin));
-        if (used == 0) {
-            break;
-        }
-        m_begin += used;
-        m_started = true;
+void connection::receive_buffered() {
+    if (m_begin < m_end) {
+        m_begin += m_conn.receive(std::string_view(m_buffer.get() + m_begin, m_end - m_begin));
     }
     if (m_begin == m_end) {
         m_begin = m_end = 0;
     }
-}
-
-/// The Content-Length of `req`, which the parser has checked (digits, or a list of one
-/// value repeated), if it has one.
-std::optional<std::uint64_t> declared_length(const request& req) {
-    const std::optional<std::string_view> value = req.headers.get("Content-Length");
-    if (!value) {
-        return std::nullopt;
-    }
-    std::uint64_t n = 0;
-    for (const char c : *value) {
-        if (c == ' ' || c == '\t') {
-            continue;
-        }
-        if (c < '0' || c > '9') {
-            break; // the comma of "5, 5"
-        }
-        constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
-        n = n > (max - 9) / 10 ? max : n * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return n;
 }
 
 int connection::reserve_body() {
@@ -443,10 +413,12 @@ int connection::reserve_body() {
     if (cap == 0) {
         return 0;
     }
-    const request& req = m_parser.message();
+    const request& req = m_conn.their_request();
     std::uint64_t want = req.body.size();
-    if (const std::optional<std::uint64_t> length = declared_length(req)) {
-        want = std::max(want, *length);
+    if (const std::optional<std::string_view> value = req.headers.get("Content-Length")) {
+        std::uint64_t length = 0;
+        detail::parse_length(*value, length); // the parser has checked it
+        want = std::max(want, length);
     }
     if (want <= m_body_held) {
         return 0;
@@ -507,73 +479,33 @@ void connection::flush() {
     }
 }
 
-bool connection::append_response(response& res, bool head_only, bool keep_alive,
-                                 int request_minor) {
-    // One pass over the handler's fields for the three the server may add.
-    bool has_server = m_server_line.empty();
-    bool has_date = !m_options.date;
-    bool has_connection = false;
-    for (const auto& [name, value] : res.headers) {
-        if (name.size() == 6 && ascii_iequals(name, "Server")) {
-            has_server = true;
-        } else if (name.size() == 4 && ascii_iequals(name, "Date")) {
-            has_date = true;
-        } else if (name.size() == 10 && ascii_iequals(name, "Connection")) {
-            has_connection = true;
-        }
-    }
-    if (has_connection && keep_alive && res.headers.has_token("Connection", "close")) {
-        keep_alive = false; // the handler closes the connection
-    }
-    std::string_view connection_line;
-    if (!keep_alive) {
-        if (!has_connection || !res.headers.has_token("Connection", "close")) {
-            res.headers.erase("Connection");
-            connection_line = "Connection: close\r\n";
-        }
-    } else if (request_minor == 0 && !res.headers.has_token("Connection", "keep-alive")) {
-        res.headers.erase("Connection");
-        connection_line = "Connection: keep-alive\r\n";
-    }
-    const std::string_view server_line = has_server ? std::string_view() : m_server_line;
-    const std::string_view date_line = has_date ? std::string_view() : http_date_line();
-    // The server's fields go right after the status line (first, as most servers send
-    // them), written by the serializer: the handler's response is not touched.
-    detail::serialize_response(res, m_out, head_only, request_minor == 0,
-                               {server_line, date_line, connection_line});
-    return keep_alive;
+bool connection::send(response& res, bool close) {
+    const h1::added_field added[] = {
+        {"Server", m_server_line},
+        {"Date", m_options.date ? http_date_line() : std::string_view()},
+    };
+    return m_conn.send_response(res, m_out, added, close);
 }
 
 task<bool> connection::respond() {
-    request req = m_parser.take();
+    request req = m_conn.take_request();
     // The body stays counted until the handler is done with it.
     struct release_at_end {
         connection* c;
         ~release_at_end() { c->release_body(); }
     } release{this};
-    m_started = false;
-    m_continue_sent = false;
     m_head_deadline.reset();
     m_body_deadline.reset();
     ++m_requests;
 
     const std::size_t out_mark = m_out.size();
-    const bool head_only = req.method == "HEAD";
     std::exception_ptr failure;
     bool refused = false; // the handler returned a response the serializer refuses
     try {
         task<response> handling = m_handler(req);
         response res = co_await std::move(handling);
         try {
-            if (res.status < 200) {
-                // Another response must follow an interim one: the client would take the
-                // next request's response for this request's.
-                throw std::invalid_argument("http: the response's status " +
-                                            std::to_string(res.status) +
-                                            " is interim (1xx); a handler answers with a final "
-                                            "status");
-            }
-            co_return append_response(res, head_only, req.keep_alive(), req.version_minor);
+            co_return send(res, false);
         } catch (const std::invalid_argument&) {
             refused = true;
             failure = std::current_exception();
@@ -611,16 +543,16 @@ task<bool> connection::respond() {
     m_out.resize(out_mark); // nothing half-written stays before the 500
     response res(500, "Internal Server Error\n");
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
-    co_return append_response(res, head_only, refused && req.keep_alive(), req.version_minor);
+    co_return send(res, !refused);
 }
 
 task<> connection::fail(int status, std::string_view why) {
-    // What the request holds goes now, not after the linger.
-    m_parser.reset();
+    // What the request holds goes now, not after the linger (the state machine drops the
+    // parser's part as it sends the answer).
     release_body();
     response res(status, std::string(reason_phrase(status)) + ": " + std::string(why) + "\n");
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
-    append_response(res, false, false, 1);
+    send(res, true);
     co_await finish();
 }
 

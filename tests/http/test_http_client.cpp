@@ -759,6 +759,72 @@ TEST_F(http_client, an_error_in_the_middle_of_a_response_names_the_url) {
     }());
 }
 
+/// The connect hook's context: one end of a socketpair per connection the client opens,
+/// whose other ends http::serve_connection serves.
+struct socketpair_hook {
+    std::vector<int> client_ends;
+    std::vector<std::string> targets; // "host:port" of each call
+};
+
+corio::task<corio::stream> adopt_next(const http::url& target, void* context) {
+    auto& hook = *static_cast<socketpair_hook*>(context);
+    hook.targets.push_back(target.host + ":" + std::to_string(target.port));
+    if (hook.client_ends.empty()) {
+        throw std::system_error(std::make_error_code(std::errc::connection_refused),
+                                "no socketpair left");
+    }
+    const int fd = hook.client_ends.front();
+    hook.client_ends.erase(hook.client_ends.begin());
+    co_return corio::stream::from_socket(fd);
+}
+
+TEST_F(http_client, the_connect_hook_carries_requests_over_a_stream_corio_did_not_open) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        const http::handler h = [log](http::request& req) { return routes(log, req); };
+        const http::server_options options;
+        socketpair_hook hook;
+        std::vector<corio::join_handle<void>> served;
+        for (int i = 0; i < 2; ++i) {
+            int sv[2];
+            corio_net_test::check_sys(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                                      "socketpair");
+            hook.client_ends.push_back(sv[0]);
+            served.push_back(corio::spawn(
+                http::serve_connection(corio::stream::from_socket(sv[1]), h, options)));
+        }
+        {
+            http::client_options o;
+            o.connect = {.function = adopt_next, .context = &hook};
+            http::client c(o);
+            for (int i = 0; i < 3; ++i) {
+                http::response r =
+                    co_await c.get("http://example.test:81/item/" + std::to_string(i));
+                EXPECT_EQ(r.body, "GET /item/" + std::to_string(i) + " ");
+            }
+            EXPECT_EQ(hook.targets.size(), 1U); // one stream, reused
+            EXPECT_EQ(c.connections(), 1U);
+            // The server closes it: the next request takes the second socketpair.
+            http::response closing = co_await c.get("http://example.test:81/close");
+            EXPECT_EQ(closing.body, "closing");
+            EXPECT_EQ(c.connections(), 0U);
+            http::response r = co_await c.post("http://example.test:81/p", "data");
+            EXPECT_EQ(r.body, "POST /p data");
+            EXPECT_EQ(hook.targets.size(), 2U);
+            EXPECT_EQ(hook.targets.back(), "example.test:81");
+            // No socketpair left: what the hook throws reaches the request.
+            c.close_idle();
+            std::exception_ptr e = co_await corio_test::error_of(c.get("http://example.test:81/"));
+            EXPECT_TRUE(corio_test::holds<std::system_error>(e)) << describe(e);
+            EXPECT_NE(describe(e).find("no socketpair left"), std::string::npos) << describe(e);
+        }
+        // Both server ends see their client close and end quietly.
+        for (auto& handle : served) {
+            co_await corio::wait_for(std::move(handle), 10s);
+        }
+    }());
+}
+
 TEST_F(http_client, an_ipv6_url_reaches_a_server_on_ipv6_loopback) {
     if (!corio_net_test::ipv6_loopback_available()) {
         GTEST_SKIP() << "no IPv6 loopback";

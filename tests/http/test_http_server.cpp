@@ -207,6 +207,32 @@ TEST_F(http_server, pipelined_requests_are_answered_in_order) {
     }());
 }
 
+TEST_F(http_server, serve_connection_serves_a_stream_corio_did_not_open) {
+    corio::run([]() -> corio::task<> {
+        // A socketpair adopted with stream::from_socket: no listener, no connect.
+        int sv[2];
+        corio_net_test::check_sys(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                                  "socketpair");
+        corio::stream s = corio::stream::from_socket(sv[0]);
+        const http::handler h = describe_request;
+        const http::server_options options;
+        auto served =
+            corio::spawn(http::serve_connection(corio::stream::from_socket(sv[1]), h, options));
+        s.write(get("/a") + "POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nxy" +
+                get("/c"));
+        EXPECT_EQ((co_await expect_response(s)).body, "GET /a 0:");
+        EXPECT_EQ((co_await expect_response(s)).body, "POST /b 2:xy");
+        EXPECT_EQ((co_await expect_response(s)).body, "GET /c 0:");
+        s.write("GET /d HTTP/1.0\r\n\r\n");
+        raw_response last = co_await expect_response(s);
+        EXPECT_EQ(last.body, "GET /d 0:");
+        EXPECT_EQ(lower(last.field("Connection")), "close");
+        EXPECT_EQ(co_await s.read(64), ""); // the server closed its end
+        co_await corio::wait_for(std::move(served), 10s);
+        s.close();
+    }());
+}
+
 TEST_F(http_server, requests_split_in_small_pieces_are_put_together) {
     corio::run([]() -> corio::task<> {
         test_server srv = co_await start_test_server(describe_request);

@@ -13,6 +13,7 @@
 #include "corio/http/message.hpp"
 #include "corio/http/parser.hpp"
 #include "corio/http/url.hpp"
+#include "corio/net/stream.hpp"
 #include "corio/string_ref.hpp"
 #include "corio/task.hpp"
 
@@ -33,6 +34,30 @@ class redirect_error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
     ~redirect_error() override;
+};
+
+/// How a `client` opens its connections, when not with `open_connection`: a function and
+/// the context it is called with, so that any stream (a socketpair adopted with
+/// `stream::from_socket`, a Unix socket, a stream over a transport of the program's own)
+/// can carry the client's requests. The function is called with the URL a request goes to
+/// (`target.host`, `target.port`) whenever the pool for that host:port has no idle
+/// connection; the stream it returns is pooled, reused and closed like any other.
+/// `client_options::connect_timeout` bounds it (timeout_error after that); what it throws
+/// reaches the request. A function pointer and a pointer, so that `client_options` stays
+/// trivially destructible:
+///
+/// ```cpp
+/// corio::task<corio::stream> to_socket(const corio::http::url&, void* context) {
+///     co_return corio::stream::from_socket(*static_cast<int*>(context));
+/// }
+/// int fd = ...;
+/// corio::http::client c({.connect = {.function = to_socket, .context = &fd}});
+/// ```
+struct client_connect {
+    /// nullptr: `open_connection(target.host, target.port)`.
+    task<stream> (*function)(const url& target, void* context) = nullptr;
+    /// Passed to `function` as is.
+    void* context = nullptr;
 };
 
 /// Options for `client`. An aggregate: `http::client c({.timeout = 5s, .user_agent = "me/1"});`
@@ -60,6 +85,8 @@ struct client_options {
     /// named `std::string`, a `std::string_view`; not a temporary `std::string`, a compile
     /// error), which the client's constructor copies.
     corio::string_ref user_agent = "corio";
+    /// How connections are opened (default: `open_connection`): see `client_connect`.
+    client_connect connect{};
 };
 static_assert(std::is_trivially_destructible_v<client_options>,
               "http::client_options is written inside co_await, where g++ 12 destroys it twice");

@@ -2,7 +2,8 @@
 /// \file
 /// The HTTP/1.1 message parsers (RFC 9112), free of I/O: bytes in, messages out. The
 /// server and client in `<corio/http/server.hpp>` and `<corio/http/client.hpp>` drive
-/// them; they are public for tests, fuzzing, and programs with their own transport.
+/// them through one connection state machine (keep-alive, pipelining, 100-continue; see
+/// docs/http.md); they are public for tests, fuzzing, and programs with their own transport.
 ///
 /// ```cpp
 /// corio::http::request_parser p;

@@ -131,10 +131,12 @@ task<corio::server> serve(handler h, std::string host, std::uint16_t port, serve
 /// With the default options.
 task<corio::server> serve(handler h, std::string host, std::uint16_t port);
 
-/// Serve HTTP/1.1 on one connection until it closes (what `serve` runs per connection),
-/// counted in `usage` against `options.max_connections` and `max_buffered_body_bytes`.
-/// `h`, `options` (and the text its `server_name` refers to) and `usage` must outlive the
-/// returned task; options written inside the `co_await` do
+/// Serve HTTP/1.1 on one connection until it closes (what `serve` runs per connection):
+/// any stream, one a corio server accepted or one the program made (a socketpair end
+/// adopted with `stream::from_socket`, a pipe pair, a stream over its own transport). Counted in
+/// `usage` against `options.max_connections` and `max_buffered_body_bytes`. `h`, `options` (and the
+/// text its `server_name` refers to) and `usage` must outlive the returned task; options written
+/// inside the `co_await` do
 /// (`co_await http::serve_connection(std::move(s), h, {.date = false})`). A peer that
 /// vanishes (a reset, a broken pipe) ends it quietly. \throws std::invalid_argument as
 /// `serve`.
