@@ -313,6 +313,21 @@ public:
         return n;
     }
 
+    /// One read into the buffer of at most `room` (> 0) bytes; same results as read_some. A
+    /// completion-based receive is not bounded by `room`: it delivers as data arrives.
+    ssize_t fill_at_most(std::size_t room) {
+        if (completion_reads) {
+            return fill_from_completions();
+        }
+        reserve(std::min(room,
+                         std::max(std::size_t{4096}, std::min<std::size_t>(rcap / 2, 64 * 1024))));
+        const ssize_t n = read_some(rbuf.get() + rend, std::min(room, rcap - rend));
+        if (n > 0) {
+            rend += static_cast<std::size_t>(n);
+        }
+        return n;
+    }
+
     /// Wait for data after fill/read_some returned -1.
     class read_wait {
     public:
@@ -880,6 +895,21 @@ task<std::string> read_all_impl(state_ref s) {
     }
 }
 
+task<std::size_t> fill_impl(state_ref s, std::size_t max_buffered) {
+    const read_guard guard(*s, "fill");
+    const std::size_t before = s->buffered();
+    while (s->buffered() == before) {
+        const ssize_t n = s->fill_at_most(max_buffered - before);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            co_await s->readable();
+        }
+    }
+    co_return s->buffered() - before;
+}
+
 task<> drain_impl(state_ref s) {
     if (s->write_errno == 0 && !s->aborted && s->pending() > s->high_water) {
         while (s->write_errno == 0 && !s->closed && s->pending() > s->low_water) {
@@ -993,6 +1023,30 @@ task<std::string> stream::read_until(std::string_view separator) {
 }
 task<std::string> stream::read_all() {
     return detail::read_all_impl(detail::state_ref(state("read_all")));
+}
+std::string_view stream::buffered() const {
+    const auto& s = state("buffered");
+    return {s.rdata(), s.buffered()};
+}
+void stream::consume(std::size_t n) {
+    auto& s = state("consume");
+    if (n > s.buffered()) {
+        throw std::invalid_argument("consume: " + std::to_string(n) + " bytes asked, " +
+                                    std::to_string(s.buffered()) + " buffered");
+    }
+    if (s.reading) {
+        throw invalid_state_error("consume: another task is reading from " + s.name);
+    }
+    s.consume(n);
+}
+task<std::size_t> stream::fill(std::size_t max_buffered) {
+    auto& s = state("fill");
+    if (s.buffered() >= max_buffered) {
+        throw std::invalid_argument("fill: " + std::to_string(s.buffered()) +
+                                    " bytes buffered, not below max_buffered (" +
+                                    std::to_string(max_buffered) + ")");
+    }
+    return detail::fill_impl(detail::state_ref(s), max_buffered);
 }
 bool stream::at_eof() const {
     return state("at_eof").eof_arrived();

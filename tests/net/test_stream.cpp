@@ -17,8 +17,10 @@
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -563,6 +565,144 @@ corio::task<> concurrent_reads(stream_kind, stream_pair& p) {
 
 TEST_P(stream_conformance, a_second_concurrent_read_is_an_invalid_state_error) {
     run_pair(GetParam(), concurrent_reads);
+}
+
+// --- the buffer seam: buffered, consume, fill ------------------------------------------------
+
+/// One CRLF-terminated line parsed in the stream's buffer (without its CRLF), as a protocol
+/// parser does; empty at end of stream before a full line.
+corio::task<std::optional<std::string>> line_in_place(corio::stream& s, std::size_t max) {
+    while (true) {
+        const std::string_view b = s.buffered();
+        if (const auto at = b.find("\r\n"); at != std::string_view::npos) {
+            std::string line(b.substr(0, at));
+            s.consume(at + 2);
+            co_return line;
+        }
+        if (co_await s.fill(max) == 0) {
+            co_return std::nullopt;
+        }
+    }
+}
+
+corio::task<> parse_in_place(stream_kind, stream_pair& p) {
+    EXPECT_TRUE(p.client.buffered().empty());
+    std::vector<std::string> pieces = {"GET / HT", "TP/1.1\r\nHo", "st: x\r", "\n\r\nbody"};
+    auto writer = corio::spawn(write_pieces(p.server, std::move(pieces), true));
+    EXPECT_EQ(co_await line_in_place(p.client, 64), "GET / HTTP/1.1");
+    EXPECT_EQ(co_await line_in_place(p.client, 64), "Host: x");
+    EXPECT_EQ(co_await line_in_place(p.client, 64), "");
+    EXPECT_EQ(co_await line_in_place(p.client, 64), std::nullopt); // "body", then the end
+    EXPECT_EQ(p.client.buffered(), "body");
+    EXPECT_FALSE(p.client.at_eof());
+    EXPECT_EQ(co_await p.client.fill(64), 0U); // still the end
+    p.client.consume(4);
+    EXPECT_TRUE(p.client.buffered().empty());
+    EXPECT_TRUE(p.client.at_eof());
+    EXPECT_EQ(co_await p.client.read(10), "");
+    co_await writer;
+}
+
+TEST_P(stream_conformance, a_parser_reads_in_the_buffer_with_buffered_consume_and_fill) {
+    run_pair(GetParam(), parse_in_place);
+}
+
+corio::task<> seam_errors(stream_kind, stream_pair& p) {
+    co_await send(p.server, "abcdef");
+    while (p.client.buffered().size() < 6) {
+        EXPECT_GT(co_await p.client.fill(100), 0U);
+    }
+    EXPECT_EQ(p.client.buffered(), "abcdef");
+    EXPECT_THROW(p.client.consume(7), std::invalid_argument);
+    EXPECT_EQ(p.client.buffered(), "abcdef");
+    std::exception_ptr e = co_await error_of_call([&] { return p.client.fill(6); });
+    EXPECT_TRUE(holds<std::invalid_argument>(e)) << describe(e);
+    e = co_await error_of_call([&] { return p.client.fill(0); });
+    EXPECT_TRUE(holds<std::invalid_argument>(e)) << describe(e);
+    p.client.consume(2);
+    EXPECT_EQ(p.client.buffered(), "cdef");
+    // Reads and the seam share the buffer.
+    EXPECT_EQ(co_await p.client.read(2), "cd");
+    EXPECT_EQ(p.client.buffered(), "ef");
+    p.client.consume(0);
+    EXPECT_EQ(co_await p.client.read_exactly(2), "ef");
+    EXPECT_TRUE(p.client.buffered().empty());
+
+    // fill is a read: one reader at a time, and nobody consumes under a pending read.
+    auto pending = corio::spawn(p.client.fill(100));
+    co_await yield_times(3);
+    e = co_await error_of_call([&] { return p.client.read(1); });
+    EXPECT_TRUE(holds<corio::invalid_state_error>(e)) << describe(e);
+    e = co_await error_of_call([&] { return p.client.fill(100); });
+    EXPECT_TRUE(holds<corio::invalid_state_error>(e)) << describe(e);
+    EXPECT_THROW(p.client.consume(0), corio::invalid_state_error);
+    co_await send(p.server, "g");
+    EXPECT_EQ(co_await pending, 1U);
+    EXPECT_EQ(p.client.buffered(), "g");
+}
+
+TEST_P(stream_conformance, consume_and_fill_reject_what_they_cannot_do) {
+    run_pair(GetParam(), seam_errors);
+}
+
+corio::task<> fill_bounded(stream_kind, stream_pair& p) {
+    const std::string data = pattern(1000, 5);
+    co_await send(p.server, data);
+    p.server.write_eof();
+    // A transport that receives in the background (io_uring) may have buffered more than
+    // asked already; one that reads on demand never goes past max_buffered.
+    const bool on_demand = !corio::get_running_loop().supports_recv();
+    std::size_t total = 0;
+    while (true) {
+        const std::size_t before = p.client.buffered().size();
+        const std::size_t n = co_await p.client.fill(before + 10);
+        EXPECT_EQ(p.client.buffered().size(), before + n);
+        if (on_demand) {
+            EXPECT_LE(n, 10U);
+        }
+        if (n == 0) {
+            break;
+        }
+        total += n;
+        if (p.client.buffered().size() >= 300) {
+            const std::size_t consumed = total - p.client.buffered().size();
+            const std::string got = co_await p.client.read(300);
+            EXPECT_EQ(got, data.substr(consumed, 300));
+        }
+    }
+    EXPECT_EQ(total, data.size());
+    EXPECT_EQ(std::string(p.client.buffered()),
+              data.substr(data.size() - p.client.buffered().size()));
+}
+
+TEST_P(stream_conformance, fill_never_buffers_past_max_buffered) {
+    run_pair(GetParam(), fill_bounded);
+}
+
+corio::task<> cancel_fill(stream_kind, stream_pair& p) {
+    co_await send(p.server, "ab");
+    while (p.client.buffered().size() < 2) {
+        (void)co_await p.client.fill(100);
+    }
+    auto pending = corio::spawn(p.client.fill(100));
+    co_await yield_times(3);
+    pending.cancel();
+    std::exception_ptr e = co_await error_of(pending);
+    EXPECT_TRUE(holds<corio::cancelled_error>(e)) << describe(e);
+    EXPECT_EQ(p.client.buffered(), "ab");
+    co_await send(p.server, "cd");
+    EXPECT_EQ(co_await p.client.read_exactly(4), "abcd");
+
+    // close() ends a pending fill with end of stream.
+    auto ended = corio::spawn(p.client.fill(100));
+    co_await yield_times(3);
+    p.client.close();
+    EXPECT_EQ(co_await ended, 0U);
+    co_await p.client.wait_closed();
+}
+
+TEST_P(stream_conformance, a_cancelled_fill_loses_nothing) {
+    run_pair(GetParam(), cancel_fill);
 }
 
 // --- writing -----------------------------------------------------------------------------

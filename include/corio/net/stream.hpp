@@ -101,6 +101,47 @@ public:
     /// The byte count `read_until` may buffer.
     [[nodiscard]] std::size_t limit() const;
 
+    // --- The buffer, for parsers ---------------------------------------------------------
+    //
+    // A protocol parser can work in the stream's own read buffer instead of copying the
+    // bytes out: look at `buffered()`, `consume()` what it has parsed, and `fill()` when it
+    // needs more.
+    //
+    // ```cpp
+    // // One CRLF-terminated line, parsed in place, at most 8 KiB.
+    // while (true) {
+    //     std::string_view b = s.buffered();
+    //     if (auto at = b.find("\r\n"); at != std::string_view::npos) {
+    //         handle(b.substr(0, at)); // b is valid until the next non-const call
+    //         s.consume(at + 2);
+    //         break;
+    //     }
+    //     if (b.size() >= 8192) {
+    //         throw line_too_long();
+    //     }
+    //     if (co_await s.fill(8192) == 0) {
+    //         break; // end of stream
+    //     }
+    // }
+    // ```
+
+    /// The bytes received and not yet consumed by a read or `consume()`. Valid until the
+    /// next non-const call on the stream.
+    [[nodiscard]] std::string_view buffered() const;
+    /// Drop the first `n` buffered bytes (as if read). 	hrows std::invalid_argument if
+    /// `n > buffered().size()`; invalid_state_error while another task is reading.
+    void consume(std::size_t n);
+    /// Wait until at least one more byte is buffered, or end of stream. Reads at most
+    /// `max_buffered - buffered().size()` bytes, so the buffer never holds more than
+    /// `max_buffered` because of it (a transport that receives in the background, as
+    /// sockets do on io_uring, may have delivered more already: those bytes are kept, and
+    /// counted, up to twice `limit()`). Returns the count added: 0 at end of stream (or
+    /// once closed). Cancellable: a cancelled fill loses nothing, whatever arrived stays
+    /// buffered. 	hrows std::invalid_argument if `buffered().size() >= max_buffered`
+    /// (when called); invalid_state_error if another task is reading; std::system_error
+    /// on a read error, as `read`.
+    task<std::size_t> fill(std::size_t max_buffered);
+
     // --- Writing -------------------------------------------------------------------------
 
     /// Send `data` (buffering what the fd does not take now). Never blocks, never raises
