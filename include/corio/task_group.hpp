@@ -15,12 +15,12 @@
 /// `exception_group`. As in asyncio, where the group learns of a failure through a done
 /// callback, the cancelling happens in the loop iteration after the failure: children that
 /// were already ready to run in the iteration the first one failed take their step first,
-/// so two children failing in the same iteration are both reported. If the task running the group
-/// is cancelled from outside, the children are cancelled, awaited, and `cancelled_error` propagates
-/// (the group does not swallow a cancellation it did not cause). If both happen, the failures win
-/// (they are thrown as `exception_group`) and the outside cancellation is asked for again, so it
-/// comes out at the task's next suspension instead of being lost (asyncio does the same,
-/// python/cpython#116720).
+/// so two children failing in the same iteration are both reported. If the task running the
+/// group is cancelled from outside, the children are cancelled, awaited, and `cancelled_error`
+/// propagates (the group does not swallow a cancellation it did not cause). If both happen,
+/// the failures win (they are thrown as `exception_group`) and the outside cancellation is
+/// asked for again, so it comes out at the task's next suspension instead of being lost
+/// (asyncio does the same, python/cpython#116720).
 
 #include "corio/cancel_scope.hpp"
 #include "corio/detail/task_state.hpp"

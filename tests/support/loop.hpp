@@ -1,11 +1,17 @@
 #pragma once
-// Helpers shared by the loop-layer tests.
+// Helpers shared by the tests that run an event loop (loop, net and http tests): the
+// virtual clock, running a test body, loop time, and looking into exceptions.
 
 #include <corio/corio.hpp>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <exception>
+#include <stdexcept>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace corio_test {
 
@@ -14,6 +20,12 @@ inline corio::run_options virtual_time() {
     corio::run_options options;
     options.virtual_clock = true;
     return options;
+}
+
+/// Runs `body()` on a fresh loop on the virtual clock.
+template <class F>
+void run_test(F body) {
+    corio::run(body(), virtual_time());
 }
 
 /// The running loop's time.
@@ -41,6 +53,33 @@ bool holds(const std::exception_ptr& e) {
     }
 }
 
+/// The what() of `e` (a std::exception), or "" if it is not one.
+inline std::string what_of(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return {};
+    }
+}
+
+/// The what() of the invalid_state_error `f()` throws, or "(no invalid_state_error)".
+template <class F>
+std::string invalid_state_message(F&& f) {
+    try {
+        f();
+    } catch (const corio::invalid_state_error& e) {
+        return e.what();
+    }
+    return "(no invalid_state_error)";
+}
+
+/// True if `haystack` contains `needle` (for messages).
+inline bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
 /// What awaiting `a` threw (nullptr if it returned).
 template <class A>
 corio::task<std::exception_ptr> error_of(A a) {
@@ -51,6 +90,50 @@ corio::task<std::exception_ptr> error_of(A a) {
         error = std::current_exception();
     }
     co_return error;
+}
+
+/// Lets the loop run `n` iterations (each a zero sleep).
+inline corio::task<> yield_times(int n) {
+    for (int i = 0; i < n; ++i) {
+        co_await corio::sleep(std::chrono::seconds(0));
+    }
+}
+
+/// Lets the loop run until `flag` is set (at most 100 iterations; a test failure if it is
+/// not set by then).
+inline corio::task<> until(const bool& flag) {
+    for (int i = 0; i < 100 && !flag; ++i) {
+        co_await corio::sleep(std::chrono::seconds(0));
+    }
+    EXPECT_TRUE(flag);
+}
+
+// --- task bodies for the combinator tests (gather, wait, as_completed) ---------------------
+
+/// What throw_after throws.
+struct test_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// Sleeps `delay`, appends `v` to `*finished` (if given), returns `v`.
+inline corio::task<int> value_after(std::chrono::milliseconds delay, int v,
+                                    std::vector<int>* finished = nullptr) {
+    co_await corio::sleep(delay);
+    if (finished != nullptr) {
+        finished->push_back(v);
+    }
+    co_return v;
+}
+
+/// Sleeps `delay`.
+inline corio::task<> nothing_after(std::chrono::milliseconds delay) {
+    co_await corio::sleep(delay);
+}
+
+/// Sleeps `delay`, then throws test_error(what).
+inline corio::task<int> throw_after(std::chrono::milliseconds delay, std::string what) {
+    co_await corio::sleep(delay);
+    throw test_error(what);
 }
 
 /// Runs `main` on a loop and closes it without run()'s cancel-and-wait, so the frames of
