@@ -15,15 +15,16 @@
 /// `exception_group`. As in asyncio, where the group learns of a failure through a done
 /// callback, the cancelling happens in the loop iteration after the failure: children that
 /// were already ready to run in the iteration the first one failed take their step first,
-/// so two children failing in the same iteration are both reported. If the task running the group
-/// is cancelled from outside, the children are cancelled, awaited, and `cancelled_error` propagates
-/// (the group does not swallow a cancellation it did not cause). If both happen, the failures win
-/// (they are thrown as `exception_group`) and the outside cancellation is asked for again, so it
-/// comes out at the task's next suspension instead of being lost (asyncio does the same,
-/// python/cpython#116720).
+/// so two children failing in the same iteration are both reported. If the task running the
+/// group is cancelled from outside, the children are cancelled, awaited, and `cancelled_error`
+/// propagates (the group does not swallow a cancellation it did not cause). If both happen,
+/// the failures win (they are thrown as `exception_group`) and the outside cancellation is
+/// asked for again, so it comes out at the task's next suspension instead of being lost
+/// (asyncio does the same, python/cpython#116720).
 
 #include "corio/cancel_scope.hpp"
 #include "corio/detail/task_state.hpp"
+#include "corio/detail/watched_child.hpp"
 #include "corio/errors.hpp"
 #include "corio/event_loop.hpp"
 #include "corio/join_handle.hpp"
@@ -55,20 +56,9 @@ public:
     ~task_group_state() {
         // Only when the group's task was destroyed while children still ran (loop close).
         for (auto& c : m_children) {
-            c->unlink();
-            c->state->release();
+            c->stop_watching();
         }
     }
-
-    /// A running child: its completion listener, owned by the group until it completes.
-    struct child : completion_listener {
-        task_group_state* group = nullptr;
-        task_state_base* state = nullptr;
-        std::size_t index = 0;
-        /// The group has cancelled it (it does so once: a second failure, or the group's
-        /// task being cancelled too, must not interrupt the child's cleanup).
-        bool cancel_sent = false;
-    };
 
     void check_open() const {
         if (m_closed) {
@@ -92,13 +82,9 @@ public:
 
     /// Take `s` (just spawned) as a child. `c` and room for it were allocated beforehand, so
     /// that nothing can fail between the spawn and here.
-    void adopt(std::unique_ptr<child> c, task_state_base& s) noexcept {
-        c->group = this;
-        c->state = &s;
-        c->index = m_children.size();
-        c->on_complete = &on_child_done;
-        s.add_ref();
-        s.add_listener(*c);
+    void adopt(std::unique_ptr<watched_child> c, task_state_base& s) noexcept {
+        c->watch(s, m_children.size(), this, &on_child_done);
+        c->listen();
         s.join_group(m_id, m_owner);
         m_children.push_back(std::move(c));
         if (m_cancelling) {
@@ -140,13 +126,10 @@ public:
         }
     }
 
-    static void cancel_child(child& c) noexcept {
-        if (!c.cancel_sent && !c.state->done()) {
-            c.cancel_sent = true;
-            try {
-                c.state->cancel();
-            } catch (...) {
-            }
+    static void cancel_child(watched_child& c) noexcept {
+        try {
+            c.cancel_once();
+        } catch (...) {
         }
     }
 
@@ -195,7 +178,7 @@ public:
     cancel_scope m_scope;
     /// The children still running. A finished child is dropped at once (a long-lived group
     /// does not accumulate them).
-    std::vector<std::unique_ptr<child>> m_children;
+    std::vector<std::unique_ptr<watched_child>> m_children;
     std::vector<std::exception_ptr> m_errors;
     waiter* m_joiner = nullptr;
     bool m_cancelling = false;
@@ -230,8 +213,8 @@ private:
     }
 
     static void on_child_done(completion_listener& l) noexcept {
-        auto& c = static_cast<child&>(l);
-        task_group_state& g = *c.group;
+        auto& c = static_cast<watched_child&>(l);
+        task_group_state& g = c.owner<task_group_state>();
         task_state_base* s = c.state;
         if (!s->cancelled()) {
             if (std::exception_ptr e = s->exception()) {
@@ -274,7 +257,7 @@ public:
     template <class T>
     join_handle<T> spawn(task<T> t, std::string name = {}) {
         m_state->check_open();
-        auto c = std::make_unique<detail::task_group_state::child>();
+        auto c = std::make_unique<detail::watched_child>();
         m_state->reserve_one();
         join_handle<T> h = corio::spawn(std::move(t), std::move(name));
         m_state->adopt(std::move(c), *h.state_ptr());

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/counted.hpp"
+
 #include <concepts>
 #include <cstddef>
 #include <exception>
@@ -45,45 +47,11 @@ static_assert(std::movable<generator<int>> && !std::copyable<generator<int>>);
 /// Depth of the delegation chains that must not cost stack per level.
 constexpr int deep = 100'000;
 
-/// A value type that counts its constructions, copies, moves and destructions (cppcoro's
-/// `counted`), so a test can prove that every value is destroyed exactly once.
-struct counted {
-    static constexpr int moved_from = -1;
-    static inline int constructions = 0;
-    static inline int copies = 0;
-    static inline int moves = 0;
-    static inline int destructions = 0;
-    static inline int double_destructions = 0;
+using corio_test::counted;
 
-    static void reset_counts() {
-        constructions = copies = moves = destructions = double_destructions = 0;
-    }
-    static int live() { return constructions + copies + moves - destructions; }
-
-    explicit counted(int v = 0) : value(v) { ++constructions; }
-    counted(const counted& other) : value(other.value) { ++copies; }
-    counted(counted&& other) noexcept : value(std::exchange(other.value, moved_from)) { ++moves; }
-    counted& operator=(const counted&) = default;
-    counted& operator=(counted&& other) noexcept {
-        value = std::exchange(other.value, moved_from);
-        return *this;
-    }
-    ~counted() {
-        if (alive != alive_mark) {
-            ++double_destructions;
-        }
-        alive = 0;
-        ++destructions;
-    }
-
-    static constexpr unsigned alive_mark = 0xC0FFEEu;
-    int value;
-    unsigned alive = alive_mark;
-};
-
-/// Checks that every counted value made since `reset_counts()` has been destroyed once.
+/// Checks that every counted value made since `counted::reset()` has been destroyed once.
 void expect_all_counted_destroyed() {
-    EXPECT_EQ(counted::live(), 0);
+    EXPECT_EQ(counted::alive(), 0);
     EXPECT_EQ(counted::double_destructions, 0);
 }
 
@@ -241,7 +209,7 @@ TEST(generator, done_becomes_true_only_when_the_body_finishes) {
 }
 
 TEST(generator, co_yield_of_an_lvalue_copies_it) {
-    counted::reset_counts();
+    counted::reset();
     std::vector<int> seen_after;
     auto g = [](std::vector<int>* seen) -> generator<counted> {
         counted local(7);
@@ -251,13 +219,13 @@ TEST(generator, co_yield_of_an_lvalue_copies_it) {
     auto v = g.next();
     ASSERT_TRUE(v);
     EXPECT_EQ(v->value, 7);
-    EXPECT_EQ(counted::copies, 1);
+    EXPECT_EQ(counted::copy_constructions, 1);
     EXPECT_EQ(g.next(), std::nullopt);
     EXPECT_EQ(seen_after, std::vector<int>{7}); // the body's variable was not moved from
 }
 
 TEST(generator, co_yield_of_an_rvalue_moves_it) {
-    counted::reset_counts();
+    counted::reset();
     std::vector<int> seen_after;
     auto g = [](std::vector<int>* seen) -> generator<counted> {
         counted local(7);
@@ -268,7 +236,7 @@ TEST(generator, co_yield_of_an_rvalue_moves_it) {
     EXPECT_EQ(g.next()->value, 7);
     EXPECT_EQ(g.next()->value, 8);
     EXPECT_EQ(g.next(), std::nullopt);
-    EXPECT_EQ(counted::copies, 0);
+    EXPECT_EQ(counted::copy_constructions, 0);
     EXPECT_EQ(seen_after, std::vector<int>{counted::moved_from});
 }
 
@@ -873,7 +841,7 @@ TEST(generator, every_operation_on_a_moved_from_generator_throws_invalid_state) 
 }
 
 TEST(generator, move_assignment_destroys_the_previous_frame) {
-    counted::reset_counts();
+    counted::reset();
     auto make = []() -> generator<counted> {
         counted local(1);
         co_yield counted(2);
@@ -881,7 +849,7 @@ TEST(generator, move_assignment_destroys_the_previous_frame) {
     auto g = make();
     EXPECT_EQ(g.next()->value, 2);
     g = make();
-    EXPECT_EQ(counted::live(), 0);
+    EXPECT_EQ(counted::alive(), 0);
     EXPECT_EQ(g.next()->value, 2);
     g = generator<counted>();
     expect_all_counted_destroyed();
@@ -1717,7 +1685,7 @@ generator<counted, void, counted> yields_counted(int start) {
 }
 
 TEST(generator, every_value_is_destroyed_once_after_a_normal_end) {
-    counted::reset_counts();
+    counted::reset();
     {
         auto g = yields_counted(1);
         std::vector<int> values;
@@ -1725,26 +1693,26 @@ TEST(generator, every_value_is_destroyed_once_after_a_normal_end) {
             values.push_back(v->value);
         }
         EXPECT_EQ(values, (std::vector<int>{2, 1, 1}));
-        EXPECT_EQ(counted::live(), 1); // only the result, kept in the frame
+        EXPECT_EQ(counted::alive(), 1); // only the result, kept in the frame
         EXPECT_EQ(g.result().value, 101);
     }
     expect_all_counted_destroyed();
-    EXPECT_EQ(counted::copies, 1);
+    EXPECT_EQ(counted::copy_constructions, 1);
 }
 
 TEST(generator, every_value_is_destroyed_once_after_close) {
-    counted::reset_counts();
+    counted::reset();
     {
         auto g = yields_counted(1);
         EXPECT_EQ(g.next()->value, 2);
         g.close();
-        EXPECT_EQ(counted::live(), 0);
+        EXPECT_EQ(counted::alive(), 0);
     }
     expect_all_counted_destroyed();
 }
 
 TEST(generator, every_value_is_destroyed_once_after_an_exception) {
-    counted::reset_counts();
+    counted::reset();
     {
         auto g = []() -> generator<counted, void, counted> {
             counted local(1);
@@ -1753,37 +1721,37 @@ TEST(generator, every_value_is_destroyed_once_after_an_exception) {
         }();
         EXPECT_EQ(g.next()->value, 2);
         EXPECT_THROW(g.next(), std::runtime_error);
-        EXPECT_EQ(counted::live(), 0);
+        EXPECT_EQ(counted::alive(), 0);
     }
     expect_all_counted_destroyed();
 }
 
 TEST(generator, every_value_is_destroyed_once_after_throw_into) {
-    counted::reset_counts();
+    counted::reset();
     {
         auto g = yields_counted(1);
         EXPECT_EQ(g.next()->value, 2);
         EXPECT_THROW(g.throw_into(std::make_exception_ptr(std::runtime_error("in"))),
                      std::runtime_error);
-        EXPECT_EQ(counted::live(), 0);
+        EXPECT_EQ(counted::alive(), 0);
     }
     expect_all_counted_destroyed();
 }
 
 TEST(generator, every_value_is_destroyed_once_when_destroyed_before_starting) {
-    counted::reset_counts();
+    counted::reset();
     {
         auto g = [](counted by_value) -> generator<counted> {
             co_yield std::move(by_value);
         }(counted(1));
-        EXPECT_EQ(counted::live(), 1); // the frame's copy of the parameter
+        EXPECT_EQ(counted::alive(), 1); // the frame's copy of the parameter
     }
     expect_all_counted_destroyed();
 }
 
 TEST(generator, every_value_is_destroyed_once_when_destroyed_at_each_suspension) {
     for (int stop = 1; stop <= 3; ++stop) {
-        counted::reset_counts();
+        counted::reset();
         {
             auto g = yields_counted(1);
             for (int i = 0; i < stop; ++i) {
@@ -1795,7 +1763,7 @@ TEST(generator, every_value_is_destroyed_once_when_destroyed_at_each_suspension)
 }
 
 TEST(generator, every_value_is_destroyed_once_after_range_for_break) {
-    counted::reset_counts();
+    counted::reset();
     for (counted& c : yields_counted(1)) {
         if (c.value == 1) {
             break;
@@ -1805,7 +1773,7 @@ TEST(generator, every_value_is_destroyed_once_after_range_for_break) {
 }
 
 TEST(generator, the_moved_out_result_is_the_only_live_value) {
-    counted::reset_counts();
+    counted::reset();
     {
         counted r(0);
         {
@@ -1814,8 +1782,8 @@ TEST(generator, the_moved_out_result_is_the_only_live_value) {
             r = std::move(g).result();
         }
         EXPECT_EQ(r.value, 101);
-        EXPECT_EQ(counted::live(), 1);
-        EXPECT_EQ(counted::copies, 1); // the co_yield of an lvalue, nothing else
+        EXPECT_EQ(counted::alive(), 1);
+        EXPECT_EQ(counted::copy_constructions, 1); // the co_yield of an lvalue, nothing else
     }
     expect_all_counted_destroyed();
 }
@@ -1834,7 +1802,7 @@ generator<counted, void, counted> nested_counted(int levels) {
 }
 
 TEST(generator, every_value_is_destroyed_once_through_delegation) {
-    counted::reset_counts();
+    counted::reset();
     {
         auto g = nested_counted(3);
         std::vector<int> values;
@@ -1843,7 +1811,7 @@ TEST(generator, every_value_is_destroyed_once_through_delegation) {
         }
         EXPECT_EQ(values, (std::vector<int>{30, 20, 10, 0, 1, 0, 11, 1, 21, 2, 31}));
         EXPECT_EQ(g.result().value, 3);
-        EXPECT_EQ(counted::copies, 0);
+        EXPECT_EQ(counted::copy_constructions, 0);
     }
     expect_all_counted_destroyed();
 }
@@ -1851,7 +1819,7 @@ TEST(generator, every_value_is_destroyed_once_through_delegation) {
 TEST(generator, every_value_is_destroyed_once_when_destroyed_while_delegating) {
     // Destroy the root at every suspension point, up to four levels deep.
     for (int stop = 1; stop <= 11; ++stop) {
-        counted::reset_counts();
+        counted::reset();
         {
             auto g = nested_counted(3);
             for (int i = 0; i < stop; ++i) {
@@ -1864,21 +1832,21 @@ TEST(generator, every_value_is_destroyed_once_when_destroyed_while_delegating) {
 
 TEST(generator, every_value_is_destroyed_once_when_closed_while_delegating) {
     for (int stop = 1; stop <= 11; ++stop) {
-        counted::reset_counts();
+        counted::reset();
         {
             auto g = nested_counted(3);
             for (int i = 0; i < stop; ++i) {
                 ASSERT_TRUE(g.next());
             }
             g.close();
-            EXPECT_EQ(counted::live(), 0);
+            EXPECT_EQ(counted::alive(), 0);
         }
         expect_all_counted_destroyed();
     }
 }
 
 TEST(generator, every_value_is_destroyed_once_when_an_exception_crosses_delegation) {
-    counted::reset_counts();
+    counted::reset();
     {
         auto g = nested_counted(3);
         for (int i = 0; i < 4; ++i) {
@@ -1886,13 +1854,13 @@ TEST(generator, every_value_is_destroyed_once_when_an_exception_crosses_delegati
         }
         EXPECT_THROW(g.throw_into(std::make_exception_ptr(std::runtime_error("in"))),
                      std::runtime_error);
-        EXPECT_EQ(counted::live(), 0);
+        EXPECT_EQ(counted::alive(), 0);
     }
     expect_all_counted_destroyed();
 }
 
 TEST(generator, every_value_is_destroyed_once_when_an_lvalue_sub_outlives_the_outer) {
-    counted::reset_counts();
+    counted::reset();
     {
         auto sub = nested_counted(2);
         {
@@ -1909,7 +1877,7 @@ TEST(generator, every_value_is_destroyed_once_when_an_lvalue_sub_outlives_the_ou
 }
 
 TEST(generator, every_value_is_destroyed_once_through_range_delegation) {
-    counted::reset_counts();
+    counted::reset();
     {
         std::vector<counted> source;
         source.reserve(3);

@@ -3,8 +3,8 @@
 #include "corio/errors.hpp"
 #include "corio/task.hpp"
 
-#include "awaitables.hpp"
-#include "counted.hpp"
+#include "support/awaitables.hpp"
+#include "support/counted.hpp"
 
 #include <gtest/gtest.h>
 

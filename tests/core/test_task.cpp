@@ -5,8 +5,8 @@
 #include "corio/event_loop.hpp"
 #include "corio/sync_wait.hpp"
 
-#include "awaitables.hpp"
-#include "counted.hpp"
+#include "support/awaitables.hpp"
+#include "support/counted.hpp"
 
 #include <gtest/gtest.h>
 

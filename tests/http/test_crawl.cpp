@@ -3,7 +3,7 @@
 // and redirects, and nothing off-host; the page limit, the per-request timeout, the redirect
 // limit and the error kinds; and a crawl cancelled half-way stops cleanly.
 
-#include "../net/net_support.hpp"
+#include "support/net.hpp"
 
 #include <gtest/gtest.h>
 

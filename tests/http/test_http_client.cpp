@@ -2,7 +2,7 @@
 // must misbehave on purpose): the pool (reuse, the per-host limit, idle connections closed
 // by the server), redirects, timeouts, cancellation, response framings, and bad URLs.
 
-#include "http_support.hpp"
+#include "support/http.hpp"
 
 #include <corio/corio.hpp>
 #include <corio/http/client.hpp>

@@ -3,7 +3,7 @@
 // Expect: 100-continue), wrk against the server for a second, and the client against
 // Python's http.server. A case whose program is missing is skipped.
 
-#include "http_support.hpp"
+#include "support/http.hpp"
 
 #include <corio/corio.hpp>
 #include <corio/http/client.hpp>
@@ -29,28 +29,9 @@ namespace http = corio::http;
 
 namespace {
 
-class http_interop : public fd_leak_check {};
+using corio_net_test::find_program;
 
-/// `name` at the first of `candidates`, or on the PATH; "" if none.
-std::string find_program(const std::string& name, std::vector<std::string> candidates) {
-    for (const std::string& c : candidates) {
-        if (::access(c.c_str(), X_OK) == 0) {
-            return c;
-        }
-    }
-    const char* path = std::getenv("PATH");
-    const std::string dirs = path != nullptr ? path : "";
-    std::size_t start = 0;
-    while (start <= dirs.size()) {
-        const std::size_t end = std::min(dirs.find(':', start), dirs.size());
-        const std::string candidate = dirs.substr(start, end - start) + "/" + name;
-        if (end > start && ::access(candidate.c_str(), X_OK) == 0) {
-            return candidate;
-        }
-        start = end + 1;
-    }
-    return {};
-}
+class http_interop : public fd_leak_check {};
 
 std::string curl() {
     return find_program("curl", {"/usr/bin/curl"});

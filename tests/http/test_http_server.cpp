@@ -3,7 +3,7 @@
 // the connection closed), the header, body and keep-alive timeouts, failing handlers,
 // Connection: close and HTTP/1.0, and closing the server.
 
-#include "http_support.hpp"
+#include "support/http.hpp"
 
 #include <corio/corio.hpp>
 #include <corio/http/server.hpp>

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 #include <chrono>
 #include <exception>
@@ -18,12 +18,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using corio_test::run_test;
 using corio_test::virtual_time;
-
-template <class F>
-void run_test(F body) {
-    corio::run(body(), virtual_time());
-}
 
 static_assert(corio::async_iterable<corio::async_generator<int>>);
 static_assert(corio::async_iterable<corio::queue<int>>);

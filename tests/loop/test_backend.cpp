@@ -2,7 +2,7 @@
 // io_uring to epoll when the kernel refuses io_uring (simulated with a seccomp filter that
 // makes io_uring_setup fail, as Docker's default profile and io_uring_disabled=2 do).
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 #include <corio/corio.hpp>
 

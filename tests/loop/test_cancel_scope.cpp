@@ -16,10 +16,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 namespace {
 
+using corio_test::error_of;
 using corio_test::holds;
 using corio_test::now;
 using corio_test::virtual_time;
@@ -28,17 +29,6 @@ using namespace std::chrono_literals;
 using corio::cancelled_error;
 using corio::task;
 using corio::timeout_error;
-
-template <class A>
-task<std::exception_ptr> error_of(A a) {
-    std::exception_ptr error;
-    try {
-        co_await std::move(a);
-    } catch (...) {
-        error = std::current_exception();
-    }
-    co_return error;
-}
 
 /// Sleeps `d`, then returns `v`. On cancellation, logs it, cleans up for `cleanup`, rethrows.
 task<int> value_after(corio::clock::duration d, int v, std::vector<std::string>* log = nullptr,

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <exception>
 #include <vector>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 // as nodes; the dump on a signal (CORIO_DUMP_SIGNAL). And the reports that carry an async
 // stack: an exception never retrieved, a task destroyed while pending, a slow step.
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 #include <corio/corio.hpp>
 
@@ -20,9 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using corio_test::contains;
 
 /// One element of a chain of awaits: "file:line function()" when co_await sites are
 /// recorded (CORIO_AWAIT_SITES), else "function()".

@@ -11,11 +11,11 @@
 #include "corio/sleep.hpp"
 #include "corio/task.hpp"
 
-#include "../core/counted.hpp"
+#include "support/counted.hpp"
 
 #include <gtest/gtest.h>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -44,6 +44,7 @@ using corio::task;
 using corio_test::counted;
 
 using corio_test::virtual_time;
+using corio_test::what_of;
 
 /// Everything the loop's exception handler received.
 struct reports {
@@ -60,16 +61,6 @@ struct reports {
         return n;
     }
 };
-
-std::string what_of(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        return ex.what();
-    } catch (...) {
-        return "?";
-    }
-}
 
 /// A non-blocking pipe, closed at the end of the test.
 struct pipe_pair {

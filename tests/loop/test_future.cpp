@@ -9,11 +9,11 @@
 #include "corio/sleep.hpp"
 #include "corio/task.hpp"
 
-#include "../core/counted.hpp"
+#include "support/counted.hpp"
 
 #include <gtest/gtest.h>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 #include <chrono>
 #include <exception>
@@ -32,6 +32,7 @@ using corio::future;
 using corio::join_handle;
 using corio::task;
 using corio_test::counted;
+using corio_test::invalid_state_message;
 
 static_assert(std::is_copy_constructible_v<future<int>>);
 static_assert(corio::awaitable<future<int>>);
@@ -42,16 +43,6 @@ static_assert(
     std::is_same_v<corio::await_result_t<future<std::unique_ptr<int>>&>, std::unique_ptr<int>>);
 
 using corio_test::virtual_time;
-
-template <class F>
-std::string invalid_state_message(F&& f) {
-    try {
-        f();
-    } catch (const corio::invalid_state_error& e) {
-        return e.what();
-    }
-    return "(no invalid_state_error)";
-}
 
 // --- construction ----------------------------------------------------------------------
 

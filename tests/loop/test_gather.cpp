@@ -12,7 +12,7 @@
 #include "corio/sleep.hpp"
 #include "corio/task.hpp"
 
-#include "../core/counted.hpp"
+#include "support/counted.hpp"
 
 #include <gtest/gtest.h>
 
@@ -28,22 +28,22 @@
 #include <variant>
 #include <vector>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 namespace {
 
+using corio_test::nothing_after;
 using corio_test::now;
 using corio_test::run_then_close;
 using corio_test::since;
+using corio_test::test_error;
+using corio_test::throw_after;
+using corio_test::value_after;
 using corio_test::virtual_time;
 
 using namespace std::chrono_literals;
 using corio::task;
 using ms = std::chrono::milliseconds;
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 /// Collects what the loop reports (exceptions never retrieved, ...), to assert there was
 /// nothing to report.
@@ -56,23 +56,6 @@ struct reports {
             });
     }
 };
-
-task<int> value_after(ms delay, int v, std::vector<int>* finished = nullptr) {
-    co_await corio::sleep(delay);
-    if (finished != nullptr) {
-        finished->push_back(v);
-    }
-    co_return v;
-}
-
-task<> nothing_after(ms delay) {
-    co_await corio::sleep(delay);
-}
-
-task<int> throw_after(ms delay, std::string what) {
-    co_await corio::sleep(delay);
-    throw test_error(what);
-}
 
 task<std::unique_ptr<int>> boxed(int v) {
     co_await corio::sleep(1ms);

@@ -9,11 +9,11 @@
 #include "corio/sleep.hpp"
 #include "corio/task.hpp"
 
-#include "../core/counted.hpp"
+#include "support/counted.hpp"
 
 #include <gtest/gtest.h>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -33,6 +33,8 @@ using corio::future;
 using corio::join_handle;
 using corio::task;
 using corio_test::counted;
+using corio_test::invalid_state_message;
+using corio_test::value_after;
 
 static_assert(std::is_copy_constructible_v<join_handle<int>>);
 static_assert(std::is_nothrow_move_constructible_v<join_handle<int>>);
@@ -46,21 +48,6 @@ static_assert(std::is_same_v<decltype(corio::spawn(std::declval<future<std::stri
                              join_handle<std::string>>);
 
 using corio_test::virtual_time;
-
-template <class F>
-std::string invalid_state_message(F&& f) {
-    try {
-        f();
-    } catch (const corio::invalid_state_error& e) {
-        return e.what();
-    }
-    return "(no invalid_state_error)";
-}
-
-task<int> value_after(corio::clock::duration d, int v) {
-    co_await corio::sleep(d);
-    co_return v;
-}
 
 task<> set_flag(bool* flag) {
     *flag = true;

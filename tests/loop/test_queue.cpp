@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/loop.hpp"
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -15,12 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class F>
-void run_test(F body) {
-    corio::run_options o;
-    o.virtual_clock = true;
-    corio::run(body(), o);
-}
+using corio_test::run_test;
 
 corio::task<> fifo_order() {
     corio::queue<int> q;

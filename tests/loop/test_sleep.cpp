@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 #include <chrono>
 #include <memory>

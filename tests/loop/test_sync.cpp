@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -17,12 +17,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using corio_test::run_test;
 using corio_test::virtual_time;
-
-template <class F>
-void run_test(F body) {
-    corio::run(body(), virtual_time());
-}
 
 // --- mutex -------------------------------------------------------------------------------
 

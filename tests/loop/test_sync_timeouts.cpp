@@ -2,7 +2,7 @@
 // fail_after (which take any awaitable by value): they time out cleanly, leave nothing
 // queued behind, and the primitive works on afterwards.
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 #include <corio/corio.hpp>
 

@@ -20,7 +20,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 // --- allocation counting (for the cost of spawning into a group) -----------------------------
 
@@ -49,9 +49,12 @@ void operator delete(void* p, std::size_t) noexcept {
 
 namespace {
 
+using corio_test::error_of;
 using corio_test::holds;
 using corio_test::now;
+using corio_test::value_after;
 using corio_test::virtual_time;
+using corio_test::what_of;
 
 using namespace std::chrono_literals;
 using corio::cancelled_error;
@@ -59,17 +62,6 @@ using corio::exception_group;
 using corio::task;
 using corio::task_group;
 using corio::timeout_error;
-
-/// The what() of `e` (a std::exception), or "" if it is not one.
-std::string what_of(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        return x.what();
-    } catch (...) {
-        return {};
-    }
-}
 
 /// The exceptions of the exception_group in `e`; empty if `e` is not one.
 std::vector<std::exception_ptr> group_of(const std::exception_ptr& e) {
@@ -80,17 +72,6 @@ std::vector<std::exception_ptr> group_of(const std::exception_ptr& e) {
     } catch (...) {
         return {};
     }
-}
-
-template <class A>
-task<std::exception_ptr> error_of(A a) {
-    std::exception_ptr error;
-    try {
-        co_await std::move(a);
-    } catch (...) {
-        error = std::current_exception();
-    }
-    co_return error;
 }
 
 using log_t = std::vector<std::string>;
@@ -127,11 +108,6 @@ task<> child(std::string name, corio::clock::duration d, log_t* log,
 task<> fail_after_delay(corio::clock::duration d, std::string what) {
     co_await corio::sleep(d);
     throw std::runtime_error(what);
-}
-
-task<int> value_after(corio::clock::duration d, int v) {
-    co_await corio::sleep(d);
-    co_return v;
 }
 
 // --- waiting for the children -------------------------------------------------------------

@@ -20,12 +20,16 @@
 #include <utility>
 #include <vector>
 
-#include "support.hpp"
+#include "support/loop.hpp"
 
 namespace {
 
 using corio_test::now;
 using corio_test::run_then_close;
+using corio_test::since;
+using corio_test::test_error;
+using corio_test::throw_after;
+using corio_test::value_after;
 using corio_test::virtual_time;
 
 using namespace std::chrono_literals;
@@ -33,24 +37,6 @@ using corio::join_handle;
 using corio::return_when;
 using corio::task;
 using ms = std::chrono::milliseconds;
-
-struct test_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-ms since(corio::clock::time_point start) {
-    return std::chrono::duration_cast<ms>(now() - start);
-}
-
-task<int> value_after(ms delay, int v) {
-    co_await corio::sleep(delay);
-    co_return v;
-}
-
-task<int> throw_after(ms delay, std::string what) {
-    co_await corio::sleep(delay);
-    throw test_error(what);
-}
 
 task<> cancel_after(ms delay, join_handle<int> h) {
     co_await corio::sleep(delay);

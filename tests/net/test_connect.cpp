@@ -2,7 +2,7 @@
 // and cancellation, on the virtual clock. An address that never answers is a listener
 // whose backlog is full: the kernel leaves further connects pending.
 
-#include "net_support.hpp"
+#include "support/net.hpp"
 
 #include <corio/corio.hpp>
 
@@ -10,14 +10,11 @@
 
 using namespace std::chrono_literals;
 using namespace corio_net_test;
+using corio_test::now;
 
 namespace {
 
 class Connect : public fd_leak_check {};
-
-corio::clock::time_point now() {
-    return corio::get_running_loop().time();
-}
 
 corio::task<> refused_address_gives_way(corio::socket_address good) {
     std::vector<corio::socket_address> addresses{

@@ -1,6 +1,6 @@
 // getaddrinfo off the loop, and socket_address.
 
-#include "../loop/support.hpp"
+#include "support/loop.hpp"
 
 #include <corio/corio.hpp>
 

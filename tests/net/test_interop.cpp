@@ -4,7 +4,7 @@
 // binary one (length-prefixed frames up to 1 MiB, each with its CRC-32). The Python side
 // exits non-zero on any mismatch; the corio side checks everything it receives.
 
-#include "net_support.hpp"
+#include "support/net.hpp"
 
 #include <corio/corio.hpp>
 
@@ -28,21 +28,7 @@ namespace {
 
 /// The Python interpreter: /usr/bin/python3 if there, else python3 on the PATH; "" if none.
 std::string python() {
-    if (::access("/usr/bin/python3", X_OK) == 0) {
-        return "/usr/bin/python3";
-    }
-    const char* path = std::getenv("PATH");
-    std::string dirs = path != nullptr ? path : "";
-    std::size_t start = 0;
-    while (start <= dirs.size()) {
-        const std::size_t end = std::min(dirs.find(':', start), dirs.size());
-        const std::string candidate = dirs.substr(start, end - start) + "/python3";
-        if (end > start && ::access(candidate.c_str(), X_OK) == 0) {
-            return candidate;
-        }
-        start = end + 1;
-    }
-    return {};
+    return find_program("python3", {"/usr/bin/python3"});
 }
 
 /// tests/net/py/<name>, next to this file.

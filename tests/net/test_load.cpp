@@ -2,7 +2,7 @@
 // echoing 100 messages of 32 to 200 bytes; every byte is checked, and every fd is closed
 // at the end.
 
-#include "net_support.hpp"
+#include "support/net.hpp"
 
 #include <corio/corio.hpp>
 

@@ -3,7 +3,7 @@
 // not tie its ring to the thread that made it (SINGLE_ISSUER, DEFER_TASKRUN and a
 // registered ring fd are for loops that corio::run makes, runs and closes on one thread).
 
-#include "net_support.hpp"
+#include "support/net.hpp"
 
 #include <corio/corio.hpp>
 

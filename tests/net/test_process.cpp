@@ -7,6 +7,8 @@
 #include <corio/corio.hpp>
 #include <corio/detail/io.hpp>
 
+#include "support/net.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,14 +36,7 @@ namespace {
 
 using argv_t = std::vector<std::string>;
 
-int open_fds() {
-    int n = 0;
-    for ([[maybe_unused]] const auto& entry :
-         std::filesystem::directory_iterator("/proc/self/fd")) {
-        ++n;
-    }
-    return n;
-}
+using corio_net_test::count_fds;
 
 /// True if `pid` is not a child of ours any more (it was reaped).
 bool reaped(int pid) {
@@ -53,9 +48,9 @@ bool reaped(int pid) {
 /// Run `body()` on a fresh loop; the fds open afterwards are those open before.
 template <class F>
 void run_test(F body) {
-    const int before = open_fds();
+    const int before = count_fds();
     corio::run(body());
-    EXPECT_EQ(open_fds(), before) << "a file descriptor leaked";
+    EXPECT_EQ(count_fds(), before) << "a file descriptor leaked";
 }
 
 /// Start `args...` with `options`. (Arguments rather than a braced argv: g++ 12 rejects
@@ -639,7 +634,7 @@ corio::task<> use_after_its_loop(corio::process& p) {
 }
 
 TEST(process, waiting_needs_the_loop_that_started_the_child) {
-    const int before = open_fds();
+    const int before = count_fds();
     {
         corio::process p = corio::run(start_sleeper());
         corio::run(use_after_its_loop(p));
@@ -648,7 +643,7 @@ TEST(process, waiting_needs_the_loop_that_started_the_child) {
         EXPECT_EQ(::waitpid(p.pid(), &status, 0), p.pid());
         EXPECT_TRUE(WIFSIGNALED(status));
     }
-    EXPECT_EQ(open_fds(), before);
+    EXPECT_EQ(count_fds(), before);
 }
 
 // --- waiting, cancellation, lifetime ------------------------------------------------------
@@ -816,11 +811,9 @@ corio::task<> on_the_virtual_clock() {
 }
 
 TEST(process, works_on_the_virtual_clock) {
-    const int before = open_fds();
-    corio::run_options o;
-    o.virtual_clock = true;
-    corio::run(on_the_virtual_clock(), o);
-    EXPECT_EQ(open_fds(), before);
+    const int before = count_fds();
+    corio::run(on_the_virtual_clock(), corio_test::virtual_time());
+    EXPECT_EQ(count_fds(), before);
 }
 
 corio::task<> many_children() {

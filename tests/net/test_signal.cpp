@@ -7,7 +7,7 @@
 // handler is registered, so a default action never runs; where a test needs a signal to
 // arrive while corio has no handler, it installs a counting sigaction handler first.
 
-#include "net_support.hpp"
+#include "support/net.hpp"
 
 #include <corio/corio.hpp>
 
@@ -28,6 +28,7 @@
 using namespace std::chrono_literals;
 using corio_net_test::error_of;
 using corio_net_test::holds;
+using corio_test::until;
 
 namespace {
 
@@ -54,14 +55,6 @@ void run_test(F body) {
 corio::task<int> waiter(int signo, bool* parked) {
     *parked = true;
     co_return co_await corio::signal(signo);
-}
-
-/// Let the loop run until `flag` is set (bounded).
-corio::task<> until(const bool& flag) {
-    for (int i = 0; i < 100 && !flag; ++i) {
-        co_await corio::sleep(0s);
-    }
-    EXPECT_TRUE(flag);
 }
 
 /// A sigaction handler that counts, for signals that arrive while corio has no handler.

@@ -2,7 +2,7 @@
 // of stream (TCP over 127.0.0.1 and ::1, a Unix socket, a duplex made of two pipes), on a
 // connected pair made with plain system calls, and checks that the test leaves no fd open.
 
-#include "net_support.hpp"
+#include "support/net.hpp"
 
 #include <corio/corio.hpp>
 #include <corio/detail/frame_allocator.hpp>
@@ -29,6 +29,8 @@
 
 using namespace std::chrono_literals;
 using namespace corio_net_test;
+using corio_test::contains;
+using corio_test::yield_times;
 
 // --- allocation counting (for read_into) -------------------------------------------------
 
@@ -75,12 +77,6 @@ void run_pair(stream_kind kind, body_fn body, std::size_t limit = corio::stream:
 /// Run `body` on a fresh pair of `kind` on a virtual-clock loop (for timeouts).
 void run_pair_virtual(stream_kind kind, body_fn body) {
     corio::run(run_body(kind, corio::stream::default_limit, body, false), virtual_time());
-}
-
-corio::task<> yield_times(int n) {
-    for (int i = 0; i < n; ++i) {
-        co_await corio::sleep(0s);
-    }
 }
 
 /// Bytes the kernel holds for reading on `fd`.
@@ -176,11 +172,6 @@ std::string fill_past_high_water(corio::stream& writer, const corio::stream& rea
         all += chunk;
     }
     return all;
-}
-
-/// True if `haystack` contains `needle` (for messages).
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
 }
 
 // --- the fixture -------------------------------------------------------------------------

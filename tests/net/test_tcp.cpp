@@ -3,7 +3,7 @@
 // cancelled, SO_REUSEPORT, the backlog, running out of fds, and the errors' messages.
 // Connection racing over address lists (Happy Eyeballs) is in test_connect.cpp.
 
-#include "net_support.hpp"
+#include "support/net.hpp"
 
 #include <corio/corio.hpp>
 
@@ -24,6 +24,8 @@
 
 using namespace std::chrono_literals;
 using namespace corio_net_test;
+using corio_test::contains;
+using corio_test::yield_times;
 
 namespace {
 
@@ -60,17 +62,6 @@ corio::task<> closed(corio::server& srv) {
     std::exception_ptr e = co_await error_of(corio::wait_for(srv.wait_closed(), 10s));
     EXPECT_FALSE(e) << "wait_closed: " << describe(e) << " (" << srv.active_connections()
                     << " handlers still counted)";
-}
-
-/// True if `haystack` contains `needle` (for messages).
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-corio::task<> yield_times(int n) {
-    for (int i = 0; i < n; ++i) {
-        co_await corio::sleep(0s);
-    }
 }
 
 /// Wait until `ready()` holds, letting the loop run (I/O included); bounded.

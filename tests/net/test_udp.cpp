@@ -3,7 +3,7 @@
 // concurrent receivers and senders, waiting for room to send, cancellation and close of
 // pending operations (no fd left behind), ECONNREFUSED, and misuse errors.
 
-#include "net_support.hpp"
+#include "support/net.hpp"
 
 #include <corio/corio.hpp>
 
@@ -30,16 +30,9 @@ using corio::socket_address;
 using corio_net_test::error_of;
 using corio_net_test::holds;
 using corio_net_test::temp_dir;
+using corio_test::until;
 
 namespace {
-
-/// Let the loop run until `flag` is set (bounded).
-corio::task<> until(const bool& flag) {
-    for (int i = 0; i < 100 && !flag; ++i) {
-        co_await corio::sleep(0s);
-    }
-    EXPECT_TRUE(flag);
-}
 
 /// Let the loop run a few iterations.
 corio::task<> spin() {

@@ -7,7 +7,7 @@
 // Each case skips where the loop runs no such operations (the epoll variant, and
 // io_uring_poll, which turns them off).
 
-#include "net_support.hpp"
+#include "support/net.hpp"
 
 #include <corio/corio.hpp>
 #include <corio/detail/io.hpp>

@@ -3,12 +3,13 @@
 // watched through completion listeners, and a way for the combinator's task to park until
 // the set changes.
 //
-// Each child gets a completion_listener on its control block. When the child completes,
-// the set records it (in completion order) and wakes the combinator's waiter, if one is
-// parked. A combinator waits in a loop, `while (!condition) co_await set.changed(policy);`:
-// a wake only means "look again". Nothing completes a child synchronously while the
-// combinator's own step runs (cancel() only schedules), so the check-then-park cannot miss
-// a wake; `m_changed` makes it robust anyway.
+// Each child is a watched_child (watched_child.hpp, shared with task_group): a completion
+// listener on its control block. When the child completes, the set records it (in
+// completion order) and wakes the combinator's waiter, if one is parked. A combinator
+// waits in a loop, `while (!condition) co_await set.changed(policy);`: a wake only means
+// "look again". Nothing completes a child synchronously while the combinator's own step
+// runs (cancel() only schedules), so the check-then-park cannot miss a wake; `m_changed`
+// makes it robust anyway.
 //
 // Two cancellation policies for the parked combinator (see task_state.hpp for the
 // park/wake protocol):
@@ -29,6 +30,7 @@
 
 #include "corio/detail/awaitable_traits.hpp"
 #include "corio/detail/task_state.hpp"
+#include "corio/detail/watched_child.hpp"
 #include "corio/errors.hpp"
 #include "corio/event_loop.hpp"
 #include "corio/join_handle.hpp"
@@ -128,7 +130,7 @@ class child_set {
 public:
     /// A set with room for `capacity` children.
     explicit child_set(std::size_t capacity)
-        : m_children(std::make_unique<child[]>(capacity)), m_capacity(capacity) {
+        : m_children(std::make_unique<watched_child[]>(capacity)), m_capacity(capacity) {
         m_completed.reserve(capacity);
     }
     child_set(const child_set&) = delete;
@@ -136,8 +138,7 @@ public:
     ~child_set() {
         disarm();
         for (std::size_t i = 0; i < m_size; ++i) {
-            m_children[i].unlink();
-            m_children[i].state->release();
+            m_children[i].stop_watching();
         }
     }
 
@@ -155,17 +156,13 @@ public:
         if (m_size == m_capacity) {
             throw invalid_state_error("child_set: full");
         }
-        child& c = m_children[m_size];
-        c.set = this;
-        c.index = m_size;
-        c.state = &state;
-        c.on_complete = &on_child_complete;
-        state.add_ref();
+        watched_child& c = m_children[m_size];
+        c.watch(state, m_size, this, &on_child_complete);
         ++m_size;
         if (state.done()) {
             record(c);
         } else {
-            state.add_listener(c);
+            c.listen();
             if (m_cancel_on_failure && m_failure) {
                 // An earlier child had already failed when it was added.
                 cancel(c.index);
@@ -188,13 +185,7 @@ public:
 
     /// Cancel child `i` unless it has finished or the set already cancelled it (a child is
     /// cancelled once, so its cleanup code is not interrupted by a second request).
-    void cancel(std::size_t i) {
-        child& c = m_children[i];
-        if (!c.cancel_sent && !c.state->done()) {
-            c.cancel_sent = true;
-            c.state->cancel();
-        }
-    }
+    void cancel(std::size_t i) { m_children[i].cancel_once(); }
     /// Cancel every child still running.
     void cancel_all() {
         for (std::size_t i = 0; i < m_size; ++i) {
@@ -296,20 +287,14 @@ public:
     }
 
 private:
-    struct child : completion_listener {
-        child_set* set = nullptr;
-        task_state_base* state = nullptr;
-        std::size_t index = 0;
-        bool cancel_sent = false;
-    };
-
     static void on_child_complete(completion_listener& l) noexcept {
-        auto& c = static_cast<child&>(l);
-        c.set->record(c);
-        c.set->notify();
+        auto& c = static_cast<watched_child&>(l);
+        child_set& set = c.owner<child_set>();
+        set.record(c);
+        set.notify();
     }
 
-    void record(child& c) noexcept {
+    void record(watched_child& c) noexcept {
         m_completed.push_back(c.index); // capacity reserved: does not throw
         if (!m_inspect) {
             return;
@@ -358,7 +343,7 @@ private:
         }
     }
 
-    std::unique_ptr<child[]> m_children;
+    std::unique_ptr<watched_child[]> m_children;
     std::size_t m_capacity;
     std::size_t m_size = 0;
     std::vector<std::size_t> m_completed;

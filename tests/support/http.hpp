@@ -3,7 +3,7 @@
 // counts its connections, a raw response reader that does not depend on corio's response
 // parser, and waits bounded by a timeout instead of a sleep.
 
-#include "../net/net_support.hpp"
+#include "net.hpp"
 
 #include <corio/corio.hpp>
 #include <corio/http/client.hpp>
@@ -200,10 +200,11 @@ inline corio::task<corio::stream> connect(const test_server& srv) {
     co_return co_await corio::open_connection("127.0.0.1", srv.port());
 }
 
-/// Wait for `e` (at most 10 s; a test failure after that).
+/// The wait of `e` as a task (event::wait()'s awaiter cannot be moved into move_on_after).
 inline corio::task<> event_wait(corio::event& e) {
     co_await e.wait();
 }
+/// Wait for `e` (at most 10 s; a test failure after that).
 inline corio::task<> wait_event(corio::event& e) {
     const bool done = co_await corio::move_on_after(10s, event_wait(e));
     EXPECT_TRUE(done) << "an event the test waits for was not set within 10 s";

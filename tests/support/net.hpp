@@ -1,15 +1,16 @@
 #pragma once
-// Helpers shared by the network tests: counting open fds, a temporary directory for Unix
-// sockets, connected stream pairs of every kind, raw listening sockets, and the rlimit
-// and payload helpers the load and interop tests use.
+// Helpers shared by the network and HTTP tests: counting open fds, finding programs, a
+// temporary directory for Unix sockets, connected stream pairs of every kind, raw listening
+// sockets, and the rlimit and payload helpers the load and interop tests use.
 
 #include <corio/corio.hpp>
 #include <corio/detail/io.hpp>
 
-#include "../loop/support.hpp"
+#include "loop.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -140,6 +141,30 @@ inline int check_sys(int result, const char* what) {
 /// it first), for sockets the tests make by hand.
 using raw_fd = corio::detail::unique_fd;
 
+// --- programs ----------------------------------------------------------------------------
+
+/// `name` at the first of `candidates`, or on the PATH; "" if none.
+inline std::string find_program(const std::string& name,
+                                const std::vector<std::string>& candidates) {
+    for (const std::string& c : candidates) {
+        if (::access(c.c_str(), X_OK) == 0) {
+            return c;
+        }
+    }
+    const char* path = std::getenv("PATH");
+    const std::string dirs = path != nullptr ? path : "";
+    std::size_t start = 0;
+    while (start <= dirs.size()) {
+        const std::size_t end = std::min(dirs.find(':', start), dirs.size());
+        const std::string candidate = dirs.substr(start, end - start) + "/" + name;
+        if (end > start && ::access(candidate.c_str(), X_OK) == 0) {
+            return candidate;
+        }
+        start = end + 1;
+    }
+    return {};
+}
+
 // --- temporary directory -----------------------------------------------------------------
 
 /// A fresh directory under $TMPDIR (or /tmp), removed with its contents on destruction.
@@ -268,8 +293,8 @@ inline int find_listening_fd(const corio::socket_address& address) {
     return found;
 }
 
-/// A port on 127.0.0.1 that nothing listens on (bound, then released; the kernel does not
-/// hand it out again at once).
+/// A port on `host` (127.0.0.1 unless given) that nothing listens on (bound, then released;
+/// the kernel does not hand it out again at once).
 inline std::uint16_t unused_port(const std::string& host = "127.0.0.1") {
     raw_fd fd = raw_tcp_listener(host);
     return corio::socket_address::local_of(fd.get()).port();
