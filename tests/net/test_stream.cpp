@@ -1235,8 +1235,7 @@ private:
 corio::task<> counted_stream() {
     raw_fd listener = raw_tcp_listener("127.0.0.1", 1);
     raw_fd client = raw_connect(corio::socket_address::local_of(listener.get()));
-    raw_fd accepted(
-        check_sys(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC), "accept"));
+    raw_fd accepted(check_sys(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC), "accept"));
     auto counting =
         std::make_unique<counting_transport>(corio::transport::from_socket(client.release()));
     counting_transport& counts = *counting;
@@ -1245,7 +1244,7 @@ corio::task<> counted_stream() {
     EXPECT_EQ(c.limit(), 16U);
     EXPECT_EQ(c.peer_address(), server.local_address());
     EXPECT_TRUE(c.local_address().empty()); // not forwarded by this wrapper
-    c.set_nodelay(); // through the inner transport's fd
+    c.set_nodelay();                        // through the inner transport's fd
 
     c.write("hello");
     co_await c.drain();
