@@ -6,8 +6,9 @@
 // the same for every transport.
 //
 // Reading takes one of two shapes, fixed when the stream adopts its transport:
-// - pull: `fill` asks the transport's try_read, and when it would block, the read operation
-//   awaits the transport's read into the buffer (read_wait);
+// - pull: `fill` asks the transport's try_read; when it would block, the read operation
+//   waits for the transport's fd to turn readable and asks again (readable_fd: no
+//   coroutine frame), or awaits the transport's read coroutine (read_wait, read_coroutine);
 // - push (a transport that receives_in_background, io_uring): the transport delivers to
 //   this object (transport::receiver) as bytes arrive, and a read parks until it does.
 // Writing too: `write` tries try_write at once and buffers the rest for a background flush
@@ -253,9 +254,9 @@ public:
     };
     read_wait wait_more() noexcept { return read_wait(*this); }
 
-    /// `co_await read_coroutine(into)`: the transport's read into `into` (its count, 0 at
-    /// the end), for `coroutine_reads`. Kept out of line so that the operations' own code,
-    /// where the other ways are hot, stays small.
+    /// `co_await read_with_transport(into)`: the transport's read coroutine into `into`
+    /// (its count, 0 at the end), for `coroutine_reads`. Out of line, so that the code of
+    /// the operations, where the other two ways are hot, stays small.
     class read_coroutine {
     public:
         explicit read_coroutine(task<std::size_t> t) noexcept : m_read(std::move(t)) {}
@@ -276,6 +277,7 @@ public:
     read_coroutine read_with_transport(std::span<char> into) {
         return read_coroutine(t->read(into));
     }
+
     /// asyncio's transport reads in the background (until its buffer holds twice the
     /// limit), so what has arrived is in the reader's buffer and an end of stream behind
     /// the last data is known. A push transport does the same; a pull transport reads only
