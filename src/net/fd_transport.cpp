@@ -96,8 +96,8 @@ task<std::size_t> fd_transport::read(std::span<char> out) {
 /// SO_ERROR would clear it): the fd is polled, and an fd that polls readable or hung up,
 /// without an error, with no byte queued (FIONREAD) has ended.
 bool fd_transport::eof_arrived() noexcept {
-    if (m_read_shut || m_rfd < 0 || m_completion_reads) {
-        return false;
+    if (m_read_shut || m_rfd < 0 || m_receiver != nullptr) {
+        return false; // a background receive takes what arrives: the receiver knows
     }
     pollfd p{m_rfd, POLLIN | POLLRDHUP, 0};
     if (::poll(&p, 1, 0) != 1 || (p.revents & (POLLERR | POLLNVAL)) != 0 ||

@@ -1224,6 +1224,7 @@ public:
     std::string name() const override { return "counted " + m_inner->name(); }
     corio::socket_address peer_address() const override { return m_inner->peer_address(); }
     int fd() const noexcept override { return m_inner->fd(); }
+    bool eof_arrived() noexcept override { return m_inner->eof_arrived(); }
 
     std::size_t received = 0;
     std::size_t sent = 0;
@@ -1263,13 +1264,17 @@ corio::task<> counted_stream() {
     co_await c.drain();
     EXPECT_TRUE(co_await reader == big);
     EXPECT_EQ(counts.sent, 5U + big.size());
+    EXPECT_EQ(counts.received, 18U);
 
-    // Errors name the wrapper; end of stream and closing follow the stream's rules.
+    // A read parked in the wrapper's read coroutine gets what arrives; at_eof() sees the end
+    // of stream through the wrapper (eof_arrived) before a read returns it.
     auto pending = corio::spawn(c.read(10));
     co_await yield_times(3);
+    server.write("x");
+    EXPECT_EQ(co_await pending, "x");
     server.write_eof();
-    EXPECT_EQ(co_await pending, "");
-    EXPECT_TRUE(c.at_eof());
+    EXPECT_TRUE(co_await eventually_at_eof(c));
+    EXPECT_EQ(co_await c.read(10), "");
     c.close();
     co_await c.wait_closed();
     EXPECT_EQ(co_await server.read_all(), "");
