@@ -1,7 +1,9 @@
 // The stream conformance suite (trio's check_two_way_stream): every case runs on each kind
-// of stream (TCP over 127.0.0.1 and ::1, a Unix socket, a duplex made of two pipes), on a
-// connected pair made with plain system calls, and checks that the test leaves no fd open.
+// of stream (TCP over 127.0.0.1 and ::1, a Unix socket, a duplex made of two pipes, and an
+// in-memory pipe pair written as a user's transport), on a connected pair made with plain
+// system calls (or memory_transport.hpp), and checks that the test leaves no fd open.
 
+#include "memory_transport.hpp"
 #include "support/net.hpp"
 
 #include <corio/corio.hpp>
@@ -58,9 +60,20 @@ namespace {
 
 using body_fn = corio::task<> (*)(stream_kind, stream_pair&);
 
+/// For the memory kind: what the client has been sent and not read yet.
+std::shared_ptr<memory_channel> g_client_channel;
+
 corio::task<> run_body(stream_kind kind, std::size_t limit, body_fn body, bool real_deadline) {
     temp_dir dir;
-    stream_pair p = make_stream_pair(kind, dir, limit);
+    stream_pair p;
+    if (kind == stream_kind::memory) {
+        memory_pair m = make_memory_pair();
+        g_client_channel = m.a_in;
+        p.client = corio::stream(std::move(m.a), limit);
+        p.server = corio::stream(std::move(m.b), limit);
+    } else {
+        p = make_stream_pair(kind, dir, limit);
+    }
     if (real_deadline) {
         // A hang fails this case (after it is cancelled) instead of stalling the suite.
         co_await corio::fail_after(20s, body(kind, p));
@@ -79,28 +92,32 @@ void run_pair_virtual(stream_kind kind, body_fn body) {
     corio::run(run_body(kind, corio::stream::default_limit, body, false), virtual_time());
 }
 
-/// Bytes the kernel holds for reading on `fd`.
-int bytes_in_kernel(int fd) {
+/// Bytes sent to `p.client` that it has not read yet: what the kernel holds for reading on
+/// its fd, or what waits in its memory channel.
+int bytes_for_client(const stream_pair& p) {
+    if (p.client.fd() < 0 && g_client_channel) {
+        return static_cast<int>(g_client_channel->data.size());
+    }
     int n = 0;
-    check_sys(::ioctl(fd, FIONREAD, &n), "FIONREAD");
+    check_sys(::ioctl(p.client.fd(), FIONREAD, &n), "FIONREAD");
     return n;
 }
 
-/// Let the loop run until the kernel holds nothing for reading on `fd` (a pending read took
+/// Let the loop run until nothing sent to `p.client` waits for reading (a pending read took
 /// it). Bounded: the loop polls I/O at least every io_poll_interval batches.
-corio::task<> wait_consumed(int fd) {
-    for (int i = 0; i < 100000 && bytes_in_kernel(fd) > 0; ++i) {
+corio::task<> wait_consumed(const stream_pair& p) {
+    for (int i = 0; i < 100000 && bytes_for_client(p) > 0; ++i) {
         co_await corio::sleep(0s);
     }
-    EXPECT_EQ(bytes_in_kernel(fd), 0) << "the pending read never took the bytes";
+    EXPECT_EQ(bytes_for_client(p), 0) << "the pending read never took the bytes";
 }
 
-/// Let the loop run until the kernel holds at least `n` bytes for reading on `fd`; bounded.
-corio::task<> wait_arrived(int fd, int n) {
-    for (int i = 0; i < 100000 && bytes_in_kernel(fd) < n; ++i) {
+/// Let the loop run until at least `n` bytes sent to `p.client` wait for reading; bounded.
+corio::task<> wait_arrived(const stream_pair& p, int n) {
+    for (int i = 0; i < 100000 && bytes_for_client(p) < n; ++i) {
         co_await corio::sleep(0s);
     }
-    EXPECT_GE(bytes_in_kernel(fd), n) << "the bytes sent never arrived";
+    EXPECT_GE(bytes_for_client(p), n) << "the bytes sent never arrived";
 }
 
 /// Let the loop run until `s` has handed everything written to the kernel; bounded.
@@ -423,7 +440,7 @@ TEST_P(stream_conformance, at_eof_is_true_after_the_last_line_of_a_peer_that_sen
     run_pair(GetParam(), at_eof_after_last_line);
 }
 
-corio::task<> overrun_then_separator(stream_kind, stream_pair& p) {
+corio::task<> overrun_then_separator(stream_kind kind, stream_pair& p) {
     const std::string xs(40, 'x');
     co_await send(p.server, xs);
     std::exception_ptr e = co_await error_of(p.client.read_until("|"));
@@ -434,15 +451,15 @@ corio::task<> overrun_then_separator(stream_kind, stream_pair& p) {
     p.server.write("|tail\n");
     co_await wait_sent(p.server);
     corio::event_loop& loop = corio::get_running_loop();
-    if (loop.supports_recv()) {
-        co_await wait_consumed(p.client.fd());
+    if (loop.supports_recv() && kind != stream_kind::memory) {
+        co_await wait_consumed(p);
         // The receive that took the bytes is reaped by the next poll at the latest.
         const std::uint64_t mark = loop.io_poll_count();
         while (loop.io_poll_count() < mark + 2) {
             co_await corio::sleep(0s);
         }
     } else {
-        co_await wait_arrived(p.client.fd(), 6);
+        co_await wait_arrived(p, 6);
     }
     // asyncio (python3 3.11) reads in the background, so readuntil() finds the separator
     // that has arrived, past the limit: "Separator is found, but chunk is longer than
@@ -479,7 +496,7 @@ corio::task<std::size_t> read_into_chunks(corio::stream& s, std::size_t n, std::
     co_return calls;
 }
 
-corio::task<> read_into_case(stream_kind, stream_pair& p) {
+corio::task<> read_into_case(stream_kind kind, stream_pair& p) {
     co_await send(p.server, "hello world");
     char small[5];
     EXPECT_EQ(co_await p.client.read_into(std::span<char>(small)), 5U);
@@ -491,8 +508,11 @@ corio::task<> read_into_case(stream_kind, stream_pair& p) {
 
     // Once warm (frame pools filled, the fd registered), a read_into allocates nothing,
     // whether the bytes are there already or it has to wait for them. (Under sanitizers
-    // the frame pool steps aside, and the call's coroutine frame comes from operator new.)
+    // the frame pool steps aside, and the call's coroutine frame comes from operator new;
+    // so does, while it waits, the frame of the memory transport's read, a coroutine.)
     constexpr long frame_allocations = CORIO_FRAME_POOL ? 0 : 1;
+    const long waiting_allocations =
+        frame_allocations + (!CORIO_FRAME_POOL && kind == stream_kind::memory ? 1 : 0);
     for (int round = 0; round < 3; ++round) {
         co_await send(p.server, "0123456789");
         co_await yield_times(2);
@@ -525,7 +545,7 @@ corio::task<> read_into_case(stream_kind, stream_pair& p) {
         EXPECT_EQ(std::string(big, got), "abcdefghij");
         if (round > 0) {
             // The count spans the writer's send too; anything it allocated is excluded.
-            EXPECT_LE(during - send_allocs, frame_allocations)
+            EXPECT_LE(during - send_allocs, waiting_allocations)
                 << "read_into allocated while waiting";
         }
     }
@@ -636,13 +656,14 @@ TEST_P(stream_conformance, consume_and_fill_reject_what_they_cannot_do) {
     run_pair(GetParam(), seam_errors);
 }
 
-corio::task<> fill_bounded(stream_kind, stream_pair& p) {
+corio::task<> fill_bounded(stream_kind kind, stream_pair& p) {
     const std::string data = pattern(1000, 5);
     co_await send(p.server, data);
     p.server.write_eof();
     // A transport that receives in the background (io_uring) may have buffered more than
     // asked already; one that reads on demand never goes past max_buffered.
-    const bool on_demand = !corio::get_running_loop().supports_recv();
+    const bool on_demand =
+        !corio::get_running_loop().supports_recv() || kind == stream_kind::memory;
     std::size_t total = 0;
     while (true) {
         const std::size_t before = p.client.buffered().size();
@@ -825,7 +846,7 @@ corio::task<> cancel_read(stream_kind, stream_pair& p) {
     auto half = corio::spawn(p.client.read_exactly(10));
     co_await yield_times(3);
     co_await send(p.server, "01234");
-    co_await wait_consumed(p.client.fd());
+    co_await wait_consumed(p);
     EXPECT_FALSE(half.done());
     half.cancel();
     e = co_await error_of(half);
@@ -837,7 +858,7 @@ corio::task<> cancel_read(stream_kind, stream_pair& p) {
     auto line = corio::spawn(p.client.read_line());
     co_await yield_times(3);
     co_await send(p.server, "par");
-    co_await wait_consumed(p.client.fd());
+    co_await wait_consumed(p);
     line.cancel();
     e = co_await error_of(line);
     EXPECT_TRUE(holds<corio::cancelled_error>(e)) << describe(e);
@@ -1034,8 +1055,9 @@ TEST_P(stream_conformance, a_reset_by_the_peer_throws_econnreset_naming_the_peer
 }
 
 corio::task<> write_to_closed_peer(stream_kind kind, stream_pair& p) {
-    const std::string peer =
-        is_socket_kind(kind) ? p.client.peer_address().to_string() : std::string("pipe A");
+    const std::string peer = is_socket_kind(kind)          ? p.client.peer_address().to_string()
+                             : kind == stream_kind::memory ? std::string("memory A")
+                                                           : std::string("pipe A");
     p.server.close();
     co_await p.server.wait_closed();
     std::exception_ptr e;
@@ -1059,6 +1081,23 @@ TEST_P(stream_conformance, writing_to_a_closed_peer_fails_in_drain_without_sigpi
 // --- details -----------------------------------------------------------------------------
 
 corio::task<> addresses(stream_kind kind, stream_pair& p) {
+    if (kind == stream_kind::memory) {
+        // A transport without an fd or addresses: the stream says so.
+        EXPECT_EQ(p.client.fd(), -1);
+        EXPECT_TRUE(p.client.peer_address().empty());
+        EXPECT_TRUE(p.client.local_address().empty());
+        bool thrown = false;
+        try {
+            p.client.set_nodelay();
+        } catch (const std::system_error& e) {
+            thrown = true;
+            EXPECT_EQ(e.code().value(), ENOTSOCK) << e.what();
+            EXPECT_TRUE(contains(e.what(), "memory A")) << e.what();
+            EXPECT_TRUE(contains(e.what(), "not a TCP stream")) << e.what();
+        }
+        EXPECT_TRUE(thrown) << "set_nodelay on a memory transport did not throw";
+        co_return;
+    }
     EXPECT_GE(p.client.fd(), 0);
     EXPECT_GE(p.server.fd(), 0);
     if (!is_socket_kind(kind)) {
@@ -1112,7 +1151,8 @@ std::string param_name(const ::testing::TestParamInfo<stream_kind>& info) {
 
 INSTANTIATE_TEST_SUITE_P(kinds, stream_conformance,
                          ::testing::Values(stream_kind::tcp4, stream_kind::tcp6,
-                                           stream_kind::unix_socket, stream_kind::pipes),
+                                           stream_kind::unix_socket, stream_kind::pipes,
+                                           stream_kind::memory),
                          param_name);
 
 // --- outside the suite -------------------------------------------------------------------
@@ -1151,6 +1191,97 @@ TEST(stream, pipes_may_have_one_end_only) {
     const int before = count_fds();
     corio::run(one_way_pipes());
     EXPECT_EQ(count_fds(), before);
+}
+
+/// A user's transport over another one: counts the bytes, with only the required members
+/// (no fast paths), so the stream awaits its read and write coroutines every time.
+class counting_transport final : public corio::transport {
+public:
+    explicit counting_transport(std::unique_ptr<corio::transport> inner)
+        : m_inner(std::move(inner)) {}
+    corio::task<std::size_t> read(std::span<char> out) override {
+        const std::size_t n = co_await m_inner->read(out);
+        received += n;
+        co_return n;
+    }
+    corio::task<std::size_t> write(std::span<const char> data) override {
+        const std::size_t n = co_await m_inner->write(data);
+        sent += n;
+        co_return n;
+    }
+    void shutdown_write() override { m_inner->shutdown_write(); }
+    void shutdown_read() noexcept override { m_inner->shutdown_read(); }
+    void close() noexcept override { m_inner->close(); }
+    std::string name() const override { return "counted " + m_inner->name(); }
+    corio::socket_address peer_address() const override { return m_inner->peer_address(); }
+    int fd() const noexcept override { return m_inner->fd(); }
+    bool eof_arrived() noexcept override { return m_inner->eof_arrived(); }
+
+    std::size_t received = 0;
+    std::size_t sent = 0;
+
+private:
+    std::unique_ptr<corio::transport> m_inner;
+};
+
+corio::task<> counted_stream() {
+    raw_fd listener = raw_tcp_listener("127.0.0.1", 1);
+    raw_fd client = raw_connect(corio::socket_address::local_of(listener.get()));
+    raw_fd accepted(check_sys(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC), "accept"));
+    auto counting =
+        std::make_unique<counting_transport>(corio::transport::from_socket(client.release()));
+    counting_transport& counts = *counting;
+    corio::stream c(std::move(counting), 16);
+    corio::stream server = corio::stream::from_socket(accepted.release());
+    EXPECT_EQ(c.limit(), 16U);
+    EXPECT_EQ(c.peer_address(), server.local_address());
+    EXPECT_TRUE(c.local_address().empty()); // not forwarded by this wrapper
+    c.set_nodelay();                        // through the inner transport's fd
+
+    c.write("hello");
+    co_await c.drain();
+    EXPECT_EQ(co_await server.read_exactly(5), "hello");
+    server.write("line one\nline two\n");
+    co_await server.drain();
+    EXPECT_EQ(co_await c.read_line(), "line one\n");
+    EXPECT_EQ(co_await c.read_line(), "line two\n");
+    EXPECT_EQ(counts.sent, 5U);
+    EXPECT_EQ(counts.received, 18U);
+
+    // Backpressure and a big write go through the wrapper's write coroutine.
+    const std::string big = pattern(4 * 1024 * 1024, 21);
+    auto reader = corio::spawn(server.read_exactly(big.size()));
+    c.write(big);
+    co_await c.drain();
+    EXPECT_TRUE(co_await reader == big);
+    EXPECT_EQ(counts.sent, 5U + big.size());
+    EXPECT_EQ(counts.received, 18U);
+
+    // A read parked in the wrapper's read coroutine gets what arrives; at_eof() sees the end
+    // of stream through the wrapper (eof_arrived) before a read returns it.
+    auto pending = corio::spawn(c.read(10));
+    co_await yield_times(3);
+    server.write("x");
+    EXPECT_EQ(co_await pending, "x");
+    server.write_eof();
+    EXPECT_TRUE(co_await eventually_at_eof(c));
+    EXPECT_EQ(co_await c.read(10), "");
+    c.close();
+    co_await c.wait_closed();
+    EXPECT_EQ(co_await server.read_all(), "");
+}
+
+TEST(stream, a_users_transport_wrapping_a_socket_transport_carries_the_whole_api) {
+    const int before = count_fds();
+    corio::run(counted_stream());
+    EXPECT_EQ(count_fds(), before);
+}
+
+TEST(stream, a_stream_needs_a_transport) {
+    corio::run([]() -> corio::task<> {
+        EXPECT_THROW(corio::stream(std::unique_ptr<corio::transport>()), std::invalid_argument);
+        co_return;
+    }());
 }
 
 } // namespace

@@ -302,8 +302,9 @@ inline std::uint16_t unused_port(const std::string& host = "127.0.0.1") {
 
 // --- stream pairs ------------------------------------------------------------------------
 
-/// The kinds of stream every conformance test runs on.
-enum class stream_kind { tcp4, tcp6, unix_socket, pipes };
+/// The kinds of stream every conformance test runs on (memory: a transport written in the
+/// tests, memory_transport.hpp).
+enum class stream_kind { tcp4, tcp6, unix_socket, pipes, memory };
 
 inline const char* kind_name(stream_kind k) {
     switch (k) {
@@ -315,12 +316,14 @@ inline const char* kind_name(stream_kind k) {
         return "unix";
     case stream_kind::pipes:
         return "pipes";
+    case stream_kind::memory:
+        return "memory";
     }
     return "?";
 }
 
 inline bool is_socket_kind(stream_kind k) {
-    return k != stream_kind::pipes;
+    return k != stream_kind::pipes && k != stream_kind::memory;
 }
 inline bool is_tcp_kind(stream_kind k) {
     return k == stream_kind::tcp4 || k == stream_kind::tcp6;

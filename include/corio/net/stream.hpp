@@ -1,7 +1,7 @@
 #pragma once
 /// \file
-/// `corio::stream`: a byte stream over a socket or a pair of pipes, asyncio's StreamReader
-/// and StreamWriter in one object.
+/// `corio::stream`: a byte stream over a transport (a socket, a pair of pipes, or one a
+/// user writes: see transport.hpp), asyncio's StreamReader and StreamWriter in one object.
 ///
 /// ```cpp
 /// corio::stream s = co_await corio::open_connection("example.com", 80);
@@ -10,7 +10,10 @@
 /// std::string status = co_await s.read_line();
 /// ```
 ///
-/// Reading pulls from the fd only when the buffer cannot satisfy the call, so the buffer
+/// The stream owns the buffers and every rule below; its transport only moves bytes, so
+/// the same API and the same rules hold over any transport.
+///
+/// Reading pulls from the transport only when the buffer cannot satisfy the call, so the buffer
 /// never grows past what a call needs (and `limit()` for `read_until`). `write` sends at
 /// once when it can and buffers the rest, which a background flush sends as the peer reads;
 /// `drain` holds the writer back while more than the high water mark is buffered. End of
@@ -22,6 +25,7 @@
 /// buffered data to be sent.
 
 #include "corio/net/address.hpp"
+#include "corio/net/transport.hpp"
 #include "corio/task.hpp"
 
 #include <cstddef>
@@ -40,7 +44,7 @@ class stream_state;
 stream adopt_socket(int fd, std::string name, std::size_t limit, socket_address peer);
 } // namespace detail
 
-/// A byte stream (TCP, Unix socket, or pipes to a subprocess).
+/// A byte stream (TCP, Unix socket, pipes to a subprocess, or any transport).
 class stream {
 public:
     /// Default buffer limit for `read_until`/`read_line` (asyncio's 64 KiB).
@@ -57,6 +61,17 @@ public:
     /// Closes the stream (as `close()`): data still buffered is flushed in the background.
     ~stream();
 
+    /// A stream over `t`, which it owns from now on; `limit` as `limit()`. Must be called
+    /// inside a running loop, whose thread the stream then belongs to.
+    ///
+    /// ```cpp
+    /// corio::stream s(std::make_unique<my_transport>(...));
+    /// s.write("hello\n");
+    /// std::string reply = co_await s.read_line();
+    /// ```
+    /// \throws std::invalid_argument if `t` is null.
+    explicit stream(std::unique_ptr<transport> t, std::size_t limit = default_limit);
+
     /// Adopt a connected stream socket (TCP or Unix); it is made non-blocking. Error
     /// messages name its peer address.
     static stream from_socket(int fd, std::size_t limit = default_limit);
@@ -71,7 +86,7 @@ public:
 
     // --- Reading -------------------------------------------------------------------------
 
-    /// Up to `max` bytes: what is buffered, else what one read of the fd returns; empty
+    /// Up to `max` bytes: what is buffered, else what one read of the transport returns; empty
     /// at end of stream (or if `max` is 0). \throws std::system_error on a read error
     /// (e.g. ECONNRESET), naming the peer.
     task<std::string> read(std::size_t max);
@@ -144,7 +159,7 @@ public:
 
     // --- Writing -------------------------------------------------------------------------
 
-    /// Send `data` (buffering what the fd does not take now). Never blocks, never raises
+    /// Send `data` (buffering what the transport does not take now). Never blocks, never raises
     /// SIGPIPE. If the connection is already broken the data is dropped and `drain`
     /// reports the error. \throws invalid_state_error after `close()` or `write_eof()`.
     void write(std::string_view data);
@@ -159,7 +174,7 @@ public:
     /// \throws std::invalid_argument if low > high.
     void set_write_buffer_limits(std::size_t high, std::size_t low);
     void set_write_buffer_limits(std::size_t high) { set_write_buffer_limits(high, high / 4); }
-    /// Bytes written but not yet taken by the fd.
+    /// Bytes written but not yet taken by the transport.
     [[nodiscard]] std::size_t write_buffer_size() const;
     /// Half-close: the peer reads end of stream once the buffer is flushed; reading goes on.
     void write_eof();
@@ -168,7 +183,8 @@ public:
 
     // --- Closing -------------------------------------------------------------------------
 
-    /// Close: buffered data is still flushed (in the background), then the fd is closed.
+    /// Close: buffered data is still flushed (in the background), then the transport is
+    /// closed.
     /// Reading ends at once, even while the flush waits for a peer that does not read: a
     /// pending read returns end of stream, later reads what is buffered, then end of
     /// stream (`at_eof()` is true once the buffer is empty). Idempotent.
@@ -178,27 +194,27 @@ public:
     void abort();
     /// True once `close()` or `abort()` was called.
     [[nodiscard]] bool is_closing() const;
-    /// Wait until the fd is closed (after the flush that `close()` started). If the flush
+    /// Wait until the transport is closed (after the flush that `close()` started). If the flush
     /// failed, rethrows its error.
     task<> wait_closed();
 
     // --- Socket details ------------------------------------------------------------------
 
-    /// The peer's address (empty for pipes). Recorded when the connection was made
-    /// (accepted or connected), so it is still there once the connection was reset or the
-    /// stream closed, when getpeername(2) no longer answers.
+    /// The peer's address (empty for pipes and transports without one). Recorded when the
+    /// connection was made (accepted or connected), so it is still there once the connection was
+    /// reset or the stream closed, when getpeername(2) no longer answers.
     [[nodiscard]] socket_address peer_address() const;
-    /// The local address (empty for pipes).
+    /// The local address (empty for pipes and transports without one).
     [[nodiscard]] socket_address local_address() const;
     /// Disable (or enable) Nagle's algorithm on a TCP stream; TCP streams made by corio
-    /// start with it disabled, as asyncio's. \throws std::system_error if not TCP.
+    /// start with it disabled, as asyncio's. \throws std::system_error if the stream is not
+    /// TCP: ENOTSOCK if its transport has no fd (`fd()` is -1), else the errno of
+    /// setsockopt (ENOTSOCK for a pipe, EOPNOTSUPP for a Unix socket).
     void set_nodelay(bool enabled = true);
-    /// The fd reads come from (-1 if none).
+    /// The fd reads come from (-1 if none, as for a transport that has no fd).
     [[nodiscard]] int fd() const;
 
 private:
-    friend stream detail::adopt_socket(int, std::string, std::size_t, socket_address);
-    explicit stream(detail::stream_state* state) noexcept : m_state(state) {}
     detail::stream_state& state(const char* operation) const;
 
     detail::stream_state* m_state = nullptr;
