@@ -64,40 +64,28 @@ public:
     [[nodiscard]] corio::backend kind() const noexcept override { return corio::backend::io_uring; }
 
     [[nodiscard]] std::string features() const override;
-
     void add(int fd, bool readable, bool writable, bool edge) override;
-
     void modify(int fd, bool readable, bool writable) override;
-
     void remove(int fd) noexcept override;
-
     std::size_t wait(std::int64_t timeout_ns, std::vector<reactor_event>& out) override;
 
     /// The buffer ring is set up by the first stream that asks (most loops never receive
     /// through it, and making a loop stays cheap).
     [[nodiscard]] bool supports_recv() const noexcept override;
-
     void start_recv(int fd, recv_sink& sink) override;
-
     void pause_recv(int fd) noexcept override;
-
     void stop_recv(int fd) noexcept override;
 
     /// Operations need IORING_REGISTER_SYNC_CANCEL (Linux 6.0) for abandon().
     [[nodiscard]] bool supports_ops() const noexcept override { return m_ops_supported; }
 
     void submit(io_op& op) override;
-
     [[nodiscard]] std::size_t ops_in_flight() const noexcept override { return m_live_ops; }
 
     void cancel(io_op& op) noexcept override;
-
     void abandon(io_op& op) noexcept override;
-
     void flush() override;
-
     void cancel_all() noexcept override;
-
     void forget(int fd, bool registered) noexcept override;
 
 private:
