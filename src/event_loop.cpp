@@ -16,7 +16,7 @@
 #include "corio/async_generator.hpp"
 #include "corio/thread_pool.hpp"
 
-#include "reactor.hpp"
+#include "io/io_driver.hpp"
 #include "timer_heap.hpp"
 
 #include <cxxabi.h>
@@ -54,17 +54,6 @@ struct timer_slot {
     /// slot stays reserved until the callback runs, so that its timer_handle can still
     /// cancel it (asyncio skips a cancelled TimerHandle that is already in the ready queue).
     bool queued = false;
-};
-
-struct fd_entry {
-    std::function<void()> reader;
-    std::function<void()> writer;
-    waiter* read_waiter = nullptr;
-    waiter* write_waiter = nullptr;
-    bool registered = false;
-    bool edge = false;
-    /// The reactor reported a hang-up or error on this (edge-triggered) fd.
-    bool hangup = false;
 };
 
 namespace {
@@ -411,28 +400,6 @@ void run_epilogue(event_loop& loop) {
 
 namespace {
 
-corio::backend backend_from_environment(corio::backend requested) {
-    if (requested != corio::backend::automatic) {
-        return requested;
-    }
-    const char* env = std::getenv("CORIO_BACKEND");
-    if (env == nullptr || *env == '\0') {
-        return requested;
-    }
-    const std::string_view v(env);
-    if (v == "epoll") {
-        return corio::backend::epoll;
-    }
-    if (v == "io_uring") {
-        return corio::backend::io_uring;
-    }
-    if (v == "automatic") {
-        return corio::backend::automatic;
-    }
-    throw std::invalid_argument("CORIO_BACKEND=" + std::string(v) +
-                                ": expected epoll, io_uring or automatic");
-}
-
 /// The signal CORIO_DUMP_SIGNAL names: "SIGUSR1", "USR1" or a number.
 int dump_signal_from(std::string_view name) {
     const std::string_view bare = name.starts_with("SIG") ? name.substr(3) : name;
@@ -503,27 +470,17 @@ event_loop::event_loop(run_options options)
         dump_env != nullptr && *dump_env != '\0' ? dump_signal_from(dump_env) : 0;
     t_live_loops.push_back(this);
     m_debug = options.debug || debug_from_environment();
-    const corio::backend wanted = backend_from_environment(options.backend);
-    if (wanted == corio::backend::epoll) {
-        m_reactor = detail::make_epoll_reactor();
-    } else {
-        try {
-            m_reactor = detail::make_uring_reactor(thread_bound);
-        } catch (const std::system_error& e) {
-            // Refused (io_uring_disabled, seccomp, ENOSYS, EPERM, no liburing at build time).
-            if (wanted == corio::backend::io_uring) {
-                throw invalid_state_error(
-                    std::string("backend::io_uring was requested, but io_uring is not "
-                                "available: ") +
-                    e.what());
-            }
-            m_uring_refusal = e.what();
-            m_reactor = detail::make_epoll_reactor();
-        }
-    }
-    m_backend = m_reactor->kind();
+    detail::reactor_choice reactor = detail::make_reactor(options.backend, thread_bound);
+    m_uring_refusal = std::move(reactor.refusal);
+    m_io = std::make_unique<detail::io_driver>(
+        std::move(reactor.chosen),
+        [](void* loop, std::function<void()>& fn) {
+            static_cast<event_loop*>(loop)->run_entry_callback(fn);
+        },
+        this);
+    m_backend = m_io->kind();
     if (m_debug) {
-        const std::string features = m_reactor->features();
+        const std::string features = m_io->features();
         std::fprintf(stderr, "corio: event loop on %s%s%s%s%s\n",
                      m_backend == corio::backend::io_uring ? "io_uring" : "epoll",
                      features.empty() ? "" : " (", features.empty() ? "" : features.c_str(),
@@ -536,7 +493,8 @@ event_loop::event_loop(run_options options)
     if (m_wakeup_fd < 0) {
         throw std::system_error(errno, std::generic_category(), "eventfd");
     }
-    m_reactor->add(m_wakeup_fd, true, false, false);
+    m_io->add_loop_fd(
+        m_wakeup_fd, [](void* loop) { static_cast<event_loop*>(loop)->drain_threadsafe(); }, this);
     m_virtual_now = clock::now();
     m_thread = std::this_thread::get_id();
     if (dump_signo != 0) {
@@ -757,198 +715,7 @@ void event_loop::run_timer_callback(std::uint32_t slot) {
     }
 }
 
-// --- file descriptors ---------------------------------------------------------------------
-
-detail::fd_entry& event_loop::fd_slot(int fd) {
-    if (fd < 0) {
-        throw std::invalid_argument("invalid file descriptor " + std::to_string(fd));
-    }
-    const auto index = static_cast<std::size_t>(fd);
-    if (index >= m_fds.size()) {
-        m_fds.resize(index + 1);
-    }
-    if (!m_fds[index]) {
-        m_fds[index] = std::make_unique<detail::fd_entry>();
-    }
-    return *m_fds[index];
-}
-
-void event_loop::update_fd_interest(int fd) {
-    detail::fd_entry& e = fd_slot(fd);
-    const bool r = static_cast<bool>(e.reader);
-    const bool w = static_cast<bool>(e.writer);
-    if (!r && !w) {
-        if (e.registered) {
-            m_reactor->remove(fd);
-            e.registered = false;
-        }
-        return;
-    }
-    if (!e.registered) {
-        m_reactor->add(fd, r, w, false);
-        e.registered = true;
-    } else {
-        m_reactor->modify(fd, r, w);
-    }
-}
-
-namespace {
-void refuse_mixed_use(const detail::fd_entry& e, int fd, bool callbacks) {
-    if (callbacks && e.edge) {
-        throw invalid_state_error("fd " + std::to_string(fd) +
-                                  " is in use by corio I/O; add_reader/add_writer cannot "
-                                  "watch it too");
-    }
-    if (!callbacks && (e.reader || e.writer)) {
-        throw invalid_state_error("fd " + std::to_string(fd) +
-                                  " has add_reader/add_writer callbacks; corio I/O cannot "
-                                  "wait on it too");
-    }
-}
-} // namespace
-
-void event_loop::set_fd_callback(int fd, bool reading, std::function<void()> fn,
-                                 const char* operation) {
-    check_thread(operation);
-    check_open(operation);
-    if (!fn) {
-        throw std::invalid_argument(std::string(operation) + ": empty function");
-    }
-    detail::fd_entry& e = fd_slot(fd);
-    refuse_mixed_use(e, fd, true);
-    (reading ? e.reader : e.writer) = std::move(fn);
-    update_fd_interest(fd);
-}
-
-bool event_loop::clear_fd_callback(int fd, bool reading) {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd]) {
-        return false;
-    }
-    std::function<void()>& slot = reading ? m_fds[fd]->reader : m_fds[fd]->writer;
-    if (!slot) {
-        return false;
-    }
-    slot = nullptr;
-    update_fd_interest(fd);
-    return true;
-}
-
-void event_loop::add_reader(int fd, std::function<void()> fn) {
-    set_fd_callback(fd, true, std::move(fn), "add_reader");
-}
-
-bool event_loop::remove_reader(int fd) {
-    return clear_fd_callback(fd, true);
-}
-
-void event_loop::add_writer(int fd, std::function<void()> fn) {
-    set_fd_callback(fd, false, std::move(fn), "add_writer");
-}
-
-bool event_loop::remove_writer(int fd) {
-    return clear_fd_callback(fd, false);
-}
-
-void event_loop::watch_fd(int fd, bool readable, detail::waiter& w) {
-    detail::fd_entry& e = fd_slot(fd);
-    refuse_mixed_use(e, fd, false);
-    detail::waiter*& slot = readable ? e.read_waiter : e.write_waiter;
-    if (slot != nullptr) {
-        throw invalid_state_error("fd " + std::to_string(fd) +
-                                  ": another coroutine is already waiting to " +
-                                  (readable ? "read" : "write"));
-    }
-    if (!e.registered) {
-        m_reactor->add(fd, true, true, true);
-        e.registered = true;
-        e.edge = true;
-    }
-    slot = &w;
-}
-
-void event_loop::unwatch_fd(int fd, bool readable, detail::waiter& w) noexcept {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= m_fds.size() || !m_fds[fd]) {
-        return;
-    }
-    detail::waiter*& slot = readable ? m_fds[fd]->read_waiter : m_fds[fd]->write_waiter;
-    if (slot == &w) {
-        slot = nullptr;
-    }
-}
-
-bool event_loop::start_recv(int fd, detail::recv_sink& sink) {
-    if (!m_reactor->supports_recv()) {
-        return false;
-    }
-    m_reactor->start_recv(fd, sink);
-    return true;
-}
-
-bool event_loop::supports_recv() const noexcept {
-    return m_reactor->supports_recv();
-}
-
-void event_loop::pause_recv(int fd) noexcept {
-    m_reactor->pause_recv(fd);
-}
-
-void event_loop::stop_recv(int fd) noexcept {
-    m_reactor->stop_recv(fd);
-}
-
-bool event_loop::fd_hung_up(int fd) const noexcept {
-    return fd >= 0 && static_cast<std::size_t>(fd) < m_fds.size() && m_fds[fd] && m_fds[fd]->hangup;
-}
-
-bool event_loop::supports_io_ops() const noexcept {
-    return m_reactor != nullptr && m_reactor->supports_ops();
-}
-
-void event_loop::submit_io(detail::io_op& op) {
-    check_open("submit_io");
-    if (!m_reactor->supports_ops()) {
-        throw invalid_state_error("submit_io: the " +
-                                  std::string(m_backend == corio::backend::io_uring
-                                                  ? "io_uring reactor of this kernel"
-                                                  : "epoll reactor") +
-                                  " runs no completion-based operations");
-    }
-    m_reactor->submit(op);
-}
-
-void event_loop::cancel_io(detail::io_op& op) noexcept {
-    if (m_reactor != nullptr) {
-        m_reactor->cancel(op);
-    }
-}
-
-void event_loop::abandon_io(detail::io_op& op) noexcept {
-    if (m_reactor != nullptr) {
-        m_reactor->abandon(op);
-    }
-}
-
-std::size_t event_loop::io_ops_in_flight() const noexcept {
-    return m_reactor != nullptr ? m_reactor->ops_in_flight() : 0;
-}
-
-void event_loop::forget_fd(int fd) noexcept {
-    if (fd < 0) {
-        return;
-    }
-    const bool known = static_cast<std::size_t>(fd) < m_fds.size() && m_fds[fd];
-    m_reactor->forget(fd, known && m_fds[fd]->registered);
-    if (!known) {
-        return;
-    }
-    const std::unique_ptr<detail::fd_entry> e = std::move(m_fds[fd]);
-    if (e->read_waiter != nullptr) {
-        detail::wake(*e->read_waiter);
-    }
-    if (e->write_waiter != nullptr) {
-        detail::wake(*e->write_waiter);
-    }
-}
+// --- I/O (the fd members are in event_loop_io.cpp, forwarding to the io_driver) ---------
 
 void event_loop::poll_io(bool may_block) {
     std::int64_t timeout_ns = 0;
@@ -967,48 +734,10 @@ void event_loop::poll_io(bool may_block) {
                 0, std::chrono::duration_cast<std::chrono::nanoseconds>(until).count());
         }
     }
-    // Reused from poll to poll: waiting for I/O allocates nothing once warm.
-    std::vector<detail::reactor_event>& events = m_io_events;
-    events.clear();
     ++m_io_polls;
-    const std::size_t delivered = m_reactor->wait(timeout_ns, events);
-    if (jump && events.empty() && delivered == 0 &&
-        m_virtual_now < from_ns(m_timer_heap->top().when)) {
+    const bool anything = m_io->poll(timeout_ns);
+    if (jump && !anything && m_virtual_now < from_ns(m_timer_heap->top().when)) {
         m_virtual_now = from_ns(m_timer_heap->top().when);
-    }
-    for (const detail::reactor_event& ev : events) {
-        if (ev.fd == m_wakeup_fd) {
-            drain_threadsafe();
-            continue;
-        }
-        if (ev.fd == m_signal_fd) {
-            on_signalfd();
-            continue;
-        }
-        if (static_cast<std::size_t>(ev.fd) >= m_fds.size() || !m_fds[ev.fd]) {
-            continue;
-        }
-        detail::fd_entry& e = *m_fds[ev.fd];
-        if (e.edge) {
-            e.hangup = e.hangup || ev.hangup;
-            if (ev.readable && e.read_waiter != nullptr) {
-                detail::wake(*std::exchange(e.read_waiter, nullptr));
-            }
-            if (ev.writable && e.write_waiter != nullptr) {
-                detail::wake(*std::exchange(e.write_waiter, nullptr));
-            }
-            continue;
-        }
-        // Level-triggered callbacks run now; copies, because a callback may remove itself.
-        if (ev.readable && e.reader) {
-            auto fn = e.reader;
-            run_entry_callback(fn);
-        }
-        if (ev.writable && static_cast<std::size_t>(ev.fd) < m_fds.size() && m_fds[ev.fd] &&
-            m_fds[ev.fd]->writer) {
-            auto fn = m_fds[ev.fd]->writer;
-            run_entry_callback(fn);
-        }
     }
 }
 
@@ -1062,7 +791,8 @@ void event_loop::add_signal_handler(int signo, std::function<void()> fn) {
     }
     m_signal_fd = fd;
     if (fresh) {
-        m_reactor->add(m_signal_fd, true, false, false);
+        m_io->add_loop_fd(
+            m_signal_fd, [](void* loop) { static_cast<event_loop*>(loop)->on_signalfd(); }, this);
     }
 }
 
@@ -1099,7 +829,7 @@ bool event_loop::remove_signal_handler(int signo) {
     restore_ignored(signo);
     pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
     if (m_signal_handlers.empty()) {
-        m_reactor->remove(m_signal_fd);
+        m_io->remove_loop_fd(m_signal_fd);
         ::close(m_signal_fd);
         m_signal_fd = -1;
         return true;
@@ -1175,7 +905,7 @@ void event_loop::run_once() {
     } else {
         // Operations the last batch queued (io_uring sends) go to the kernel now, not
         // dozens of batches later; one system call for all of them.
-        m_reactor->flush();
+        m_io->flush();
     }
     process_timers();
     run_ready_batch();
@@ -1344,7 +1074,7 @@ void event_loop::close() {
     }
     // Completion-based operations still in the kernel (a stream's background send) end
     // now, so that what they hold is released.
-    m_reactor->cancel_all();
+    m_io->cancel_all();
     m_ready.clear();
     m_callbacks.clear();
     for (detail::timer_slot& s : m_timer_slots) {
@@ -1375,8 +1105,7 @@ void event_loop::close() {
         ::close(m_wakeup_fd);
         m_wakeup_fd = -1;
     }
-    m_fds.clear();
-    m_reactor.reset();
+    m_io.reset();
     detail::t_throw_record = {}; // an exception recorded and never reported is let go
 }
 

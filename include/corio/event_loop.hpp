@@ -15,6 +15,7 @@
 /// `run_options::backend`) that waits for I/O until the earliest timer is due. Nothing in a loop is
 /// thread-safe except `call_soon_threadsafe`.
 
+#include "corio/detail/io_types.hpp"
 #include "corio/detail/task_state.hpp"
 #include "corio/errors.hpp"
 #include "corio/task.hpp"
@@ -37,23 +38,6 @@ namespace corio {
 
 /// The clock of every loop: `event_loop::time()` and all deadlines use it.
 using clock = std::chrono::steady_clock;
-
-/// Which I/O reactor a loop uses (docs/io_uring.md).
-///
-/// On io_uring, streams receive through a multishot receive into a ring of provided
-/// buffers, and sends, connects and accepts are completion-based operations, all handed to
-/// the kernel in one system call per loop iteration. Each optional kernel feature is
-/// detected at start and used only where present; `CORIO_URING_DISABLE` (a comma-separated
-/// list of `recv`, `ops`, `registered_ring`, `coop_taskrun`, `single_issuer`,
-/// `defer_taskrun`) turns features off, and debug mode prints those in use. The features
-/// that tie a ring to one thread (SINGLE_ISSUER, DEFER_TASKRUN, a registered ring fd) are
-/// used only by the loop `corio::run` makes, which never leaves its thread; an `event_loop`
-/// object may be made on one thread and run on another.
-enum class backend {
-    automatic, ///< io_uring where the kernel allows it, else epoll
-    epoll,
-    io_uring, ///< io_uring or an invalid_state_error saying why the kernel refused it
-};
 
 /// Options for `corio::run` and `event_loop`.
 struct run_options {
@@ -111,49 +95,10 @@ private:
 };
 
 namespace detail {
-/// Where a completion-based receive delivers (event_loop::start_recv).
-struct recv_sink {
-    /// `size` bytes arrived; they are valid only during the call.
-    void (*on_data)(recv_sink& sink, const char* data, std::size_t size) = nullptr;
-    /// The receive ended: 0 at end of stream, else the errno. No call follows.
-    void (*on_end)(recv_sink& sink, int error) = nullptr;
-    /// The fd is a stream socket (received with recv); else a pipe (read).
-    bool socket = true;
-};
-
-/// An operation a completion-based reactor (io_uring) runs in the kernel
-/// (event_loop::submit_io). The memory it names (`data`, `address`, `address_size`, and
-/// the io_op itself) must stay valid until its last completion, or until abandon_io.
-struct io_op {
-    enum class kind : std::uint8_t {
-        send,    ///< send(fd, data, size, MSG_NOSIGNAL)
-        connect, ///< connect(fd, data, size): `data` is the peer's sockaddr
-        accept,  ///< accept4(fd, address, address_size, SOCK_NONBLOCK | SOCK_CLOEXEC)
-    };
-    kind op = kind::send;
-    int fd = -1;
-    const void* data = nullptr;
-    std::size_t size = 0;
-    /// accept: where the peer's address goes (may be null).
-    void* address = nullptr;
-    /// accept: in, the room at `address`; out, the address's size.
-    std::uint32_t* address_size = nullptr;
-    /// Called by the loop as the kernel completes the operation: `result` is the system
-    /// call's result, or -errno (-ECANCELED once cancelled). The op may be resubmitted or
-    /// destroyed during the call.
-    void (*on_complete)(io_op& op, int result) = nullptr;
-    /// The object this op belongs to, for on_complete.
-    void* context = nullptr;
-    /// The reactor's handle on the operation while it is in the kernel (0: not in it).
-    std::uint64_t token = 0;
-    [[nodiscard]] bool in_flight() const noexcept { return token != 0; }
-};
-class reactor;
+class io_driver;
 struct timer_slot;
 struct timer_entry;
-struct reactor_event;
 class timer_heap;
-struct fd_entry;
 template <class T>
 class task_state;
 } // namespace detail
@@ -369,10 +314,6 @@ private:
     /// "waiting for a timer due in 1.000 s", "ready to run", "running": for dump_tasks and
     /// the report of a task destroyed while pending.
     [[nodiscard]] std::string describe_task(const detail::task_state_base& t) const;
-    detail::fd_entry& fd_slot(int fd);
-    void update_fd_interest(int fd);
-    void set_fd_callback(int fd, bool reading, std::function<void()> fn, const char* operation);
-    bool clear_fd_callback(int fd, bool reading);
     void drain_threadsafe();
     void check_open(const char* operation) const;
     void run_timer_callback(std::uint32_t slot);
@@ -386,7 +327,8 @@ private:
     run_options m_options;
     corio::backend m_backend = corio::backend::epoll;
     std::string m_uring_refusal;
-    std::unique_ptr<detail::reactor> m_reactor;
+    /// The reactor and the fds (src/io/io_driver.hpp); null once the loop is closed.
+    std::unique_ptr<detail::io_driver> m_io;
     std::vector<ready_entry> m_ready;
     std::vector<ready_entry> m_running_batch;
     std::deque<std::function<void()>> m_callbacks;
@@ -395,8 +337,6 @@ private:
     std::unique_ptr<detail::timer_heap> m_timer_heap;
     std::size_t m_cancelled_timers = 0;
     std::uint32_t m_timer_sequence = 0;
-    std::vector<std::unique_ptr<detail::fd_entry>> m_fds;
-    std::vector<detail::reactor_event> m_io_events;
     detail::intrusive_list m_tasks;
     detail::intrusive_list m_asyncgens;
     std::unique_ptr<thread_pool> m_default_executor;

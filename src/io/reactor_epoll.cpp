@@ -1,4 +1,5 @@
-// The epoll reactor.
+// The epoll reactor: readiness only (supports_recv() and supports_ops() stay false, so
+// streams read and write with system calls after an edge).
 //
 // Kernel facts relied on (epoll(7)):
 // - An fd added with EPOLLET is reported once per change of state: new data arriving, or
@@ -9,7 +10,8 @@
 // - Without EPOLLET an fd is reported on every epoll_wait while it is ready: that is
 //   asyncio's add_reader/add_writer contract, kept for those callbacks.
 // - Closing an fd removes it from the epoll set only when no duplicate of it stays open,
-//   so the loop deletes it explicitly (forget_fd) before a close.
+//   so the I/O driver deletes it explicitly (event_loop::forget_fd, io_driver::forget)
+//   before a close.
 // - epoll_pwait2 (Linux 5.11, glibc 2.35) takes a timespec; older kernels return ENOSYS and
 //   epoll_wait is used, with the timeout rounded up to whole milliseconds so a timer never
 //   wakes the loop early into a busy spin.

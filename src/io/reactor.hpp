@@ -1,10 +1,17 @@
 #pragma once
-// The reactor interface: how the event loop waits for file descriptors. One implementation
-// per kernel mechanism (reactor_epoll.cpp, reactor_uring.cpp), chosen when the loop is made.
+// The reactor interface: how the I/O driver (io_driver.hpp) waits for file descriptors and
+// runs operations in the kernel. One implementation per kernel mechanism, chosen by
+// make_reactor when the loop is made:
+// - reactor_epoll.cpp: readiness only (epoll, edge-triggered for corio's own I/O);
+// - reactor_uring*.cpp: io_uring, readiness through polls, plus completion-based receives
+//   (recv_sink) and operations (io_op).
+// A new reactor is one more implementation of this class, and one more case in
+// make_reactor (reactor.cpp). Nothing here knows the event loop.
 
-#include "corio/event_loop.hpp"
+#include "corio/detail/io_types.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,11 +77,42 @@ public:
     virtual void cancel_all() noexcept {}
 };
 
+/// The reactor a loop gets, and why io_uring was refused if it fell back to epoll.
+struct reactor_choice {
+    std::unique_ptr<reactor> chosen;
+    /// Why `backend::automatic` fell back to epoll ("io_uring_setup: Operation not
+    /// permitted"); empty if it did not.
+    std::string refusal;
+};
+
+/// The one place a reactor is chosen: `requested` (`CORIO_BACKEND=epoll|io_uring|automatic`
+/// in the environment overrides `automatic`); `automatic` is io_uring where the kernel
+/// allows it, else epoll. `thread_bound`: the loop is made, run and closed on one thread
+/// (corio::run), so the ring may be tied to it (SINGLE_ISSUER, DEFER_TASKRUN, a registered
+/// ring fd); a loop made on one thread may be run on another, and then it must not be.
+/// \throws invalid_state_error if io_uring was requested and the kernel (or the build)
+/// refuses it; std::invalid_argument for a bad CORIO_BACKEND or CORIO_URING_DISABLE.
+reactor_choice make_reactor(corio::backend requested, bool thread_bound);
+
+/// The optional io_uring features, each used only where the kernel has it; each can be
+/// turned off with CORIO_URING_DISABLE (a comma-separated list of these names), to measure
+/// what it brings or to run the fallback path.
+struct uring_features {
+    bool recv = true;            ///< multishot receive into a provided-buffer ring (6.0)
+    bool ops = true;             ///< completion-based send/connect/accept (sync cancel: 6.0)
+    bool registered_ring = true; ///< IORING_REGISTER_RING_FDS (5.18)
+    bool coop_taskrun = true;    ///< IORING_SETUP_COOP_TASKRUN (5.19)
+    bool single_issuer = true;   ///< IORING_SETUP_SINGLE_ISSUER (6.0)
+    bool defer_taskrun = true;   ///< IORING_SETUP_DEFER_TASKRUN (6.1)
+
+    /// All on, less those CORIO_URING_DISABLE names. \throws std::invalid_argument for
+    /// a name it does not know.
+    static uring_features from_environment();
+};
+
 std::unique_ptr<reactor> make_epoll_reactor();
-/// `thread_bound`: the loop is made, run and closed on one thread (corio::run), so the
-/// ring may be tied to it (SINGLE_ISSUER, DEFER_TASKRUN, a registered ring fd); a loop
-/// made on one thread may be run on another, and then it must not be.
+/// `thread_bound` as for make_reactor.
 /// \throws std::system_error if the kernel (or the build) refuses io_uring.
-std::unique_ptr<reactor> make_uring_reactor(bool thread_bound);
+std::unique_ptr<reactor> make_uring_reactor(bool thread_bound, uring_features features);
 
 } // namespace corio::detail
