@@ -14,6 +14,7 @@
 
 #include "corio/event_loop.hpp"
 #include "corio/async_generator.hpp"
+#include "corio/detail/task_hooks.hpp"
 #include "corio/thread_pool.hpp"
 
 #include "reactor.hpp"
@@ -284,6 +285,7 @@ void task_state_base::abandon() noexcept {
     }
 }
 
+namespace {
 void on_spawned_task_complete(task_state_base* state) noexcept {
     state->complete();
 }
@@ -300,6 +302,8 @@ void record_task_creation(const void* promise, const char* function, const char*
     (*t_creation_sites)[promise] = {function, file, line};
 }
 
+} // namespace
+
 std::uint32_t next_task_group_id() noexcept {
     static std::atomic<std::uint32_t> next{1};
     std::uint32_t id = next.fetch_add(1, std::memory_order_relaxed);
@@ -309,6 +313,7 @@ std::uint32_t next_task_group_id() noexcept {
     return id;
 }
 
+namespace {
 bool task_creation_tracking() noexcept {
     return t_running_loop != nullptr && t_running_loop->get_debug();
 }
@@ -318,6 +323,8 @@ void forget_task_creation(const void* promise) noexcept {
         t_creation_sites->erase(promise);
     }
 }
+
+} // namespace
 
 std::string creation_site_text(const task_promise_base& promise) {
     if (t_creation_sites != nullptr) {
@@ -332,6 +339,7 @@ std::string creation_site_text(const task_promise_base& promise) {
     return {};
 }
 
+namespace {
 void record_throw_site(const task_promise_base& p) noexcept {
     // Cancellation runs through every task being cancelled: it is not worth a record, and
     // its type is known without rethrowing.
@@ -350,6 +358,8 @@ void record_throw_site(const task_promise_base& p) noexcept {
     }
 }
 
+} // namespace
+
 void task_state_base::keep_throw_site() noexcept {
     if (t_throw_record.exception != m_promise->m_exception) {
         return;
@@ -365,6 +375,7 @@ void task_state_base::keep_throw_site() noexcept {
     t_throw_record = {};
 }
 
+namespace {
 void report_never_awaited(const void* promise) noexcept {
     std::string where;
     if (t_creation_sites != nullptr) {
@@ -379,7 +390,23 @@ void report_never_awaited(const void* promise) noexcept {
     }
 }
 
-namespace {
+/// The kernel's task hooks (detail/task_hooks.hpp).
+constexpr task_hooks kernel_task_hooks{
+    &on_spawned_task_complete, &check_start_cancelled, &task_creation_tracking,
+    &record_task_creation,     &forget_task_creation,  &report_never_awaited,
+    &record_throw_site,
+};
+
+/// Installed at static initialization, before any thread can run a task; and again (once)
+/// by the first loop made, in case it is made by another static initializer that ran first.
+[[maybe_unused]] const bool hooks_installed_at_start =
+    (install_task_hooks(kernel_task_hooks), true);
+
+void install_kernel_task_hooks() noexcept {
+    static const bool installed = (install_task_hooks(kernel_task_hooks), true);
+    (void)installed;
+}
+
 /// Set by run() for the loop it makes next: that loop is made, run and closed on this
 /// thread, so the io_uring reactor may use the features that tie a ring to one thread.
 thread_local bool t_next_loop_thread_bound = false;
@@ -496,6 +523,7 @@ bool detail::loop_alive(const event_loop* loop) noexcept {
 
 event_loop::event_loop(run_options options)
     : m_options(options), m_timer_heap(std::make_unique<detail::timer_heap>()) {
+    detail::install_kernel_task_hooks();
     const bool thread_bound = std::exchange(detail::t_next_loop_thread_bound, false);
     // Checked before anything is set up: a bad value throws with nothing to undo.
     const char* dump_env = std::getenv("CORIO_DUMP_SIGNAL");
