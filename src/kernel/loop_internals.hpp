@@ -15,7 +15,7 @@ namespace corio::detail {
 /// event_loop::unpark_woken). Only its address is used.
 extern waiter cancel_on_its_way;
 
-/// Install the kernel's task hooks (corio/detail/task_hooks.hpp), once.
+/// Put the kernel's task hooks (corio/detail/task_hooks.hpp) in force if they are not yet.
 void install_kernel_task_hooks() noexcept;
 
 // --- task hooks, defined in event_loop.cpp (hot: read on every task creation) ---

@@ -201,15 +201,18 @@ constexpr task_hooks kernel_task_hooks{
 };
 
 /// Installed at static initialization, before any thread can run a task (this file is
-/// linked into every program that makes a loop); and again, once, by the first loop made,
-/// in case that happens in a static initializer that runs before this one.
+/// linked into every program that makes a loop).
 [[maybe_unused]] const bool hooks_installed_at_start =
     (install_task_hooks(kernel_task_hooks), true);
 } // namespace
 
 void install_kernel_task_hooks() noexcept {
-    static const bool installed = (install_task_hooks(kernel_task_hooks), true);
-    (void)installed;
+    // Written only if a loop is made before the initializer above ran (by another static
+    // initializer: still one thread). Otherwise only read, so that threads running tasks
+    // while another makes its first loop never race with a write.
+    if (installed_task_hooks.spawned_task_complete != kernel_task_hooks.spawned_task_complete) {
+        install_task_hooks(kernel_task_hooks);
+    }
 }
 
 std::uint32_t next_task_group_id() noexcept {

@@ -9,9 +9,9 @@
 // (the report is a debug-mode feature of the loop).
 //
 // The table is written only while no task can read it: at static initialization of the
-// kernel, and (guarded, for a loop made during another static initializer) the first time
-// a loop is made. Reading it costs one load per call, as the direct calls it replaces cost
-// none: about one instruction per spawned task.
+// kernel, or, when a loop is made by a static initializer that runs before the kernel's,
+// by that loop. Calling through it costs the same instructions as the direct calls it
+// replaces (W1, W3: unchanged under callgrind).
 
 namespace corio::detail {
 
