@@ -1,8 +1,9 @@
 // The async-generator finalizer service (PEP 525's loop hooks): the registry of a loop's
 // open async generators, the finalizer task for a generator dropped while suspended, and
 // shutdown_asyncgens(), which run() awaits before closing the loop. Made when the first
-// async generator starts on a loop; when the loop closes, the generators still open leave
-// its registry (they outlive it, and are destroyed without their cleanup running).
+// async generator starts on a loop. When the loop closes, the generators still open leave
+// its registry: they outlive it, and one dropped later is destroyed as with no loop running
+// (the destructors of its locals run; no cleanup that awaits).
 
 #include "corio/async_generator.hpp"
 
@@ -29,6 +30,9 @@ public:
     }
 
     /// The open generators, in the order they started.
+    [[nodiscard]] intrusive_list& open() noexcept { return m_open; }
+
+private:
     intrusive_list m_open;
 };
 
@@ -97,7 +101,7 @@ void finalize_asyncgen(asyncgen_base& g) noexcept {
 
 detail::intrusive_list& event_loop::asyncgen_registry() noexcept {
     // noexcept as it always was: out of memory for the service's few bytes terminates.
-    return service<detail::asyncgen_finalizer>().m_open;
+    return service<detail::asyncgen_finalizer>().open();
 }
 
 task<> event_loop::shutdown_asyncgens() {
@@ -107,7 +111,7 @@ task<> event_loop::shutdown_asyncgens() {
     if (finalizer == nullptr) {
         co_return;
     }
-    detail::intrusive_list& open = finalizer->m_open;
+    detail::intrusive_list& open = finalizer->open();
     for (detail::list_node* n = open.head.next; n != &open.head; n = n->next) {
         auto* g = static_cast<detail::asyncgen_base*>(n);
         if (!g->running) {
