@@ -15,7 +15,7 @@
 //
 // Each section below is one idiom. Build it with the project (examples are built by
 // default) or by hand:
-//   g++ -std=c++20 -O2 -Iinclude examples/generators.cpp src/errors.cpp -o generators
+//   g++ -std=c++20 -O2 -Iinclude examples/generators.cpp src/core/errors.cpp -o generators
 
 #include <corio/errors.hpp>
 #include <corio/generator.hpp>

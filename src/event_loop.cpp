@@ -1,89 +1,46 @@
-// The event loop: a ready queue drained in batches, a timer heap with lazy deletion, and a
-// reactor.
+// The event loop, the kernel of corio: the ready queue (drained in batches), park and wake,
+// running and closing, and the thread-safe queue. Beside it in src/kernel/: the task
+// control block (task_state.cpp), the timer queue (timers.cpp), diagnostics and the
+// environment (diagnostics.cpp), dump_tasks (dump.cpp). The services beside the loop
+// (src/services/: signal handlers, the default executor, the async-generator finalizer)
+// are known here only as detail::loop_service: they register on first use, and close()
+// calls them.
 //
 // One iteration (run_once): wait for I/O (not at all if something is ready; otherwise until
 // the earliest timer), move expired timers to the ready queue, then run the batch that is
 // ready now. What a batch makes ready runs in the next batch, so a task that keeps
 // yielding cannot starve I/O or timers.
-//
-// Timers: a 4-ary min-heap (timer_heap.hpp) of (deadline, sequence) entries pointing at
-// slots. A cancelled timer frees its slot and bumps the slot's generation; its heap entry
-// stays until it reaches the top and is skipped (lazy deletion). When stale entries outnumber live
-// ones the heap is rebuilt, so a program that sets and cancels many long timeouts does not grow the
-// heap without bound (asyncio does the same).
 
 #include "corio/event_loop.hpp"
-#include "corio/async_generator.hpp"
-#include "corio/thread_pool.hpp"
 
+#include "kernel/loop_internals.hpp"
 #include "io/io_driver.hpp"
 #include "timer_heap.hpp"
 
-#include <cxxabi.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <charconv>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
-#include <typeinfo>
-#include <unordered_map>
 
 namespace corio {
 namespace detail {
 
-struct timer_slot {
-    void (*fire)(void*) = nullptr;
-    void* context = nullptr;
-    std::uint32_t generation = 0;
-    /// The sequence number of the heap entry of the current arming.
-    std::uint32_t sequence = 0;
-    /// In the heap, waiting for its deadline.
-    bool armed = false;
-    /// A call_later/call_at callback whose deadline passed, waiting in the ready queue. The
-    /// slot stays reserved until the callback runs, so that its timer_handle can still
-    /// cancel it (asyncio skips a cancelled TimerHandle that is already in the ready queue).
-    bool queued = false;
-};
+waiter cancel_on_its_way;
 
 namespace {
 thread_local event_loop* t_running_loop = nullptr;
 
-/// What a task is "parked at" between a cancellation waking it and its next step (see
-/// event_loop::unpark_woken). Only its address is used.
-waiter cancel_on_its_way;
-
-void fire_callback_timer(void* context);
-
-struct creation_site {
-    const char* function;
-    const char* file;
-    unsigned line;
-};
-thread_local std::unordered_map<const void*, creation_site>* t_creation_sites = nullptr;
-
-/// Where the exception last leaving a task's coroutine on this thread was thrown (the chain
-/// from that coroutine outwards), until the task it ends takes it (keep_throw_site).
-struct throw_record {
-    std::exception_ptr exception;
-    std::string chain;
-};
-thread_local throw_record t_throw_record;
+/// Set by run() for the loop it makes next: that loop is made, run and closed on this
+/// thread, so the io_uring reactor may use the features that tie a ring to one thread.
+thread_local bool t_next_loop_thread_bound = false;
 } // namespace
-
-/// " (created in fetch at crawl.cpp:88)" in debug mode (where creation is tracked), else
-/// " (coroutine fetch())".
-std::string creation_site_text(const task_promise_base& promise);
 
 event_loop* running_loop() noexcept {
     return t_running_loop;
@@ -92,6 +49,12 @@ event_loop* running_loop() noexcept {
 task_state_base* current_task_state() noexcept {
     return t_running_loop != nullptr ? t_running_loop->current_task_state() : nullptr;
 }
+
+bool task_creation_tracking() noexcept {
+    return t_running_loop != nullptr && t_running_loop->get_debug();
+}
+
+// --- park and wake ------------------------------------------------------------------
 
 bool park(waiter& w) noexcept {
     task_state_base* t = current_task_state();
@@ -110,269 +73,7 @@ void wake(waiter& w) noexcept {
     }
 }
 
-bool is_cancellation(const std::exception_ptr& e) noexcept {
-    if (!e) {
-        return false;
-    }
-    try {
-        std::rethrow_exception(e);
-    } catch (const cancelled_error&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-
-// --- task_state_base ----------------------------------------------------------------
-
-task_state_base::task_state_base(event_loop& loop, std::coroutine_handle<> frame,
-                                 task_promise_base& promise) noexcept
-    : m_loop(&loop), m_frame(frame), m_promise(&promise) {
-    m_root_scope.task = this;
-    m_all_tasks_node.owner = this;
-    promise.m_awaited = true;
-    promise.m_task_state = this;
-}
-
-task_state_base::~task_state_base() {
-    report_unretrieved();
-    m_all_tasks_node.unlink();
-    if (m_frame) {
-        m_frame.destroy();
-    }
-}
-
-void task_state_base::report_unretrieved() noexcept {
-    if (m_loop != nullptr && m_done && !m_cancelled && m_promise->m_exception &&
-        !m_exception_retrieved) {
-        report_unretrieved_now();
-    }
-}
-
-void task_state_base::report_unretrieved_now() noexcept {
-    try {
-        exception_context context{"Task exception was never retrieved" +
-                                      creation_site_text(*m_promise),
-                                  m_promise->m_exception, name()};
-        context.async_stack = thrown_at(m_promise->m_exception);
-        m_loop->call_exception_handler(context);
-    } catch (...) { // out of memory while reporting: the report is lost, nothing else
-    }
-}
-
-std::string task_state_base::thrown_at(const std::exception_ptr& e) const {
-    return m_extras != nullptr && e != nullptr && m_extras->thrown == e ? m_extras->thrown_at
-                                                                        : std::string();
-}
-
-std::string task_state_base::name() const {
-    return m_extras != nullptr && m_extras->named ? m_extras->name : "Task-" + std::to_string(m_id);
-}
-
-void task_state_base::set_name(std::string name) {
-    if (m_extras == nullptr) {
-        m_extras = std::make_unique<extras>();
-    }
-    m_extras->name = std::move(name);
-    m_extras->named = true;
-}
-
-bool task_state_base::cancel() {
-    if (m_done) {
-        return false;
-    }
-    m_root_scope.requested = true;
-    m_root_scope.request_seq = ++m_requests;
-    deliver_cancel();
-    return true;
-}
-
-void task_state_base::deliver_cancel() {
-    if (m_done || m_parked == &cancel_on_its_way) {
-        // A cancellation already woke the task, which has not run since: that one
-        // cancelled_error is all it gets for any number of requests meanwhile.
-        m_served = m_requests;
-        return;
-    }
-    if (waiter* w = m_parked) {
-        m_served = m_requests;
-        w->cancelled = true;
-        if (w->on_cancel == nullptr || w->on_cancel(*w)) {
-            m_parked = &cancel_on_its_way;
-            m_loop->schedule(w->handle, this);
-        }
-    } else if (m_woken != nullptr && (!m_woken->granted || m_woken->revoke != nullptr)) {
-        // Woken and scheduled, not run yet: it throws at the point it resumes from, after
-        // giving back what the wake granted. It is already in the ready queue.
-        m_served = m_requests;
-        if (m_woken->granted) {
-            m_woken->granted = false;
-            m_woken->revoke(*m_woken);
-        }
-        m_woken->cancelled = true;
-        m_woken = nullptr;
-        m_parked = &cancel_on_its_way;
-    } else {
-        m_cancel_pending = true;
-    }
-}
-
-void task_state_base::complete() noexcept {
-    m_done = true;
-    m_parked = nullptr; // m_woken was cleared when this step started
-    if (m_cancel_pending && !m_promise->m_exception) {
-        // cancel() came while the task was running (or woken with a grant) and it returned
-        // before reaching another suspension point: it ends cancelled, as in asyncio.
-        try {
-            m_promise->m_exception = std::make_exception_ptr(cancelled_error{});
-        } catch (...) { // out of memory: the task keeps its value
-        }
-    }
-    m_cancel_pending = false;
-    m_cancelled = is_cancellation(m_promise->m_exception);
-    if (m_promise->m_exception && !m_cancelled) {
-        keep_throw_site();
-    }
-    while (list_node* n = m_listeners.pop_front()) {
-        auto* l = static_cast<completion_listener*>(n);
-        l->on_complete(*l);
-    }
-    release(); // the loop's reference
-}
-
-namespace {
-/// Stands in for the promise of every task whose frame close() destroyed.
-task_promise_base& abandoned_promise() noexcept {
-    static task_promise_base* const promise = [] {
-        auto* p = new task_promise_base("", "", 0);
-        p->m_tracked = false;
-        p->m_awaited = true;
-        p->m_exception = std::make_exception_ptr(cancelled_error{});
-        return p;
-    }();
-    return *promise;
-}
-} // namespace
-
-void task_state_base::abandon() noexcept {
-    // The frame is suspended somewhere and will never be resumed: destroying it runs the
-    // destructors of its locals and awaiters, which unregister their timers and waits.
-    m_done = true;
-    m_cancelled = true;
-    m_parked = nullptr;
-    m_woken = nullptr;
-    m_promise->m_task_state = nullptr;
-    m_frame.destroy();
-    m_frame = nullptr;
-    // The promise died with the frame; exception() and result() of a handle that outlives
-    // close(), and listeners asking now, see a cancelled_error.
-    m_promise = &abandoned_promise();
-    while (list_node* n = m_listeners.pop_front()) {
-        auto* l = static_cast<completion_listener*>(n);
-        l->on_complete(*l);
-    }
-}
-
-void on_spawned_task_complete(task_state_base* state) noexcept {
-    state->complete();
-}
-
-bool check_start_cancelled(task_state_base* state) noexcept {
-    return state != nullptr && state->take_pending_cancel();
-}
-
-void record_task_creation(const void* promise, const char* function, const char* file,
-                          unsigned line) {
-    if (t_creation_sites == nullptr) {
-        t_creation_sites = new std::unordered_map<const void*, creation_site>();
-    }
-    (*t_creation_sites)[promise] = {function, file, line};
-}
-
-std::uint32_t next_task_group_id() noexcept {
-    static std::atomic<std::uint32_t> next{1};
-    std::uint32_t id = next.fetch_add(1, std::memory_order_relaxed);
-    if (id == 0) { // after 2^32 groups
-        id = next.fetch_add(1, std::memory_order_relaxed);
-    }
-    return id;
-}
-
-bool task_creation_tracking() noexcept {
-    return t_running_loop != nullptr && t_running_loop->get_debug();
-}
-
-void forget_task_creation(const void* promise) noexcept {
-    if (t_creation_sites != nullptr) {
-        t_creation_sites->erase(promise);
-    }
-}
-
-std::string creation_site_text(const task_promise_base& promise) {
-    if (t_creation_sites != nullptr) {
-        if (auto it = t_creation_sites->find(&promise); it != t_creation_sites->end()) {
-            return std::string(" (created in ") + it->second.function + " at " + it->second.file +
-                   ":" + std::to_string(it->second.line) + ")";
-        }
-    }
-    if (promise.m_function != nullptr && *promise.m_function != '\0') {
-        return std::string(" (coroutine ") + promise.m_function + "())";
-    }
-    return {};
-}
-
-void record_throw_site(const task_promise_base& p) noexcept {
-    // Cancellation runs through every task being cancelled: it is not worth a record, and
-    // its type is known without rethrowing.
-    if (const std::type_info* type = abi::__cxa_current_exception_type();
-        type == nullptr || *type == typeid(cancelled_error)) {
-        return;
-    }
-    if (t_throw_record.exception == p.m_exception) {
-        return; // the same exception leaving an outer coroutine of the chain: O(1)
-    }
-    try {
-        std::string chain = chain_outwards(p);
-        t_throw_record.exception = p.m_exception;
-        t_throw_record.chain = std::move(chain);
-    } catch (...) { // out of memory: the report goes without the site
-    }
-}
-
-void task_state_base::keep_throw_site() noexcept {
-    if (t_throw_record.exception != m_promise->m_exception) {
-        return;
-    }
-    try {
-        if (m_extras == nullptr) {
-            m_extras = std::make_unique<extras>();
-        }
-        m_extras->thrown = std::move(t_throw_record.exception);
-        m_extras->thrown_at = std::move(t_throw_record.chain);
-    } catch (...) { // out of memory: the report goes without the site
-    }
-    t_throw_record = {};
-}
-
-void report_never_awaited(const void* promise) noexcept {
-    std::string where;
-    if (t_creation_sites != nullptr) {
-        if (auto it = t_creation_sites->find(promise); it != t_creation_sites->end()) {
-            where = std::string(" (created in ") + it->second.function + " at " + it->second.file +
-                    ":" + std::to_string(it->second.line) + ")";
-        }
-    }
-    const std::string message = "task was never awaited" + where;
-    if (t_running_loop != nullptr && t_running_loop->get_debug()) {
-        t_running_loop->call_exception_handler({message, nullptr, {}});
-    }
-}
-
-namespace {
-/// Set by run() for the loop it makes next: that loop is made, run and closed on this
-/// thread, so the io_uring reactor may use the features that tie a ring to one thread.
-thread_local bool t_next_loop_thread_bound = false;
-} // namespace
+// --- run() ----------------------------------------------------------------------------
 
 void run_prologue() {
     if (t_running_loop != nullptr) {
@@ -398,52 +99,7 @@ void run_epilogue(event_loop& loop) {
 
 } // namespace detail
 
-namespace {
-
-/// The signal CORIO_DUMP_SIGNAL names: "SIGUSR1", "USR1" or a number.
-int dump_signal_from(std::string_view name) {
-    const std::string_view bare = name.starts_with("SIG") ? name.substr(3) : name;
-    for (int signo = 1; signo < NSIG; ++signo) {
-        const char* abbrev = sigabbrev_np(signo);
-        if (abbrev != nullptr && bare == abbrev) {
-            return signo;
-        }
-    }
-    int signo = 0;
-    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), signo);
-    if (error == std::errc() && end == name.data() + name.size() && signo > 0 && signo < NSIG) {
-        return signo;
-    }
-    throw std::invalid_argument("CORIO_DUMP_SIGNAL=" + std::string(name) +
-                                ": expected a signal name (SIGUSR1) or number");
-}
-
-bool debug_from_environment() {
-    const char* env = std::getenv("CORIO_DEBUG");
-    return env != nullptr && *env != '\0' && std::string_view(env) != "0";
-}
-
-} // namespace
-
-namespace detail {
-namespace {
-// Marks the timers of call_later/call_at (their context is the std::function). Never
-// called: process_timers queues those callbacks itself (see timer_slot::queued).
-void fire_callback_timer(void*) {}
-} // namespace
-} // namespace detail
-
-// --- timer_handle ---------------------------------------------------------------------
-
-void timer_handle::cancel() noexcept {
-    if (m_loop != nullptr) {
-        m_loop->cancel_timer(*this);
-    }
-}
-
-bool timer_handle::pending() const noexcept {
-    return m_loop != nullptr && m_loop->timer_pending(*this);
-}
+using detail::from_ns;
 
 // --- event_loop ------------------------------------------------------------------------
 
@@ -463,13 +119,12 @@ bool detail::loop_alive(const event_loop* loop) noexcept {
 
 event_loop::event_loop(run_options options)
     : m_options(options), m_timer_heap(std::make_unique<detail::timer_heap>()) {
+    detail::install_kernel_task_hooks();
     const bool thread_bound = std::exchange(detail::t_next_loop_thread_bound, false);
     // Checked before anything is set up: a bad value throws with nothing to undo.
-    const char* dump_env = std::getenv("CORIO_DUMP_SIGNAL");
-    const int dump_signo =
-        dump_env != nullptr && *dump_env != '\0' ? dump_signal_from(dump_env) : 0;
+    const int dump_signo = detail::dump_signal_from_environment();
     t_live_loops.push_back(this);
-    m_debug = options.debug || debug_from_environment();
+    m_debug = options.debug || detail::debug_from_environment();
     detail::reactor_choice reactor = detail::make_reactor(options.backend, thread_bound);
     m_uring_refusal = std::move(reactor.refusal);
     m_io = std::make_unique<detail::io_driver>(
@@ -548,173 +203,6 @@ void event_loop::push_callback(std::function<void()> fn) {
     m_ready.push_back({nullptr, nullptr});
 }
 
-timer_handle event_loop::call_later(clock::duration delay, std::function<void()> fn) {
-    return call_at(time() + delay, std::move(fn));
-}
-
-timer_handle event_loop::call_at(clock::time_point when, std::function<void()> fn) {
-    check_thread("call_at");
-    check_open("call_at");
-    if (!fn) {
-        throw std::invalid_argument("call_at: empty function");
-    }
-    auto* holder = new std::function<void()>(std::move(fn));
-    return add_timer(when, &detail::fire_callback_timer, holder);
-}
-
-void event_loop::call_soon_threadsafe(std::function<void()> fn) {
-    if (!fn) {
-        throw std::invalid_argument("call_soon_threadsafe: empty function");
-    }
-    std::lock_guard lock(m_threadsafe_mutex);
-    if (m_closed) {
-        throw invalid_state_error("call_soon_threadsafe: event loop is closed");
-    }
-    const bool was_empty = m_threadsafe_queue.empty();
-    m_threadsafe_queue.push_back(std::move(fn));
-    if (was_empty) {
-        // Under the lock: close() closes the eventfd under it too, so the write never
-        // reaches a closed fd (or another file that reused its number).
-        const std::uint64_t one = 1;
-        // EAGAIN means the counter is saturated: the loop is woken anyway.
-        [[maybe_unused]] const auto written = ::write(m_wakeup_fd, &one, sizeof one);
-    }
-}
-
-void event_loop::drain_threadsafe() {
-    std::uint64_t count = 0;
-    [[maybe_unused]] const auto got = ::read(m_wakeup_fd, &count, sizeof count);
-    {
-        std::lock_guard lock(m_threadsafe_mutex);
-        m_threadsafe_batch.swap(m_threadsafe_queue);
-    }
-    for (auto& fn : m_threadsafe_batch) {
-        push_callback(std::move(fn));
-    }
-    m_threadsafe_batch.clear();
-}
-
-// --- timers ------------------------------------------------------------------------------
-
-namespace {
-std::int64_t to_ns(clock::time_point t) noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-clock::time_point from_ns(std::int64_t ns) noexcept {
-    return clock::time_point(
-        std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
-}
-} // namespace
-
-bool event_loop::timer_entry_stale(const detail::timer_entry& e) const noexcept {
-    const detail::timer_slot& s = m_timer_slots[e.slot];
-    return !s.armed || s.sequence != e.sequence;
-}
-
-void event_loop::drop_stale_timers() noexcept {
-    while (!m_timer_heap->empty() && timer_entry_stale(m_timer_heap->top())) {
-        m_timer_heap->pop();
-        if (m_cancelled_timers > 0) {
-            --m_cancelled_timers;
-        }
-    }
-}
-
-timer_handle event_loop::add_timer(clock::time_point when, void (*fire)(void*), void* context) {
-    std::uint32_t slot = 0;
-    if (!m_free_timer_slots.empty()) {
-        slot = m_free_timer_slots.back();
-        m_free_timer_slots.pop_back();
-    } else {
-        slot = static_cast<std::uint32_t>(m_timer_slots.size());
-        m_timer_slots.emplace_back();
-    }
-    detail::timer_slot& s = m_timer_slots[slot];
-    s.fire = fire;
-    s.context = context;
-    s.armed = true;
-    s.sequence = m_timer_sequence++;
-    m_timer_heap->push({to_ns(when), s.sequence, slot});
-    return timer_handle(this, slot, s.generation);
-}
-
-bool event_loop::timer_pending(const timer_handle& handle) const noexcept {
-    if (handle.m_slot >= m_timer_slots.size()) {
-        return false;
-    }
-    const detail::timer_slot& s = m_timer_slots[handle.m_slot];
-    return (s.armed || s.queued) && s.generation == handle.m_generation;
-}
-
-void event_loop::cancel_timer(const timer_handle& handle) noexcept {
-    if (!timer_pending(handle)) {
-        return;
-    }
-    detail::timer_slot& s = m_timer_slots[handle.m_slot];
-    if (s.fire == &detail::fire_callback_timer) {
-        delete static_cast<std::function<void()>*>(s.context);
-        s.context = nullptr;
-    }
-    if (s.queued) {
-        // Out of the heap already; run_timer_callback finds no callback and frees the slot.
-        ++s.generation;
-        return;
-    }
-    s.armed = false;
-    ++s.generation;
-    m_free_timer_slots.push_back(handle.m_slot);
-    ++m_cancelled_timers;
-    if (m_cancelled_timers > 64 && m_cancelled_timers * 2 > m_timer_heap->size()) {
-        m_timer_heap->remove_if(
-            [this](const detail::timer_entry& e) { return timer_entry_stale(e); });
-        m_cancelled_timers = 0;
-    }
-}
-
-void event_loop::process_timers() {
-    if (m_timer_heap->empty()) {
-        return;
-    }
-    const std::int64_t now = to_ns(time());
-    while (!m_timer_heap->empty()) {
-        const detail::timer_entry top = m_timer_heap->top();
-        detail::timer_slot& s = m_timer_slots[top.slot];
-        const bool stale = timer_entry_stale(top);
-        if (!stale && top.when > now) {
-            break;
-        }
-        m_timer_heap->pop();
-        if (stale) {
-            if (m_cancelled_timers > 0) {
-                --m_cancelled_timers;
-            }
-            continue;
-        }
-        s.armed = false;
-        if (s.fire == &detail::fire_callback_timer) {
-            s.queued = true;
-            const std::uint32_t slot = top.slot;
-            push_callback([this, slot] { run_timer_callback(slot); });
-            continue;
-        }
-        ++s.generation;
-        m_free_timer_slots.push_back(top.slot);
-        s.fire(s.context);
-    }
-}
-
-void event_loop::run_timer_callback(std::uint32_t slot) {
-    detail::timer_slot& s = m_timer_slots[slot];
-    std::unique_ptr<std::function<void()>> fn(static_cast<std::function<void()>*>(s.context));
-    s.context = nullptr;
-    s.queued = false;
-    ++s.generation;
-    m_free_timer_slots.push_back(slot);
-    if (fn) {
-        (*fn)();
-    }
-}
-
 // --- I/O (the fd members are in event_loop_io.cpp, forwarding to the io_driver) ---------
 
 void event_loop::poll_io(bool may_block) {
@@ -738,120 +226,6 @@ void event_loop::poll_io(bool may_block) {
     const bool anything = m_io->poll(timeout_ns);
     if (jump && !anything && m_virtual_now < from_ns(m_timer_heap->top().when)) {
         m_virtual_now = from_ns(m_timer_heap->top().when);
-    }
-}
-
-// --- signals ------------------------------------------------------------------------------
-
-void event_loop::add_signal_handler(int signo, std::function<void()> fn) {
-    check_thread("add_signal_handler");
-    check_open("add_signal_handler");
-    if (signo <= 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP) {
-        throw std::invalid_argument("add_signal_handler: invalid signal " + std::to_string(signo));
-    }
-    if (!fn) {
-        throw std::invalid_argument("add_signal_handler: empty function");
-    }
-    auto it = std::find_if(m_signal_handlers.begin(), m_signal_handlers.end(),
-                           [signo](const auto& h) { return h.first == signo; });
-    if (it != m_signal_handlers.end()) {
-        it->second = std::move(fn);
-        return;
-    }
-    m_signal_handlers.emplace_back(signo, std::move(fn));
-    // An ignored signal is discarded when it is sent, before signalfd can see it (SIGPIPE
-    // and SIGHUP often are, under nohup); while a handler is registered the signal is
-    // blocked, so the default disposition only lets it queue. The old one comes back with
-    // remove_signal_handler.
-    struct sigaction old_action {};
-    if (::sigaction(signo, nullptr, &old_action) == 0 && old_action.sa_handler == SIG_IGN) {
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        ::sigaction(signo, &dfl, nullptr);
-        m_signals_ignored_before.push_back(signo);
-    }
-    sigset_t set;
-    sigemptyset(&set);
-    for (const auto& h : m_signal_handlers) {
-        sigaddset(&set, h.first);
-    }
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, signo);
-    pthread_sigmask(SIG_BLOCK, &one, nullptr);
-    const bool fresh = m_signal_fd < 0;
-    const int fd = ::signalfd(m_signal_fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0) {
-        const int err = errno;
-        m_signal_handlers.pop_back();
-        restore_ignored(signo);
-        pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
-        throw std::system_error(err, std::generic_category(), "signalfd");
-    }
-    m_signal_fd = fd;
-    if (fresh) {
-        m_io->add_loop_fd(
-            m_signal_fd, [](void* loop) { static_cast<event_loop*>(loop)->on_signalfd(); }, this);
-    }
-}
-
-void event_loop::restore_ignored(int signo) noexcept {
-    if (std::erase(m_signals_ignored_before, signo) > 0) {
-        struct sigaction ign {};
-        ign.sa_handler = SIG_IGN;
-        sigemptyset(&ign.sa_mask);
-        ::sigaction(signo, &ign, nullptr);
-    }
-}
-
-bool event_loop::has_signal_handler(int signo) const noexcept {
-    return std::any_of(m_signal_handlers.begin(), m_signal_handlers.end(),
-                       [signo](const auto& h) { return h.first == signo; });
-}
-
-bool event_loop::remove_signal_handler(int signo) {
-    auto it = std::find_if(m_signal_handlers.begin(), m_signal_handlers.end(),
-                           [signo](const auto& h) { return h.first == signo; });
-    if (it == m_signal_handlers.end()) {
-        return false;
-    }
-    m_signal_handlers.erase(it);
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, signo);
-    // An instance still pending (not read from the signalfd yet) would take its default
-    // action the moment it is unblocked (SIGUSR1, SIGTERM... kill the process). Its handler
-    // is gone, so drop it, as asyncio does.
-    const timespec no_wait{};
-    while (::sigtimedwait(&one, nullptr, &no_wait) == signo) {
-    }
-    restore_ignored(signo);
-    pthread_sigmask(SIG_UNBLOCK, &one, nullptr);
-    if (m_signal_handlers.empty()) {
-        m_io->remove_loop_fd(m_signal_fd);
-        ::close(m_signal_fd);
-        m_signal_fd = -1;
-        return true;
-    }
-    sigset_t set;
-    sigemptyset(&set);
-    for (const auto& h : m_signal_handlers) {
-        sigaddset(&set, h.first);
-    }
-    ::signalfd(m_signal_fd, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    return true;
-}
-
-void event_loop::on_signalfd() {
-    signalfd_siginfo info{};
-    while (::read(m_signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-        const int signo = static_cast<int>(info.ssi_signo);
-        for (const auto& h : m_signal_handlers) {
-            if (h.first == signo) {
-                push_callback(h.second);
-            }
-        }
     }
 }
 
@@ -967,76 +341,12 @@ void event_loop::run_entry(ready_entry& e) {
     run_entry_timed(e);
 }
 
-void event_loop::run_entry_timed(ready_entry& e) {
-    // Where the step starts: the chain of awaits the task is suspended in now.
-    std::string who = "a coroutine";
-    std::string resumed_at;
-    if (e.task != nullptr) {
-        who = "task " + e.task->name() + " (#" + std::to_string(e.task->m_id) + ")";
-        resumed_at = detail::await_chain(*e.task->m_promise);
-    }
-    const clock::time_point start = clock::now();
-    detail::resume(e.handle);
-    m_current = nullptr;
-    const auto took = clock::now() - start;
-    if (took > m_options.slow_callback_duration) {
-        report_slow(who, took, resumed_at);
-    }
-}
-
-void event_loop::report_slow(const std::string& who, clock::duration took,
-                             const std::string& resumed_at) {
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.3f", std::chrono::duration<double>(took).count());
-    std::string message = "Executing " + who + " took " + seconds +
-                          " seconds (slow_callback_duration is " +
-                          std::to_string(m_options.slow_callback_duration.count()) + " ms)";
-    if (!resumed_at.empty()) {
-        message += "; the step resumed at " + resumed_at;
-    }
-    call_exception_handler({message, nullptr, {}});
-}
-
 void event_loop::start_task(detail::task_state_base& task) {
     task.m_loop = this;
     task.m_id = m_next_task_id++;
     task.m_spawned_by = m_current != nullptr ? m_current->m_id : 0;
     m_tasks.push_back(task.m_all_tasks_node);
     schedule(task.m_frame, &task);
-}
-
-void event_loop::cancel_remaining_tasks() {
-    std::vector<detail::task_state_base*> pending;
-    for_each_task([&](detail::task_state_base& t) {
-        if (!t.done()) {
-            t.add_ref();
-            pending.push_back(&t);
-        }
-    });
-    for (auto* t : pending) {
-        t->cancel();
-    }
-    enter_running();
-    struct leave {
-        event_loop* loop;
-        ~leave() { loop->leave_running(); }
-    } guard{this};
-    auto all_done = [&] {
-        return std::all_of(pending.begin(), pending.end(), [](auto* t) { return t->done(); });
-    };
-    while (!all_done()) {
-        m_stopping = false; // a stop() from a task's cleanup must not make the loop spin
-        run_once();
-    }
-    for (auto* t : pending) {
-        if (!t->cancelled() && t->exception() != nullptr) {
-            exception_context context{"unhandled exception during run() shutdown", t->exception(),
-                                      t->name()};
-            context.async_stack = t->thrown_at(context.exception);
-            call_exception_handler(context);
-        }
-        t->release();
-    }
 }
 
 void event_loop::close() {
@@ -1046,56 +356,29 @@ void event_loop::close() {
     if (m_closed) {
         return;
     }
-    // Threads of the default executor finish their calls first (their results are dropped).
-    shutdown_default_executor();
+    // Services finish the work pending tasks may wait for (the default executor's threads
+    // finish their calls; their results are dropped).
+    for (const auto& service : m_services) {
+        service->on_closing(*this);
+    }
     // Drop what was scheduled, then destroy the frames of tasks that never finished.
     m_ready.clear();
     m_callbacks.clear();
-    std::vector<detail::task_state_base*> pending;
-    for_each_task([&](detail::task_state_base& t) {
-        if (!t.done()) {
-            t.add_ref();
-            pending.push_back(&t);
-        }
-    });
-    for (auto* t : pending) {
-        // asyncio's "Task was destroyed but it is pending!": with where it was waiting.
-        exception_context context{"Task was destroyed but it is pending (the loop closed)", nullptr,
-                                  t->name()};
-        context.async_stack = describe_task(*t) + "; " + detail::await_chain(*t->m_promise);
-        call_exception_handler(context);
-    }
-    for (auto* t : pending) {
-        t->abandon();
-        t->release(); // the loop's reference
-    }
-    for (auto* t : pending) {
-        t->release(); // ours
-    }
+    abandon_pending_tasks();
     // Completion-based operations still in the kernel (a stream's background send) end
     // now, so that what they hold is released.
     m_io->cancel_all();
     m_ready.clear();
     m_callbacks.clear();
-    for (detail::timer_slot& s : m_timer_slots) {
-        if ((s.armed || s.queued) && s.fire == &detail::fire_callback_timer) {
-            delete static_cast<std::function<void()>*>(s.context);
-        }
-        s.context = nullptr;
-        s.armed = false;
-        s.queued = false;
-    }
-    m_timer_heap->clear();
-    // Async generators still open outlive the loop; they no longer belong to its registry.
-    while (detail::list_node* n = m_asyncgens.pop_front()) {
-        static_cast<detail::asyncgen_base*>(n)->loop = nullptr;
+    clear_timers();
+    // Signal handlers removed, async generators still open out of the registry: the
+    // services give up what they hold, while the reactor is still open.
+    for (const auto& service : m_services) {
+        service->on_close(*this);
     }
     // Tasks that outlive the loop through their join_handles no longer report to it.
     for_each_task([](detail::task_state_base& t) { t.m_loop = nullptr; });
     while (m_tasks.pop_front() != nullptr) {
-    }
-    while (!m_signal_handlers.empty()) {
-        remove_signal_handler(m_signal_handlers.back().first);
     }
     std::vector<std::function<void()>> never_run; // destroyed outside the lock
     {
@@ -1106,53 +389,19 @@ void event_loop::close() {
         m_wakeup_fd = -1;
     }
     m_io.reset();
-    detail::t_throw_record = {}; // an exception recorded and never reported is let go
+    detail::forget_throw_record(); // an exception recorded and never reported is let go
 }
 
-// --- errors -------------------------------------------------------------------------------
-
-void event_loop::set_exception_handler(exception_handler handler) {
-    m_exception_handler = std::move(handler);
-}
-
-void event_loop::call_exception_handler(const exception_context& context) {
-    try {
-        if (m_exception_handler) {
-            m_exception_handler(*this, context);
-        } else {
-            default_exception_handler(*this, context);
-        }
-    } catch (...) {
-        std::fputs("corio: the exception handler threw; falling back to the default handler\n",
-                   stderr);
-        default_exception_handler(*this, context);
-    }
-}
-
-void event_loop::default_exception_handler(event_loop&, const exception_context& context) {
-    std::string line = "corio: " + context.message;
-    if (!context.task_name.empty()) {
-        line += " [" + context.task_name + "]";
-    }
-    if (context.exception) {
-        try {
-            std::rethrow_exception(context.exception);
-        } catch (const std::exception& e) {
-            line += ": ";
-            line += e.what();
-        } catch (const cancelled_error& e) {
-            line += ": ";
-            line += e.what();
-        } catch (...) {
-            line += ": unknown exception";
+detail::loop_service* event_loop::find_service(const void* key) const noexcept {
+    for (const auto& service : m_services) {
+        if (service->key() == key) {
+            return service.get();
         }
     }
-    if (!context.async_stack.empty()) {
-        line += "\n    async stack: " + context.async_stack;
-    }
-    line += '\n';
-    std::fputs(line.c_str(), stderr);
+    return nullptr;
 }
+
+// --- the running loop -------------------------------------------------------------------
 
 event_loop& get_running_loop() {
     if (detail::t_running_loop == nullptr) {
@@ -1163,63 +412,6 @@ event_loop& get_running_loop() {
 
 void detail::throw_no_running_loop(const char* operation) {
     throw invalid_state_error(std::string(operation) + ": no running event loop on this thread");
-}
-
-} // namespace corio
-
-#include "corio/join_handle.hpp"
-
-namespace corio {
-
-namespace {
-task_info describe(detail::task_state_base& t) {
-    return {t.id(), t.name(), t.done(), t.cancelled()};
-}
-} // namespace
-
-std::optional<task_info> current_task() {
-    detail::task_state_base* t = detail::current_task_state();
-    if (t == nullptr) {
-        return std::nullopt;
-    }
-    return describe(*t);
-}
-
-task_handle current_task_handle() {
-    detail::task_state_base* t = detail::current_task_state();
-    if (t == nullptr) {
-        throw invalid_state_error(
-            "current_task_handle: no task is running (call it from inside a task running on an "
-            "event loop)");
-    }
-    return task_handle(t);
-}
-
-std::vector<task_info> all_tasks() {
-    std::vector<task_info> out;
-    get_running_loop().for_each_task([&](detail::task_state_base& t) {
-        if (!t.done()) {
-            out.push_back(describe(t));
-        }
-    });
-    return out;
-}
-
-} // namespace corio
-
-namespace corio {
-
-executor& event_loop::default_executor() {
-    if (!m_default_executor) {
-        m_default_executor = std::make_unique<thread_pool>();
-    }
-    return *m_default_executor;
-}
-
-void event_loop::shutdown_default_executor() {
-    if (m_default_executor) {
-        m_default_executor->shutdown(true);
-    }
 }
 
 } // namespace corio

@@ -9,12 +9,38 @@
 // search: its slot's sequence moves on, and the stale entry is dropped when it reaches the
 // top (lazy deletion). When stale entries outnumber live ones the heap is rebuilt.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
 
 namespace corio::detail {
+
+/// A deadline as a heap key, and back: nanoseconds on the loop's clock (steady_clock).
+inline std::int64_t to_ns(std::chrono::steady_clock::time_point t) noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+inline std::chrono::steady_clock::time_point from_ns(std::int64_t ns) noexcept {
+    return std::chrono::steady_clock::time_point(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::nanoseconds(ns)));
+}
+
+/// What a timer_handle names: one timer, armed or waiting to run (src/kernel/timers.cpp).
+struct timer_slot {
+    void (*fire)(void*) = nullptr;
+    void* context = nullptr;
+    std::uint32_t generation = 0;
+    /// The sequence number of the heap entry of the current arming.
+    std::uint32_t sequence = 0;
+    /// In the heap, waiting for its deadline.
+    bool armed = false;
+    /// A call_later/call_at callback whose deadline passed, waiting in the ready queue. The
+    /// slot stays reserved until the callback runs, so that its timer_handle can still
+    /// cancel it (asyncio skips a cancelled TimerHandle that is already in the ready queue).
+    bool queued = false;
+};
 
 struct timer_entry {
     std::int64_t when; // nanoseconds on the loop's clock

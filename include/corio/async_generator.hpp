@@ -64,8 +64,9 @@ struct asyncgen_base : list_node {
     [[nodiscard]] bool finished() const noexcept { return closed || handle.done(); }
 };
 
-// Defined with the event loop: the registry behind shutdown_asyncgens(), and the
-// finalizer task for a generator dropped while suspended.
+// Defined by the loop's async-generator finalizer (src/services/asyncgen_finalizer.cpp):
+// the registry behind shutdown_asyncgens(), and the finalizer task for a generator dropped
+// while suspended.
 void register_asyncgen(asyncgen_base& g) noexcept;
 void unregister_asyncgen(asyncgen_base& g) noexcept;
 void finalize_asyncgen(asyncgen_base& g) noexcept;

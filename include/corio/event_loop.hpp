@@ -16,6 +16,7 @@
 /// thread-safe except `call_soon_threadsafe`.
 
 #include "corio/detail/io_types.hpp"
+#include "corio/detail/loop_service.hpp"
 #include "corio/detail/task_state.hpp"
 #include "corio/errors.hpp"
 #include "corio/task.hpp"
@@ -206,7 +207,7 @@ public:
     static constexpr unsigned io_poll_interval = 61;
 
     /// The open async generators (for shutdown_asyncgens).
-    [[nodiscard]] detail::intrusive_list& asyncgen_registry() noexcept { return m_asyncgens; }
+    [[nodiscard]] detail::intrusive_list& asyncgen_registry() noexcept;
 
     // --- Building blocks for awaitables (corio's own, or yours) ------------------------
 
@@ -317,9 +318,18 @@ private:
     void drain_threadsafe();
     void check_open(const char* operation) const;
     void run_timer_callback(std::uint32_t slot);
-    void on_signalfd();
-    /// Give `signo` back its SIG_IGN if add_signal_handler had taken it away.
-    void restore_ignored(int signo) noexcept;
+    /// Drop every timer (close).
+    void clear_timers() noexcept;
+    /// Destroy the frames of the tasks that never finished, each reported (close).
+    void abandon_pending_tasks();
+
+    /// The service of type `S` (a detail::loop_service with a `static constexpr char key`
+    /// and a constructor taking the loop), made and registered on first use. Instantiated
+    /// only where S is defined (src/services/).
+    template <class S>
+    S& service();
+    /// The service registered under `key`, or nullptr.
+    [[nodiscard]] detail::loop_service* find_service(const void* key) const noexcept;
 
     template <class T>
     static T take_main_result(detail::task_state<T>& state);
@@ -338,8 +348,8 @@ private:
     std::size_t m_cancelled_timers = 0;
     std::uint32_t m_timer_sequence = 0;
     detail::intrusive_list m_tasks;
-    detail::intrusive_list m_asyncgens;
-    std::unique_ptr<thread_pool> m_default_executor;
+    /// The services beside the loop, in the order they registered.
+    std::vector<std::unique_ptr<detail::loop_service>> m_services;
     /// Batches run since the reactor was last asked for I/O.
     unsigned m_batches_since_poll = 0;
     std::uint64_t m_io_polls = 0;
@@ -349,10 +359,6 @@ private:
     std::vector<std::function<void()>> m_threadsafe_queue;
     std::vector<std::function<void()>> m_threadsafe_batch;
     int m_wakeup_fd = -1;
-    int m_signal_fd = -1;
-    std::vector<std::pair<int, std::function<void()>>> m_signal_handlers;
-    /// Signals whose disposition was SIG_IGN before their handler was added.
-    std::vector<int> m_signals_ignored_before;
     clock::time_point m_virtual_now{};
     std::thread::id m_thread;
     std::uint64_t m_next_task_id = 1;
@@ -418,6 +424,17 @@ void event_loop::for_each_task(F&& fn) const {
         fn(*static_cast<const detail::task_list_node*>(n)->owner);
         n = next;
     }
+}
+
+template <class S>
+S& event_loop::service() {
+    if (detail::loop_service* s = find_service(&S::key)) {
+        return static_cast<S&>(*s);
+    }
+    auto made = std::make_unique<S>(*this);
+    S& s = *made;
+    m_services.push_back(std::move(made));
+    return s;
 }
 
 template <class T>

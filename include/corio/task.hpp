@@ -10,6 +10,7 @@
 
 #include "corio/detail/awaitable_traits.hpp"
 #include "corio/detail/frame_allocator.hpp"
+#include "corio/detail/task_hooks.hpp"
 #include "corio/detail/transfer.hpp"
 #include "corio/errors.hpp"
 
@@ -39,19 +40,6 @@ template <class T>
 struct is_task : std::false_type {};
 template <class T>
 struct is_task<task<T>> : std::true_type {};
-// Defined with the event loop (src/event_loop.cpp).
-void on_spawned_task_complete(task_state_base* state) noexcept;
-bool check_start_cancelled(task_state_base* state) noexcept;
-bool task_creation_tracking() noexcept;
-void record_task_creation(const void* promise, const char* function, const char* file,
-                          unsigned line);
-void forget_task_creation(const void* promise) noexcept;
-void report_never_awaited(const void* promise) noexcept;
-class task_promise_base;
-/// An exception is leaving the coroutine of `p`: record the chain of awaits from `p`
-/// outwards (once per exception, O(1) for the coroutines it leaves next); the task it ends
-/// keeps it for the report of that exception.
-void record_throw_site(const task_promise_base& p) noexcept;
 
 /// An awaiter held (by value, or by reference when it is the operand itself), with its
 /// three calls passed on: what task_promise_base::await_transform returns.
@@ -89,7 +77,8 @@ public:
         void await_suspend(std::coroutine_handle<>) const noexcept {}
         /// A spawned task cancelled before its first step does not run its body.
         void await_resume() const {
-            if (promise->m_task_state != nullptr && check_start_cancelled(promise->m_task_state)) {
+            if (promise->m_task_state != nullptr &&
+                installed_task_hooks.start_cancelled(promise->m_task_state)) {
                 throw cancelled_error{};
             }
         }
@@ -102,7 +91,7 @@ public:
             if (p.m_task_state != nullptr) {
                 // A spawned task: its control block wakes the awaiters (and may destroy
                 // this frame, which is allowed: it is suspended).
-                on_spawned_task_complete(p.m_task_state);
+                installed_task_hooks.spawned_task_complete(p.m_task_state);
                 return std::noop_coroutine();
             }
             return transfer(p.m_continuation);
@@ -131,9 +120,9 @@ public:
     /// the "task was never awaited" report.
     explicit task_promise_base(creation_site site = creation_site::here())
         : m_function(site.function) {
-        if (task_creation_tracking()) {
+        if (installed_task_hooks.creation_tracking()) {
             m_tracked = true;
-            record_task_creation(this, site.function, site.file, site.line);
+            installed_task_hooks.record_creation(this, site.function, site.file, site.line);
         }
     }
     /// For a promise made by hand (not by a coroutine), with the site given.
@@ -143,7 +132,7 @@ public:
     task_promise_base& operator=(const task_promise_base&) = delete;
     ~task_promise_base() {
         if (m_tracked) {
-            forget_task_creation(this);
+            installed_task_hooks.forget_creation(this);
         }
     }
 
@@ -185,7 +174,7 @@ public:
     }
     void unhandled_exception() noexcept {
         m_exception = std::current_exception();
-        record_throw_site(*this);
+        installed_task_hooks.throw_site(*this);
     }
 
     /// Who runs when this task ends: the awaiting coroutine, or whatever drives the task.
@@ -298,7 +287,7 @@ public:
     ~task() {
         if (m_handle) {
             if (m_handle.promise().m_tracked && !m_handle.promise().m_awaited) {
-                detail::report_never_awaited(&m_handle.promise());
+                detail::installed_task_hooks.never_awaited(&m_handle.promise());
             }
             m_handle.destroy();
         }

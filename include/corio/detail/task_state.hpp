@@ -46,9 +46,9 @@
 //     scope (it will reach them): they stop being pending, so a cancel that arrived while
 //     the error was already on its way is not delivered a second time to the cleanup code
 //     that catches it.
-// Root requests (cancel(), in event_loop.cpp) do not pass through the header; the header
-// notices the first one when it next looks (observe_root_request), which is exact because
-// between two looks the only possible events are root requests.
+// Root requests (cancel(), in src/kernel/task_state.cpp) do not pass through the header;
+// the header notices the first one when it next looks (observe_root_request), which is
+// exact because between two looks the only possible events are root requests.
 //
 // Requests already served do not count against a scope entered later: every request gets
 // a sequence number, and a scope remembers how many had been delivered when it was entered.

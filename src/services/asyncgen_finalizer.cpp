@@ -1,8 +1,13 @@
-// The loop's registry of open async generators, the finalizer for a generator dropped
-// while suspended, and shutdown_asyncgens().
+// The async-generator finalizer service (PEP 525's loop hooks): the registry of a loop's
+// open async generators, the finalizer task for a generator dropped while suspended, and
+// shutdown_asyncgens(), which run() awaits before closing the loop. Made when the first
+// async generator starts on a loop. When the loop closes, the generators still open leave
+// its registry: they outlive it, and one dropped later is destroyed as with no loop running
+// (the destructors of its locals run; no cleanup that awaits).
 
 #include "corio/async_generator.hpp"
 
+#include "corio/detail/loop_service.hpp"
 #include "corio/event_loop.hpp"
 #include "corio/join_handle.hpp"
 
@@ -11,6 +16,25 @@
 
 namespace corio {
 namespace detail {
+
+class asyncgen_finalizer final : public loop_service {
+public:
+    static constexpr char key = 0;
+
+    explicit asyncgen_finalizer(event_loop&) noexcept : loop_service(&key) {}
+
+    void on_close(event_loop&) noexcept override {
+        while (list_node* n = m_open.pop_front()) {
+            static_cast<asyncgen_base*>(n)->loop = nullptr;
+        }
+    }
+
+    /// The open generators, in the order they started.
+    [[nodiscard]] intrusive_list& open() noexcept { return m_open; }
+
+private:
+    intrusive_list m_open;
+};
 
 void register_asyncgen(asyncgen_base& g) noexcept {
     event_loop* loop = running_loop();
@@ -75,9 +99,20 @@ void finalize_asyncgen(asyncgen_base& g) noexcept {
 
 } // namespace detail
 
+detail::intrusive_list& event_loop::asyncgen_registry() noexcept {
+    // noexcept as it always was: out of memory for the service's few bytes terminates.
+    return service<detail::asyncgen_finalizer>().open();
+}
+
 task<> event_loop::shutdown_asyncgens() {
     std::vector<join_handle<>> closing;
-    for (detail::list_node* n = m_asyncgens.head.next; n != &m_asyncgens.head; n = n->next) {
+    auto* finalizer =
+        static_cast<detail::asyncgen_finalizer*>(find_service(&detail::asyncgen_finalizer::key));
+    if (finalizer == nullptr) {
+        co_return;
+    }
+    detail::intrusive_list& open = finalizer->open();
+    for (detail::list_node* n = open.head.next; n != &open.head; n = n->next) {
         auto* g = static_cast<detail::asyncgen_base*>(n);
         if (!g->running) {
             closing.push_back(spawn_on(*this, detail::aclose_asyncgen(g)));
