@@ -2,6 +2,7 @@
 // must misbehave on purpose): the pool (reuse, the per-host limit, idle connections closed
 // by the server), redirects, timeouts, cancellation, response framings, and bad URLs.
 
+#include "net/memory_transport.hpp"
 #include "support/http.hpp"
 
 #include <corio/corio.hpp>
@@ -822,6 +823,56 @@ TEST_F(http_client, the_connect_hook_carries_requests_over_a_stream_corio_did_no
         for (auto& handle : served) {
             co_await corio::wait_for(std::move(handle), 10s);
         }
+    }());
+}
+
+/// The connect hook's context for a transport written by the program: the client end of one
+/// in-memory pipe pair, whose other end http::serve_connection serves.
+struct memory_hook {
+    std::unique_ptr<corio::transport> client_end;
+    int calls = 0;
+};
+
+corio::task<corio::stream> open_memory(const http::url& /*target*/, void* context) {
+    auto& hook = *static_cast<memory_hook*>(context);
+    ++hook.calls;
+    if (!hook.client_end) {
+        throw std::system_error(std::make_error_code(std::errc::connection_refused),
+                                "memory pipe already used");
+    }
+    co_return corio::stream(std::move(hook.client_end));
+}
+
+TEST_F(http_client, client_and_server_run_over_a_transport_the_program_wrote) {
+    corio::run([]() -> corio::task<> {
+        auto log = std::make_shared<routes_log>();
+        const http::handler h = [log](http::request& req) { return routes(log, req); };
+        const http::server_options options;
+        // 16 KiB each way: a body four times that goes through by backpressure.
+        corio_net_test::memory_pair pipe = corio_net_test::make_memory_pair(16 * 1024);
+        corio::join_handle<void> served = corio::spawn(
+            http::serve_connection(corio::stream(std::move(pipe.b)), h, options));
+        memory_hook hook{std::move(pipe.a)};
+        {
+            http::client_options o;
+            o.connect = {.function = open_memory, .context = &hook};
+            http::client c(o);
+            for (int i = 0; i < 3; ++i) {
+                http::response r =
+                    co_await c.get("http://memory.test/item/" + std::to_string(i));
+                EXPECT_EQ(r.status, 200);
+                EXPECT_EQ(r.body, "GET /item/" + std::to_string(i) + " ");
+            }
+            const std::string big(64 * 1024, 'b');
+            http::response r = co_await c.post("http://memory.test/p", big);
+            EXPECT_EQ(r.body, "POST /p " + big);
+            EXPECT_EQ(hook.calls, 1); // one stream, kept alive between requests
+            EXPECT_EQ(c.connections(), 1U);
+        }
+        // The client is gone and closed its end: the server sees the end of stream and its
+        // connection task ends quietly.
+        co_await corio::wait_for(std::move(served), 10s);
+        EXPECT_EQ(log->seen.size(), 4U);
     }());
 }
 
