@@ -319,11 +319,15 @@ public:
         if (completion_reads) {
             return fill_from_completions();
         }
-        reserve(std::min(room,
-                         std::max(std::size_t{4096}, std::min<std::size_t>(rcap / 2, 64 * 1024))));
+        // A parser consumes what it parses, so the buffer is mostly empty here and would never
+        // grow: after a read that filled it, the next one gets twice the room (up to 64 KiB).
+        const std::size_t grown = fill_filled_buffer ? 2 * rcap : rcap / 2;
+        reserve(
+            std::min(room, std::max(std::size_t{4096}, std::min<std::size_t>(grown, 64 * 1024))));
         const ssize_t n = read_some(rbuf.get() + rend, std::min(room, rcap - rend));
         if (n > 0) {
             rend += static_cast<std::size_t>(n);
+            fill_filled_buffer = rend == rcap;
         }
         return n;
     }
@@ -650,6 +654,8 @@ public:
     std::size_t rend = 0;
     std::uint64_t read_mark = 0;
     bool read_ready = true;
+    /// The last read of fill_at_most filled the buffer to its end.
+    bool fill_filled_buffer = false;
     bool eof = false;
     bool reading = false;
     /// Reads come from the loop's completion-based receive (io_uring), not read(2).
