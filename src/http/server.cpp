@@ -346,6 +346,8 @@ task<> connection::serve() {
         flush();
         if (writes_backed_up()) {
             co_await drain_writes();
+            // A stream that receives in the background (io_uring) may have taken more in.
+            m_unparsed = m_stream.buffered().size();
         }
 
         if (ev == h1::event::send_continue) {
