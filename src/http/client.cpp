@@ -27,7 +27,6 @@
 #include <exception>
 #include <memory>
 #include <optional>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -103,7 +102,8 @@ namespace {
 using detail::client_state;
 using detail::host_pool;
 
-constexpr std::size_t read_chunk = 16 * 1024;
+/// The most bytes a read asks the stream to buffer.
+constexpr std::size_t max_read = 16 * 1024;
 
 bool is_redirect(int status) noexcept {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -222,10 +222,10 @@ std::system_error closed_before_response(const request& req, const url& target) 
                                  "the server closed the connection before responding");
 }
 
-/// Read the response to the request `conn` has sent from `s`.
+/// Read the response to the request `conn` has sent from `s`, parsing in the stream's
+/// buffer.
 task<response> read_response(stream& s, h1::connection& conn, const request& req,
                              const url& target) {
-    auto buffer = std::make_unique_for_overwrite<char[]>(read_chunk);
     while (true) {
         switch (conn.next_event()) {
         case h1::event::message:
@@ -237,11 +237,15 @@ task<response> read_response(stream& s, h1::connection& conn, const request& req
         default:
             break;
         }
-        const std::size_t n = co_await s.read_into(std::span<char>(buffer.get(), read_chunk));
+        // The state machine takes every byte it is given (those past the response too, which
+        // it drops), unless it fails.
+        if (const std::string_view in = s.buffered(); !in.empty()) {
+            s.consume(conn.receive(in));
+            continue;
+        }
+        const std::size_t n = co_await s.fill(max_read);
         if (n == 0) {
             conn.receive_eof(); // completes a body delimited by the close, or fails
-        } else {
-            conn.receive(std::string_view(buffer.get(), n));
         }
     }
 }

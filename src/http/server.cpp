@@ -2,9 +2,11 @@
 // machine, src/http/h1/connection.hpp: keep-alive, pipelining, 100-continue, HEAD, framing,
 // limits) with the stream's I/O, the timeouts, the server-wide memory caps and the handler.
 //
-// The read side: a connection owns one buffer (4 KiB, doubling up to 64 KiB while reads fill
-// it) that stream::read_into fills at its free tail; the state machine's parser is fed from
-// it and copies what it keeps, so between requests the buffer is empty unless the client
+// The read side: the state machine parses in the stream's own read buffer (stream::buffered,
+// consume, fill), so the only copy of a request's bytes after the stream received them is
+// the parser's, into the request. It is given at most 64 KiB at a time, and the body caps
+// are checked after each such step; fill() asks for at most 64 KiB buffered. The parser
+// copies what it keeps, so between requests the buffer is empty unless the client
 // pipelined (the state machine takes a pipelined request only once the one before it is
 // answered). The write side: responses are serialized into one string per connection, and
 // that string is handed to stream::write only when the connection is about to wait for
@@ -44,12 +46,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <exception>
 #include <memory>
 #include <optional>
-#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -72,8 +72,9 @@ namespace {
 
 using usage_access = detail::server_usage_access;
 
-constexpr std::size_t initial_read_buffer = 4 * 1024;
-constexpr std::size_t max_read_buffer = 64 * 1024;
+/// The most bytes the state machine is given at once (the body caps are checked after each
+/// step), and the most a read asks the stream to buffer.
+constexpr std::size_t max_read_step = 64 * 1024;
 /// Serialized responses are handed to the stream once they reach this size, even when more
 /// pipelined requests are waiting.
 constexpr std::size_t flush_threshold = 64 * 1024;
@@ -175,7 +176,8 @@ private:
     task<> finish();
     task<> discard_input();
 
-    /// Give the state machine what is buffered (all of it, or up to the end of a request).
+    /// Give the state machine what the stream holds (up to max_read_step, or up to the end
+    /// of a request), and drop from the stream what it took; m_unparsed is what is left.
     void receive_buffered();
     /// Count the body of the request being read (its Content-Length once the head is in,
     /// or what a chunked body holds so far) in the server's usage. 0 if it fits under
@@ -193,8 +195,6 @@ private:
     /// Wait until the client has taken enough of them: keep_alive_timeout at most, then the
     /// connection is dropped.
     task<> drain_writes();
-    /// The free tail of the read buffer, grown if the last read filled it.
-    std::span<char> read_room();
     /// The deadline for the wait about to start, and what it waits for.
     void set_deadline(waiting what, clock::time_point deadline);
     void clear_deadline() noexcept { m_waiting = waiting::nothing; }
@@ -216,12 +216,8 @@ private:
     /// "Server: <name>\r\n", or empty.
     std::string m_server_line;
 
-    std::unique_ptr<char[]> m_buffer;
-    std::size_t m_capacity = 0;
-    std::size_t m_begin = 0;
-    std::size_t m_end = 0;
-    bool m_grow = false;
-
+    /// Bytes the stream held that the last receive_buffered did not give the state machine.
+    std::size_t m_unparsed = 0;
     std::string m_out;
 
     // Per request.
@@ -350,14 +346,20 @@ task<> connection::serve() {
         flush();
         if (writes_backed_up()) {
             co_await drain_writes();
+            // A stream that receives in the background (io_uring) may have taken more in.
+            m_unparsed = m_stream.buffered().size();
+        }
+
+        if (ev == h1::event::send_continue) {
+            m_conn.send_continue(m_out);
+            flush();
+        }
+        if (m_unparsed != 0) {
+            continue; // more than one step arrived: the rest is parsed before reading again
         }
 
         const clock::time_point now = m_loop.time();
         if (ev == h1::event::body || ev == h1::event::send_continue) {
-            if (ev == h1::event::send_continue) {
-                m_conn.send_continue(m_out);
-                flush();
-            }
             if (!m_body_deadline && limited(m_options.body_timeout)) {
                 m_body_deadline = after(now, m_options.body_timeout);
             }
@@ -379,15 +381,11 @@ task<> connection::serve() {
             set_deadline(waiting::idle, after(now, m_options.keep_alive_timeout));
         }
 
-        const std::span<char> room = read_room();
-        const std::size_t n = co_await m_stream.read_into(room);
+        const std::size_t n = co_await m_stream.fill(max_read_step);
         clear_deadline();
         if (n == 0) {
             m_conn.receive_eof();
-            continue;
         }
-        m_grow = n == room.size();
-        m_end += n;
     }
 }
 
@@ -400,12 +398,14 @@ task<> connection::drain_writes() {
 }
 
 void connection::receive_buffered() {
-    if (m_begin < m_end) {
-        m_begin += m_conn.receive(std::string_view(m_buffer.get() + m_begin, m_end - m_begin));
+    const std::string_view in = m_stream.buffered();
+    if (in.empty()) {
+        m_unparsed = 0;
+        return;
     }
-    if (m_begin == m_end) {
-        m_begin = m_end = 0;
-    }
+    const std::size_t used = m_conn.receive(in.substr(0, max_read_step));
+    m_stream.consume(used);
+    m_unparsed = in.size() - used;
 }
 
 int connection::reserve_body() {
@@ -439,32 +439,6 @@ int connection::reserve_body() {
 void connection::release_body() noexcept {
     usage_access::body_bytes(m_usage) -= m_body_held;
     m_body_held = 0;
-}
-
-std::span<char> connection::read_room() {
-    if (m_begin == m_end) {
-        m_begin = m_end = 0;
-    }
-    std::size_t want = m_capacity == 0 ? initial_read_buffer : m_capacity;
-    if (m_grow && m_capacity < max_read_buffer) {
-        want = m_capacity * 2;
-    }
-    m_grow = false;
-    if (want != m_capacity || m_capacity - m_end == 0) {
-        const std::size_t have = m_end - m_begin;
-        while (want < have + initial_read_buffer) {
-            want *= 2;
-        }
-        auto bigger = std::make_unique_for_overwrite<char[]>(want);
-        if (have > 0) {
-            std::memcpy(bigger.get(), m_buffer.get() + m_begin, have);
-        }
-        m_buffer = std::move(bigger);
-        m_capacity = want;
-        m_begin = 0;
-        m_end = have;
-    }
-    return {m_buffer.get() + m_end, m_capacity - m_end};
 }
 
 void connection::flush() {
@@ -578,9 +552,11 @@ task<> connection::finish() {
 
 task<> connection::discard_input() {
     while (true) {
-        m_begin = m_end = 0;
-        const std::span<char> room = read_room();
-        if (co_await m_stream.read_into(room) == 0) {
+        m_stream.consume(m_stream.buffered().size());
+        // The count is named: with the co_await inside the if condition, g++ 12 (-O0)
+        // resumed this coroutine at a resume index that does not exist.
+        const std::size_t n = co_await m_stream.fill(max_read_step);
+        if (n == 0) {
             co_return;
         }
     }

@@ -87,10 +87,13 @@ public:
     void make_room(std::size_t want);
 
     /// Room after rend for one read: at least `want` and 4 KiB; more once the buffer has
-    /// grown, up to 64 KiB per read; never more than `at_most`.
+    /// grown, up to 64 KiB per read; never more than `at_most`. A parser consumes what it
+    /// parses (stream::consume), so its buffer is mostly empty here and would never grow:
+    /// after a read that filled the buffer to its end, the next one gets twice the room.
     std::span<char> room(std::size_t want, std::size_t at_most = SIZE_MAX) {
+        const std::size_t grown = last_read_filled ? 2 * rcap : rcap / 2;
         reserve(std::min(at_most, std::max({want, std::size_t{4096},
-                                            std::min<std::size_t>(rcap / 2, 64 * 1024)})));
+                                            std::min<std::size_t>(grown, 64 * 1024)})));
         return {rbuf.get() + rend, std::min(at_most, rcap - rend)};
     }
 
@@ -130,6 +133,7 @@ public:
     std::ptrdiff_t filled(std::ptrdiff_t n) noexcept {
         if (n > 0) {
             rend += static_cast<std::size_t>(n);
+            last_read_filled = rend == rcap;
         } else if (n == 0) {
             eof = true;
         }
@@ -352,6 +356,8 @@ public:
     std::size_t rbegin = 0;
     std::size_t rend = 0;
     bool eof = false;
+    /// The last read into the buffer filled it to its end (see room()).
+    bool last_read_filled = false;
     bool reading = false;
     /// The receive is running (started, not paused or ended).
     bool receiving = false;

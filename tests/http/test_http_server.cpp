@@ -233,6 +233,47 @@ TEST_F(http_server, serve_connection_serves_a_stream_corio_did_not_open) {
     }());
 }
 
+TEST_F(http_server, a_request_that_arrives_while_responses_drain_is_answered) {
+    corio::run([]() -> corio::task<> {
+        // The server's end takes little, so two 60 KiB responses the client does not read
+        // yet put the server's stream past its high water mark: it drains before reading
+        // on. A request sent then arrives in its buffer meanwhile on io_uring (which
+        // receives in the background) and must be parsed, not left there while the server
+        // waits for more bytes.
+        int sv[2];
+        corio_net_test::check_sys(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                                  "socketpair");
+        const int small = 4096;
+        corio_net_test::check_sys(::setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof small),
+                                  "setsockopt SO_SNDBUF");
+        corio::stream s = corio::stream::from_socket(sv[0]);
+        auto answered = std::make_shared<corio::event>();
+        http::handler h = [answered](http::request& req) -> corio::task<http::response> {
+            answered->set();
+            co_return http::response(200, req.target + std::string(60 * 1024, 'x'));
+        };
+        const http::server_options options;
+        auto served =
+            corio::spawn(http::serve_connection(corio::stream::from_socket(sv[1]), h, options));
+        const std::vector<std::string> targets = {"/1", "/2", "/3"};
+        for (std::size_t i = 0; i < 2; ++i) {
+            const std::string& target = targets[i];
+            answered->clear();
+            s.write(get(target));
+            co_await wait_event(*answered); // and the server has sent what it could
+        }
+        s.write(get("/3"));
+        for (const std::string& target : targets) {
+            auto reading = corio::wait_for(expect_response(s), 10s);
+            const raw_response r = co_await std::move(reading);
+            EXPECT_EQ(r.body.substr(0, 2), target);
+            EXPECT_EQ(r.body.size(), 2 + 60 * 1024);
+        }
+        s.close();
+        co_await corio::wait_for(std::move(served), 10s);
+    }());
+}
+
 TEST_F(http_server, requests_split_in_small_pieces_are_put_together) {
     corio::run([]() -> corio::task<> {
         test_server srv = co_await start_test_server(describe_request);

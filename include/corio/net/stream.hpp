@@ -143,7 +143,7 @@ public:
     /// The bytes received and not yet consumed by a read or `consume()`. Valid until the
     /// next non-const call on the stream.
     [[nodiscard]] std::string_view buffered() const;
-    /// Drop the first `n` buffered bytes (as if read). 	hrows std::invalid_argument if
+    /// Drop the first `n` buffered bytes (as if read). \throws std::invalid_argument if
     /// `n > buffered().size()`; invalid_state_error while another task is reading.
     void consume(std::size_t n);
     /// Wait until at least one more byte is buffered, or end of stream. Reads at most
@@ -152,7 +152,7 @@ public:
     /// sockets do on io_uring, may have delivered more already: those bytes are kept, and
     /// counted, up to twice `limit()`). Returns the count added: 0 at end of stream (or
     /// once closed). Cancellable: a cancelled fill loses nothing, whatever arrived stays
-    /// buffered. 	hrows std::invalid_argument if `buffered().size() >= max_buffered`
+    /// buffered. \throws std::invalid_argument if `buffered().size() >= max_buffered`
     /// (when called); invalid_state_error if another task is reading; std::system_error
     /// on a read error, as `read`.
     task<std::size_t> fill(std::size_t max_buffered);
