@@ -1,5 +1,5 @@
 #pragma once
-// What the kernel's files share and nothing outside them sees: src/event_loop.cpp (the
+// What the kernel's files share and nothing outside them sees: src/kernel/event_loop.cpp (the
 // ready queue, park/wake, running and closing), src/kernel/task_state.cpp (the task control
 // block), src/kernel/timers.cpp (the timer queue) and src/kernel/diagnostics.cpp (debug
 // mode, the environment, the exception handler).

@@ -4,8 +4,8 @@
 // kernel's task hooks (detail/task_hooks.hpp); current_task() and all_tasks().
 //
 // The cancellation protocol is described at the top of detail/task_state.hpp. Parking and
-// waking (park, wake, event_loop::unpark_woken) are the loop's, in src/event_loop.cpp: they
-// run on every suspension and stay next to the ready queue.
+// waking (park, wake, event_loop::unpark_woken) are the loop's, in event_loop.cpp beside
+// this file: they run on every suspension and stay next to the ready queue.
 
 #include "kernel/loop_internals.hpp"
 
@@ -228,14 +228,23 @@ std::uint32_t next_task_group_id() noexcept {
 
 // --- the loop's tasks at shutdown -----------------------------------------------------
 
-void event_loop::cancel_remaining_tasks() {
+namespace {
+/// The loop's tasks that have not finished, each with a reference taken (the caller
+/// releases it), so that none goes while the caller runs the loop or reports it.
+std::vector<detail::task_state_base*> referenced_pending_tasks(const event_loop& loop) {
     std::vector<detail::task_state_base*> pending;
-    for_each_task([&](detail::task_state_base& t) {
+    loop.for_each_task([&](detail::task_state_base& t) {
         if (!t.done()) {
             t.add_ref();
             pending.push_back(&t);
         }
     });
+    return pending;
+}
+} // namespace
+
+void event_loop::cancel_remaining_tasks() {
+    const std::vector<detail::task_state_base*> pending = referenced_pending_tasks(*this);
     for (auto* t : pending) {
         t->cancel();
     }
@@ -263,13 +272,7 @@ void event_loop::cancel_remaining_tasks() {
 }
 
 void event_loop::abandon_pending_tasks() {
-    std::vector<detail::task_state_base*> pending;
-    for_each_task([&](detail::task_state_base& t) {
-        if (!t.done()) {
-            t.add_ref();
-            pending.push_back(&t);
-        }
-    });
+    const std::vector<detail::task_state_base*> pending = referenced_pending_tasks(*this);
     for (auto* t : pending) {
         // asyncio's "Task was destroyed but it is pending!": with where it was waiting.
         exception_context context{"Task was destroyed but it is pending (the loop closed)", nullptr,

@@ -10,7 +10,7 @@
 
 #include "kernel/loop_internals.hpp"
 
-#include "timer_heap.hpp"
+#include "kernel/timer_heap.hpp"
 
 #include <functional>
 #include <memory>

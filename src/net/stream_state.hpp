@@ -92,8 +92,8 @@ public:
     /// after a read that filled the buffer to its end, the next one gets twice the room.
     std::span<char> room(std::size_t want, std::size_t at_most = SIZE_MAX) {
         const std::size_t grown = last_read_filled ? 2 * rcap : rcap / 2;
-        reserve(std::min(at_most, std::max({want, std::size_t{4096},
-                                            std::min<std::size_t>(grown, 64 * 1024)})));
+        reserve(std::min(
+            at_most, std::max({want, std::size_t{4096}, std::min<std::size_t>(grown, 64 * 1024)})));
         return {rbuf.get() + rend, std::min(at_most, rcap - rend)};
     }
 

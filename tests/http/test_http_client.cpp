@@ -850,16 +850,15 @@ TEST_F(http_client, client_and_server_run_over_a_transport_the_program_wrote) {
         const http::server_options options;
         // 16 KiB each way: a body four times that goes through by backpressure.
         corio_net_test::memory_pair pipe = corio_net_test::make_memory_pair(16 * 1024);
-        corio::join_handle<void> served = corio::spawn(
-            http::serve_connection(corio::stream(std::move(pipe.b)), h, options));
+        corio::join_handle<void> served =
+            corio::spawn(http::serve_connection(corio::stream(std::move(pipe.b)), h, options));
         memory_hook hook{std::move(pipe.a)};
         {
             http::client_options o;
             o.connect = {.function = open_memory, .context = &hook};
             http::client c(o);
             for (int i = 0; i < 3; ++i) {
-                http::response r =
-                    co_await c.get("http://memory.test/item/" + std::to_string(i));
+                http::response r = co_await c.get("http://memory.test/item/" + std::to_string(i));
                 EXPECT_EQ(r.status, 200);
                 EXPECT_EQ(r.body, "GET /item/" + std::to_string(i) + " ");
             }

@@ -1,10 +1,11 @@
 // The event loop, the kernel of corio: the ready queue (drained in batches), park and wake,
-// running and closing, and the thread-safe queue. Beside it in src/kernel/: the task
-// control block (task_state.cpp), the timer queue (timers.cpp), diagnostics and the
-// environment (diagnostics.cpp), dump_tasks (dump.cpp). The services beside the loop
-// (src/services/: signal handlers, the default executor, the async-generator finalizer)
-// are known here only as detail::loop_service: they register on first use, and close()
-// calls them.
+// running and closing. Beside it in src/kernel/: the task control block (task_state.cpp),
+// the timer queue (timers.cpp), the thread-safe queue (threadsafe_queue.cpp), diagnostics
+// and the environment (diagnostics.cpp), dump_tasks (dump.cpp), and the fd members that
+// forward to the I/O driver under the loop (event_loop_io.cpp; the driver is src/io/).
+// The services beside the loop (src/services/: signal handlers, the default executor, the
+// async-generator finalizer) are known here only as detail::loop_service: they register on
+// first use, and close() calls them.
 //
 // One iteration (run_once): wait for I/O (not at all if something is ready; otherwise until
 // the earliest timer), move expired timers to the ready queue, then run the batch that is
@@ -13,9 +14,9 @@
 
 #include "corio/event_loop.hpp"
 
-#include "kernel/loop_internals.hpp"
 #include "io/io_driver.hpp"
-#include "timer_heap.hpp"
+#include "kernel/loop_internals.hpp"
+#include "kernel/timer_heap.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
