@@ -17,7 +17,9 @@
 #include <cerrno>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <string_view>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -264,36 +266,88 @@ task<stream> connect_addresses(std::vector<socket_address> addresses, connect_op
 
 } // namespace detail
 
-task<stream> open_connection(std::string host, std::uint16_t port, connect_options options) {
+namespace detail {
+namespace {
+
+/// What a connection's TLS needs, copied from the options when the call is made.
+struct tls_request {
+    tls_context context;
+    std::string server_hostname;
+    clock::duration handshake_timeout;
+};
+
+std::optional<tls_request> tls_request_of(const connect_options& options,
+                                          std::string_view default_hostname) {
+    const tls_context* ctx = options.tls.get();
+    if (ctx == nullptr) {
+        return std::nullopt;
+    }
+    if (ctx->is_server()) {
+        throw std::invalid_argument(
+            "open_connection: options.tls is a server context (make it with tls_context::client)");
+    }
+    std::string_view name = options.server_hostname.view();
+    if (name.empty()) {
+        name = default_hostname;
+    }
+    return tls_request{*ctx, std::string(name), options.tls_handshake_timeout};
+}
+
+/// Connect, then start TLS if asked.
+task<stream> connect_then_tls(std::vector<socket_address> addresses, connect_options options,
+                              std::string target, std::optional<tls_request> tls) {
+    if (addresses.empty()) {
+        throw std::invalid_argument("open_connection: no address given");
+    }
+    options.tls = {};
+    options.server_hostname = {};
+    stream s = co_await connect_addresses(std::move(addresses), options, std::move(target));
+    if (tls) {
+        co_await s.start_tls(std::move(tls->context),
+                             {.server_hostname = tls->server_hostname,
+                              .handshake_timeout = tls->handshake_timeout});
+    }
+    co_return s;
+}
+
+task<stream> resolve_and_connect(std::string host, std::uint16_t port, connect_options options,
+                                 std::optional<tls_request> tls) {
     address_hints hints;
     hints.family = options.family;
     hints.socktype = SOCK_STREAM;
     std::vector<address_info> infos = co_await getaddrinfo(host, port, hints);
-    std::vector<socket_address> addresses = detail::interleave(infos);
+    std::vector<socket_address> addresses = interleave(infos);
     if (addresses.empty()) {
         throw std::system_error(EAI_NONAME, gai_category(),
                                 "getaddrinfo " + host + ":" + std::to_string(port));
     }
-    co_return co_await detail::connect_addresses(std::move(addresses), std::move(options),
-                                                 host + ":" + std::to_string(port));
+    co_return co_await connect_then_tls(std::move(addresses), options,
+                                        host + ":" + std::to_string(port), std::move(tls));
+}
+
+} // namespace
+} // namespace detail
+
+task<stream> open_connection(std::string host, std::uint16_t port, connect_options options) {
+    auto tls = detail::tls_request_of(options, host);
+    return detail::resolve_and_connect(std::move(host), port, options, std::move(tls));
 }
 
 task<stream> open_connection(std::vector<socket_address> addresses, connect_options options) {
-    if (addresses.empty()) {
-        throw std::invalid_argument("open_connection: no address given");
-    }
-    std::string target = addresses.front().to_string();
+    std::string target = addresses.empty() ? std::string() : addresses.front().to_string();
     if (addresses.size() > 1) {
         target += " and " + std::to_string(addresses.size() - 1) + " more";
     }
-    co_return co_await detail::connect_addresses(std::move(addresses), std::move(options),
-                                                 std::move(target));
+    auto tls = detail::tls_request_of(options, {});
+    return detail::connect_then_tls(std::move(addresses), options, std::move(target),
+                                    std::move(tls));
 }
 
 task<stream> open_unix_connection(std::string path, connect_options options) {
     std::vector<socket_address> addresses{socket_address::from_unix_path(path)};
-    co_return co_await detail::connect_addresses(std::move(addresses), std::move(options),
-                                                 std::move(path));
+    auto tls = detail::tls_request_of(options, {});
+    return detail::connect_then_tls(std::move(addresses), options, std::move(path),
+                                    std::move(tls));
 }
 
 } // namespace corio

@@ -92,6 +92,10 @@ void stream_state::check_writable(const char* operation) const {
         throw invalid_state_error(std::string(operation) + ": " + name +
                                   " was shut down for writing (write_eof)");
     }
+    if (starting_tls) {
+        throw invalid_state_error(std::string(operation) + ": " + name +
+                                  " is starting TLS (await start_tls first)");
+    }
     if (!has_write_side) {
         throw invalid_state_error(std::string(operation) + ": " + name + " has no write end");
     }

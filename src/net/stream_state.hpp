@@ -52,6 +52,21 @@ public:
     stream_state& operator=(const stream_state&) = delete;
     ~stream_state() = default;
 
+    /// Take `next` as the transport from now on (start_tls: a TLS transport wrapping the
+    /// old one), and the shape of I/O it wants.
+    void adopt(std::unique_ptr<transport> next) {
+        t = std::move(next);
+        name = t->name();
+        push_reads = t->receives_in_background();
+        ready_fd = push_reads ? -1 : t->readable_fd();
+        coroutine_reads = !push_reads && ready_fd < 0;
+        submit_writes = t->submits_writes();
+        has_read_side = t->can_read();
+        has_write_side = t->can_write();
+        fd_fast = dynamic_cast<fd_transport*>(t.get());
+        receiving = false;
+    }
+
     void add_ref() noexcept { ++refs; }
     void release() noexcept {
         if (--refs == 0) {
@@ -384,6 +399,8 @@ public:
 
     bool closing = false;
     bool closed = false;
+    /// start_tls is flushing or handshaking: writes wait for it to finish (they throw).
+    bool starting_tls = false;
     wait_queue drain_waiters{"a stream's write buffer to drain"};
     wait_queue closed_waiters{"a stream to close"};
 };

@@ -76,7 +76,9 @@ public:
 
     server_state(event_loop& loop, connection_handler handler, server_options options)
         : loop(&loop), handler(std::move(handler)), options(options),
-          completion_accept(loop.supports_io_ops()) {}
+          completion_accept(loop.supports_io_ops()) {
+        this->options.tls = {}; // good only during start_server's call: `tls` has it
+    }
     server_state(const server_state&) = delete;
     server_state& operator=(const server_state&) = delete;
     ~server_state() {
@@ -117,9 +119,16 @@ public:
         }
     };
 
+    /// A handle to the server `self` (server's constructor is private to this class).
+    static server handle(std::shared_ptr<server_state> self) noexcept {
+        return server(std::move(self));
+    }
+
     event_loop* loop;
     connection_handler handler;
     server_options options;
+    /// The server context of a TLS server, else empty.
+    tls_context tls;
     /// Accept through completion-based operations (io_uring), not accept4 after readiness.
     bool completion_accept;
     std::vector<listener> listeners;
@@ -177,6 +186,20 @@ void server_state::close() {
 
 task<> server_state::run_handler(std::shared_ptr<server_state> self, stream s, std::string peer) {
     try {
+        if (self->tls) {
+            try {
+                co_await s.start_tls(self->tls,
+                                     {.handshake_timeout = self->options.tls_handshake_timeout});
+            } catch (const std::exception&) {
+                // The peer's doing (a scanner, an untrusting client, a stall): its
+                // connection ends here, and only debug mode says so (asyncio's rule).
+                if (self->loop->get_debug()) {
+                    self->loop->call_exception_handler(
+                        {"tls handshake failed for " + peer, std::current_exception(), {}});
+                }
+                co_return;
+            }
+        }
         co_await self->handler(std::move(s));
     } catch (const cancelled_error&) {
         throw;
@@ -292,9 +315,13 @@ int kernel_somaxconn() noexcept {
 /// Bind and listen on each address (port 0: the first picks, the others follow it).
 std::shared_ptr<server_state> make_server(connection_handler handler,
                                           std::vector<socket_address> addresses,
-                                          const server_options& options) {
+                                          const server_options& options, tls_context tls) {
     if (!handler) {
         throw std::invalid_argument("start_server: empty connection handler");
+    }
+    if (tls && !tls.is_server()) {
+        throw std::invalid_argument(
+            "start_server: options.tls is a client context (make it with tls_context::server)");
     }
     if (options.backlog && *options.backlog < 0) {
         throw std::invalid_argument("start_server: backlog " + std::to_string(*options.backlog) +
@@ -302,6 +329,7 @@ std::shared_ptr<server_state> make_server(connection_handler handler,
     }
     const int backlog = options.backlog ? *options.backlog : kernel_somaxconn();
     auto state = std::make_shared<server_state>(get_running_loop(), std::move(handler), options);
+    state->tls = std::move(tls);
     std::uint16_t chosen_port = 0;
     for (socket_address& address : addresses) {
         const int family = address.family();
@@ -425,8 +453,11 @@ std::size_t server::active_connections() const {
 }
 
 // --- entry points ----------------------------------------------------------------------
-task<server> start_server(connection_handler handler, std::string host, std::uint16_t port,
-                          server_options options) {
+namespace detail {
+namespace {
+
+task<server> start_server_impl(connection_handler handler, std::string host, std::uint16_t port,
+                               server_options options, tls_context tls) {
     address_hints hints;
     hints.socktype = SOCK_STREAM;
     hints.flags = AI_PASSIVE;
@@ -437,11 +468,12 @@ task<server> start_server(connection_handler handler, std::string host, std::uin
             addresses.push_back(i.address);
         }
     }
-    co_return server(detail::make_server(std::move(handler), std::move(addresses), options));
+    auto state = make_server(std::move(handler), std::move(addresses), options, std::move(tls));
+    co_return server_state::handle(std::move(state));
 }
 
-task<server> start_unix_server(connection_handler handler, std::string path,
-                               server_options options) {
+task<server> start_unix_server_impl(connection_handler handler, std::string path,
+                                    server_options options, tls_context tls) {
     socket_address address = socket_address::from_unix_path(path);
     if (path[0] != '@') {
         // Replace a stale socket file left by a previous run (asyncio does the same);
@@ -451,9 +483,32 @@ task<server> start_unix_server(connection_handler handler, std::string path,
             ::unlink(path.c_str());
         }
     }
-    auto state = detail::make_server(std::move(handler), {address}, options);
+    auto state = make_server(std::move(handler), {address}, options, std::move(tls));
     state->unix_path = path;
-    co_return server(std::move(state));
+    co_return server_state::handle(std::move(state));
+}
+
+/// The server context the options refer to, copied while the caller's context lives.
+tls_context tls_of(const server_options& options) {
+    const tls_context* ctx = options.tls.get();
+    return ctx != nullptr ? *ctx : tls_context();
+}
+
+} // namespace
+} // namespace detail
+
+task<server> start_server(connection_handler handler, std::string host, std::uint16_t port,
+                          server_options options) {
+    tls_context tls = detail::tls_of(options);
+    return detail::start_server_impl(std::move(handler), std::move(host), port, options,
+                                     std::move(tls));
+}
+
+task<server> start_unix_server(connection_handler handler, std::string path,
+                               server_options options) {
+    tls_context tls = detail::tls_of(options);
+    return detail::start_unix_server_impl(std::move(handler), std::move(path), options,
+                                          std::move(tls));
 }
 
 } // namespace corio

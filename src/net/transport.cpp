@@ -63,4 +63,8 @@ bool transport::can_write() const noexcept {
     return true;
 }
 
+const tls_info* transport::tls() const noexcept {
+    return nullptr;
+}
+
 } // namespace corio

@@ -25,6 +25,7 @@
 /// buffered data to be sent.
 
 #include "corio/net/address.hpp"
+#include "corio/net/tls.hpp"
 #include "corio/net/transport.hpp"
 #include "corio/task.hpp"
 
@@ -197,6 +198,31 @@ public:
     /// Wait until the transport is closed (after the flush that `close()` started). If the flush
     /// failed, rethrows its error.
     task<> wait_closed();
+
+    // --- TLS -----------------------------------------------------------------------------
+
+    /// Upgrade the connection to TLS in place (STARTTLS; asyncio's StreamWriter.start_tls):
+    /// what was written is sent first, then the handshake runs as `ctx` says (a client
+    /// context: this side is the client), and from then on every call of this stream goes
+    /// through TLS. Bytes already received and not read are taken as the start of the
+    /// peer's TLS (a client that sent its hello right behind "STARTTLS"). No read may be
+    /// pending; `write` throws invalid_state_error until it returns.
+    ///
+    /// ```cpp
+    /// s.write("STARTTLS\r\n");
+    /// co_await s.read_line();                    // "220 go ahead"
+    /// co_await s.start_tls(ctx, {.server_hostname = "mail.example.com"});
+    /// ```
+    /// `options.server_hostname` (a client's SNI and the name its certificate must carry)
+    /// must live until the returned task first runs.
+    /// \throws std::invalid_argument if `ctx` is empty, or it checks hostnames and no
+    /// `server_hostname` is given; invalid_state_error if the stream is closing, shut down
+    /// for writing, being read or already TLS; tls_error if the handshake fails (the
+    /// stream is then aborted); timeout_error after `options.handshake_timeout` (aborted too).
+    task<> start_tls(tls_context ctx, tls_options options = {});
+    /// What TLS negotiated (version, cipher, ALPN, the peer's certificate subject), or
+    /// nullptr if the stream is not TLS (yet).
+    [[nodiscard]] const tls_info* tls() const;
 
     // --- Socket details ------------------------------------------------------------------
 

@@ -19,6 +19,8 @@
 #include "corio/event_loop.hpp"
 #include "corio/net/address.hpp"
 #include "corio/net/stream.hpp"
+#include "corio/net/tls.hpp"
+#include "corio/string_ref.hpp"
 #include "corio/task.hpp"
 
 #include <chrono>
@@ -28,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace corio {
@@ -44,12 +47,24 @@ struct connect_options {
     /// AF_INET or AF_INET6 to use only that family; AF_UNSPEC for both.
     int family = AF_UNSPEC;
     /// Bind the socket to this address before connecting.
-    std::optional<socket_address> local_address;
+    std::optional<socket_address> local_address{};
     /// The stream's `read_until` limit.
     std::size_t limit = stream::default_limit;
     /// TCP_NODELAY on the new connection (asyncio sets it too).
     bool nodelay = true;
+    /// TLS over the connection, with a client context (`{.tls = ctx}`; Python's `ssl=`):
+    /// the stream returned has finished its handshake. Unset: plain TCP.
+    tls_context_ref tls{};
+    /// The name a TLS client sends (SNI) and checks the server's certificate against;
+    /// empty: the `host` connected to (an address list or a Unix path gives none, so a
+    /// context that checks hostnames needs it then).
+    string_ref server_hostname{};
+    /// Give up on the TLS handshake (timeout_error) after this; zero: no limit. Python's
+    /// ssl_handshake_timeout, 60 s. Separate from `timeout`, which bounds the TCP connect.
+    clock::duration tls_handshake_timeout = std::chrono::seconds(60);
 };
+static_assert(std::is_trivially_destructible_v<connect_options>,
+              "connect_options is written inside co_await, where g++ 12 destroys it twice");
 
 /// Open a TCP connection to `host`:`port`, trying every address `getaddrinfo` gives,
 /// interleaving IPv6 and IPv4 as RFC 8305 says: the next attempt starts when the previous
@@ -59,6 +74,11 @@ struct connect_options {
 /// refused"); when several addresses failed differently, the message lists each;
 /// timeout_error after `options.timeout`, naming the target as it was given ("connect
 /// 127.0.0.1:9: timed out after 5.000 s").
+///
+/// With `options.tls`, the TLS handshake follows (see tls.hpp): tls_error if it fails
+/// ("tls handshake with 127.0.0.1:8443 (example.test): certificate verify failed:
+/// self-signed certificate"), timeout_error after `tls_handshake_timeout`. The options
+/// (the context, `server_hostname`) are copied when this is called.
 task<stream> open_connection(std::string host, std::uint16_t port, connect_options options = {});
 /// Connect to the first of `addresses` that answers, racing them as above in the order
 /// given (resolve and order them yourself, or pass addresses from elsewhere).
@@ -75,7 +95,7 @@ struct server_options {
     /// as nginx and Go use; asyncio's 100 makes bursts of connects wait for SYN retries
     /// (2,000 back-to-back connects took 7.3 s). A larger value is cut to somaxconn by the
     /// kernel. \throws std::invalid_argument from start_server if negative.
-    std::optional<int> backlog;
+    std::optional<int> backlog{};
     /// SO_REUSEADDR (TCP): rebind a port at once after a restart.
     bool reuse_address = true;
     /// SO_REUSEPORT (TCP): several sockets (processes, loops) share one port.
@@ -90,7 +110,17 @@ struct server_options {
     clock::duration accept_retry_delay = std::chrono::seconds(1);
     /// Start accepting at once; otherwise at `start_serving()` / `serve_forever()`.
     bool start_serving = true;
+    /// TLS on every accepted connection, with a server context (`{.tls = ctx}`; Python's
+    /// `ssl=`): the handler gets the stream once its handshake is done. A connection whose
+    /// handshake fails or times out is closed without reaching the handler (reported to the
+    /// loop's exception handler in debug mode only, as asyncio does: it is the peer's
+    /// doing). Unset: plain TCP.
+    tls_context_ref tls{};
+    /// Give up on a connection's TLS handshake after this; zero: no limit (Python: 60 s).
+    clock::duration tls_handshake_timeout = std::chrono::seconds(60);
 };
+static_assert(std::is_trivially_destructible_v<server_options>,
+              "server_options is written inside co_await, where g++ 12 destroys it twice");
 
 /// A connection handler: gets the connected stream; runs as its own task.
 using connection_handler = std::function<task<>(stream)>;
@@ -136,9 +166,7 @@ public:
     [[nodiscard]] std::size_t active_connections() const;
 
 private:
-    friend task<server> start_server(connection_handler, std::string, std::uint16_t,
-                                     server_options);
-    friend task<server> start_unix_server(connection_handler, std::string, server_options);
+    friend class detail::server_state;
     explicit server(std::shared_ptr<detail::server_state> state) noexcept;
     detail::server_state& state(const char* operation) const;
 

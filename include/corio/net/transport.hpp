@@ -68,6 +68,8 @@
 
 namespace corio {
 
+struct tls_info;
+
 /// The byte mover under a `stream` (see the file comment for the contract).
 class transport {
 public:
@@ -194,6 +196,9 @@ public:
     [[nodiscard]] virtual bool can_read() const noexcept;
     /// False for a one-way transport without a write side (a stdout pipe).
     [[nodiscard]] virtual bool can_write() const noexcept;
+    /// What TLS negotiated, for a TLS transport once its handshake is done (tls.hpp);
+    /// nullptr (the default) otherwise.
+    [[nodiscard]] virtual const tls_info* tls() const noexcept;
 };
 
 } // namespace corio
