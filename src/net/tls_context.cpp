@@ -18,7 +18,8 @@
 namespace corio {
 
 tls_error::tls_error(const std::string& what, std::string reason, long verify_result)
-    : std::runtime_error(what), m_reason(std::move(reason)), m_verify_result(verify_result) {}
+    : std::system_error(EPROTO, std::generic_category(), what), m_what(what),
+      m_reason(std::move(reason)), m_verify_result(verify_result) {}
 
 tls_error::~tls_error() = default;
 
@@ -87,10 +88,15 @@ std::shared_ptr<tls_context::state> make_state(bool server) {
     // No renegotiation (TLS 1.2), no compression (CRIME); the server's cipher order.
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                                  (server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
-    // Writes may be partial and their buffer may move between retries: corio's transport
-    // writes one record at a time from a buffer a stream may grow.
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    // A retried write's buffer may have moved (a stream's buffer grows).
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    if (server) {
+        // No TLS 1.3 session tickets: corio's client does not resume sessions, and tickets
+        // a client never reads would sit in its socket, so that closing it sends a reset
+        // instead of a FIN and the peer loses what was still in flight.
+        SSL_CTX_set_num_tickets(ctx, 0);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    }
     return s;
 }
 

@@ -8,16 +8,18 @@
 // beyond what a read needs, so a peer costs a bounded amount of memory whatever it sends
 // (OpenSSL refuses a record over 16 KiB + 2 KiB at its header).
 //
-// Writing: a write first sends what is still waiting in `out` (a cancelled write so far
-// has taken nothing), then makes records of at most 64 KiB of the caller's bytes and sends
-// them before it returns. A write cancelled while its records are going out has taken
-// its bytes: the records stay in `out` and go first, with the next write or at close.
+// Writing: try_write makes records of at most 64 KiB of the caller's bytes and sends them
+// at once; what the inner transport does not take then is sent by a task in the
+// background, and later writes wait for it. The write coroutine first sends what is still
+// waiting in `out` (a write cancelled so far has taken nothing), then makes records and
+// sends them before it returns. A write cancelled while its records are going out has
+// taken its bytes: the records stay in `out` and go first, with the next write or at close.
 // Output OpenSSL makes while reading (a TLS 1.3 key update's answer, session tickets) joins
 // `out` when no write is sending it; it is needed only before this side's next record.
 //
-// Closing: close() and shutdown_write() make close_notify and may not wait, so a task
-// owning the connection sends what is left (within 30 s, asyncio's ssl_shutdown_timeout)
-// and then closes or shuts down the inner transport.
+// Closing: close() and shutdown_write() make close_notify and may not wait, so the task
+// sending in the background, owning the connection, sends what is left (within 30 s,
+// asyncio's ssl_shutdown_timeout) and then closes or shuts down the inner transport.
 
 #include "tls_transport.hpp"
 
@@ -81,10 +83,18 @@ struct tls_transport::connection final : transport::receiver {
     bool writing = false;
     /// close_notify was made (close or shutdown_write).
     bool shut_down = false;
+    /// After what is in `out`: shut down the inner transport's write side, or close it.
+    bool shutdown_requested = false;
     bool close_requested = false;
     bool closed = false;
-    /// A task is sending what is left before closing (or shutting down) the inner one.
-    bool finishing = false;
+    /// A task sends what a try_write or a close left in `out` (send_in_background).
+    bool sending_in_background = false;
+    /// Its deadline, once closing.
+    cancel_scope* sender_scope = nullptr;
+    /// Set when that task ends.
+    event sender_idle;
+    /// What that task failed with, for the next write.
+    std::exception_ptr send_error;
 
     // Receiving.
     std::vector<char> inbuf;
@@ -364,14 +374,16 @@ struct tls_transport::connection final : transport::receiver {
         collect_output();
     }
 
-    /// After close_notify: close the inner transport, or shut down its write side.
+    /// Once `out` has gone: close the inner transport, or shut down its write side, as
+    /// asked.
     void finish_inner() noexcept {
         if (close_requested) {
             if (!closed) {
                 closed = true;
                 inner->close();
             }
-        } else {
+        } else if (shutdown_requested) {
+            shutdown_requested = false;
             try {
                 inner->shutdown_write();
             } catch (const std::exception&) {
@@ -379,28 +391,61 @@ struct tls_transport::connection final : transport::receiver {
             }
         }
     }
+
+    void rethrow_send_error() const {
+        if (send_error) {
+            std::rethrow_exception(send_error);
+        }
+    }
 };
 
 namespace {
 
-/// Sends what close() or shutdown_write() left in `out`, then finishes the inner transport.
-task<> finish_sending(std::shared_ptr<tls_transport::connection> c) {
-    try {
-        co_await move_on_after(shutdown_timeout, c->send_out());
-    } catch (const std::exception&) {
-        // the peer is gone: nothing more to send
+/// Sends what is left in `out` (a try_write that could not send all its records, or
+/// close_notify), then closes or shuts down the inner transport if that was asked. Once
+/// closing, it has shutdown_timeout (asyncio's ssl_shutdown_timeout).
+task<> send_in_background(std::shared_ptr<tls_transport::connection> c) {
+    cancel_scope scope;
+    if (c->close_requested || c->shutdown_requested) {
+        scope.set_deadline(get_running_loop().time() + shutdown_timeout);
     }
-    c->finishing = false;
+    c->sender_scope = &scope;
+    try {
+        co_await scope.run(c->send_out());
+    } catch (const std::exception&) {
+        c->send_error = std::current_exception();
+    }
+    c->sender_scope = nullptr;
+    c->sending_in_background = false;
+    c->sender_idle.set();
     c->finish_inner();
 }
 
-/// Send what is left and then finish the inner transport: at once if it all goes now,
-/// else in a task.
-void send_then_finish(const std::shared_ptr<tls_transport::connection>& c) noexcept {
-    if (c->finishing) {
-        return; // the running task finishes, and sees close_requested
+void start_sender(const std::shared_ptr<tls_transport::connection>& c) {
+    c->sender_idle.clear();
+    c->sending_in_background = true;
+    try {
+        spawn_on(*c->loop, send_in_background(c), "corio.tls.send");
+    } catch (...) {
+        c->sending_in_background = false; // the loop is closing: nothing more goes out
+        c->sender_idle.set();
+        throw;
     }
-    bool sent = false;
+}
+
+/// Close or shut down the inner transport once what is in `out` has gone: now if it all
+/// goes at once, else when the sending task is done.
+void send_then_finish(const std::shared_ptr<tls_transport::connection>& c) noexcept {
+    if (c->sending_in_background) {
+        if (c->sender_scope != nullptr) {
+            try {
+                c->sender_scope->set_deadline(c->loop->time() + shutdown_timeout);
+            } catch (const std::exception&) {
+            }
+        }
+        return; // it finishes when done
+    }
+    bool sent = true;
     try {
         sent = c->send_out_now();
     } catch (const std::exception&) {
@@ -408,11 +453,10 @@ void send_then_finish(const std::shared_ptr<tls_transport::connection>& c) noexc
     }
     if (!sent) {
         try {
-            c->finishing = true;
-            spawn_on(*c->loop, finish_sending(c), "corio.tls.close_notify");
+            start_sender(c);
             return;
         } catch (...) {
-            c->finishing = false; // the loop is closing: close without what is left
+            // the loop is closing: close without what is left
         }
     }
     c->finish_inner();
@@ -553,21 +597,64 @@ int tls_transport::readable_fd() const noexcept {
     return m->push || m->read_shut ? -1 : m->inner->readable_fd();
 }
 
+/// The peer's close_notify has arrived and no data is ahead of it: what has arrived is
+/// taken from the inner transport and looked at (SSL_peek), nothing is consumed.
 bool tls_transport::eof_arrived() noexcept {
-    return (SSL_get_shutdown(m->ssl) & SSL_RECEIVED_SHUTDOWN) != 0 && SSL_pending(m->ssl) == 0;
+    connection& c = *m;
+    if (c.read_shut || c.closed || !c.failure.empty() || !c.handshaken) {
+        return false;
+    }
+    try {
+        for (int i = 0; i < 8 && BIO_ctrl_pending(c.rbio) < max_queued_ciphertext &&
+                        c.pull_now(true);
+             ++i) {
+        }
+    } catch (const std::exception&) {
+        return false; // the next read reports it
+    }
+    ERR_clear_error();
+    char byte = 0;
+    std::size_t n = 0;
+    const int r = SSL_peek_ex(c.ssl, &byte, 1, &n);
+    const bool ended = r != 1 && SSL_get_error(c.ssl, r) == SSL_ERROR_ZERO_RETURN;
+    ERR_clear_error();
+    c.collect_output();
+    return ended;
 }
 
 task<std::size_t> tls_transport::write(std::span<const char> data) {
     const std::shared_ptr<connection> keep = m;
     connection& c = *keep;
-    co_await c.send_out(); // what an earlier write left: nothing of `data` is taken yet
+    // What earlier writes left goes first; nothing of `data` is taken yet.
+    while (c.sending_in_background) {
+        co_await c.sender_idle.wait();
+    }
+    c.rethrow_send_error();
+    co_await c.send_out();
     const std::size_t n = c.encrypt(data);
     co_await c.send_out();
     co_return n;
 }
 
+std::ptrdiff_t tls_transport::try_write(std::span<const char> data) {
+    connection& c = *m;
+    if (c.sending_in_background || c.writing) {
+        return would_block;
+    }
+    c.rethrow_send_error();
+    if (!c.send_out_now()) {
+        return would_block; // earlier records still wait: `data` is not taken
+    }
+    const std::size_t n = c.encrypt(data);
+    if (!c.send_out_now()) {
+        start_sender(m); // the records are made: they go in the background
+    }
+    return static_cast<std::ptrdiff_t>(n);
+}
+
 void tls_transport::shutdown_write() {
     m->make_close_notify();
+    m->shutdown_requested = true;
     send_then_finish(m);
 }
 

@@ -61,6 +61,7 @@ public:
     [[nodiscard]] int readable_fd() const noexcept override;
     bool eof_arrived() noexcept override;
     task<std::size_t> write(std::span<const char> data) override;
+    std::ptrdiff_t try_write(std::span<const char> data) override;
     void shutdown_write() override;
     [[nodiscard]] bool can_write_eof() const noexcept override;
     void shutdown_read() noexcept override;

@@ -303,8 +303,9 @@ inline std::uint16_t unused_port(const std::string& host = "127.0.0.1") {
 // --- stream pairs ------------------------------------------------------------------------
 
 /// The kinds of stream every conformance test runs on (memory: a transport written in the
-/// tests, memory_transport.hpp).
-enum class stream_kind { tcp4, tcp6, unix_socket, pipes, memory };
+/// tests, memory_transport.hpp; tls: TLS over TCP on 127.0.0.1, started on a tcp4 pair by
+/// the suite).
+enum class stream_kind { tcp4, tcp6, unix_socket, pipes, memory, tls };
 
 inline const char* kind_name(stream_kind k) {
     switch (k) {
@@ -318,6 +319,8 @@ inline const char* kind_name(stream_kind k) {
         return "pipes";
     case stream_kind::memory:
         return "memory";
+    case stream_kind::tls:
+        return "tls";
     }
     return "?";
 }
@@ -326,7 +329,7 @@ inline bool is_socket_kind(stream_kind k) {
     return k != stream_kind::pipes && k != stream_kind::memory;
 }
 inline bool is_tcp_kind(stream_kind k) {
-    return k == stream_kind::tcp4 || k == stream_kind::tcp6;
+    return k == stream_kind::tcp4 || k == stream_kind::tcp6 || k == stream_kind::tls;
 }
 
 /// Two connected streams: `client` (the connecting side, or pipe end A) and `server`
@@ -338,7 +341,8 @@ struct stream_pair {
 
 /// A connected pair of `kind`, made with plain system calls and adopted with
 /// stream::from_socket / stream::from_pipes (so the suite tests the stream alone). Unix
-/// sockets are made in `dir`. Call it inside a running loop.
+/// sockets are made in `dir`. Call it inside a running loop. For `tls`, a tcp4 pair: the
+/// caller starts TLS on it.
 inline stream_pair make_stream_pair(stream_kind kind, const temp_dir& dir,
                                     std::size_t limit = corio::stream::default_limit) {
     if (kind == stream_kind::pipes) {
@@ -361,7 +365,7 @@ inline stream_pair make_stream_pair(stream_kind kind, const temp_dir& dir,
     if (kind == stream_kind::unix_socket) {
         listener = raw_unix_listener(dir.file("pair.sock"), 1);
     } else {
-        listener = raw_tcp_listener(kind == stream_kind::tcp4 ? "127.0.0.1" : "::1", 1);
+        listener = raw_tcp_listener(kind == stream_kind::tcp6 ? "::1" : "127.0.0.1", 1);
     }
     const corio::socket_address where = corio::socket_address::local_of(listener.get());
     raw_fd client = raw_connect(where);

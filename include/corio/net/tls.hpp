@@ -35,19 +35,25 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace corio {
 
 /// A TLS failure: a handshake that failed (a certificate that does not verify, a peer
-/// that speaks something else, a stalled handshake is a `timeout_error`), a record that
+/// that speaks something else; a stalled handshake is a `timeout_error`), a record that
 /// does not decrypt, a truncated stream. The message names the operation, the peer and
 /// OpenSSL's reason: "tls handshake with 127.0.0.1:8443 (example.test): certificate verify
-/// failed: self-signed certificate".
-class tls_error : public std::runtime_error {
+/// failed: self-signed certificate". A `std::system_error` (code EPROTO), as Python's
+/// `ssl.SSLError` is an `OSError`: code that handles a connection's I/O errors handles
+/// these too.
+class tls_error : public std::system_error {
 public:
     tls_error(const std::string& what, std::string reason, long verify_result = 0);
     ~tls_error() override;
+
+    /// The message as given (without the error code's text appended).
+    [[nodiscard]] const char* what() const noexcept override { return m_what.c_str(); }
 
     /// OpenSSL's reason alone ("certificate verify failed", "wrong version number",
     /// "unexpected eof while reading"), for telling kinds of failure apart.
@@ -57,6 +63,7 @@ public:
     [[nodiscard]] long verify_result() const noexcept { return m_verify_result; }
 
 private:
+    std::string m_what;
     std::string m_reason;
     long m_verify_result;
 };
