@@ -26,14 +26,12 @@ using namespace corio_net_test;
 
 namespace {
 
-/// The Python interpreter: /usr/bin/python3 if there, else python3 on the PATH; "" if none.
 std::string python() {
-    return find_program("python3", {"/usr/bin/python3"});
+    return python3_path();
 }
 
-/// tests/net/py/<name>, next to this file.
 std::string script(const char* name) {
-    return (std::filesystem::path(__FILE__).parent_path() / "py" / name).string();
+    return py_script(name);
 }
 
 class interop : public fd_leak_check {
@@ -114,16 +112,6 @@ corio::task<> echo_frames(corio::stream s, std::shared_ptr<server_log> log) {
 }
 
 /// Wait for `p` to exit; its exit code (killed after `limit`, a test failure).
-corio::task<int> run_to_exit(corio::process& p, std::chrono::seconds limit) {
-    std::optional<int> code = co_await corio::move_on_after(limit, p.wait());
-    if (!code) {
-        ADD_FAILURE() << "the Python peer did not finish within " << limit.count() << " s";
-        p.kill();
-        co_return co_await p.wait();
-    }
-    co_return *code;
-}
-
 corio::task<> python_client(std::string mode) {
     auto log = std::make_shared<server_log>();
     corio::connection_handler handler;

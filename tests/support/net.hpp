@@ -379,6 +379,30 @@ inline stream_pair make_stream_pair(stream_kind kind, const temp_dir& dir,
     return p;
 }
 
+// --- peers in other processes ----------------------------------------------------------
+
+/// The Python interpreter: /usr/bin/python3 if there, else python3 on the PATH; "" if none.
+inline std::string python3_path() {
+    return find_program("python3", {"/usr/bin/python3"});
+}
+
+/// tests/net/py/<name>: the Python peers of the interop tests.
+inline std::string py_script(const char* name) {
+    return (std::filesystem::path(__FILE__).parent_path().parent_path() / "net" / "py" / name)
+        .string();
+}
+
+/// The exit status of `p`, waiting at most `limit` (then a test failure, and it is killed).
+inline corio::task<int> run_to_exit(corio::process& p, std::chrono::seconds limit) {
+    std::optional<int> code = co_await corio::move_on_after(limit, p.wait());
+    if (!code) {
+        ADD_FAILURE() << "the peer process did not finish within " << limit.count() << " s";
+        p.kill();
+        co_return co_await p.wait();
+    }
+    co_return *code;
+}
+
 // --- running -----------------------------------------------------------------------------
 
 /// What awaiting `f()` threw, including an exception thrown by the call itself (nullptr
