@@ -60,9 +60,22 @@ struct host_pool {
 
 class client_state {
 public:
-    /// Keeps its own copy of the text `o.user_agent` refers to.
+    /// Keeps its own copy of the text `o.user_agent` refers to, and of the TLS context.
     explicit client_state(const client_options& o) : options(o), user_agent(o.user_agent.view()) {
         options.user_agent = user_agent;
+        if (const tls_context* ctx = o.tls.get()) {
+            tls = *ctx;
+        }
+        options.tls = {};
+    }
+
+    /// The context https connections use: the options', else (made at the first https
+    /// request) the system's defaults, `tls_context::client()`.
+    const tls_context& tls_for_https() const {
+        if (!tls) {
+            tls = tls_context::client();
+        }
+        return tls;
     }
     client_state(const client_state&) = delete;
     client_state& operator=(const client_state&) = delete;
@@ -89,6 +102,7 @@ public:
     /// `user_agent` refers to the member below.
     client_options options;
     std::string user_agent;
+    mutable tls_context tls;
     std::unordered_map<std::string, std::unique_ptr<host_pool>> pools;
     std::size_t open = 0;
     /// The client object is gone: connections are closed instead of pooled.
@@ -115,10 +129,7 @@ bool is_idempotent(std::string_view method) noexcept {
 }
 
 void check_scheme(const url& u) {
-    if (u.scheme == "https") {
-        throw std::invalid_argument("http client: https is not supported yet (" + u.str() + ")");
-    }
-    if (u.scheme != "http") {
+    if (u.scheme != "http" && u.scheme != "https") {
         throw std::invalid_argument("http client: unsupported URL scheme \"" + u.scheme + "\" (" +
                                     u.str() + ")");
     }
@@ -215,6 +226,17 @@ std::system_error with_url(const std::system_error& e, const request& req, const
     return std::system_error(e.code(), what.empty() ? prefix : prefix + ": " + what);
 }
 
+/// Throw `e` with the request's method and URL in front of its message: a tls_error stays
+/// one (its reason and verify result kept), any other system_error keeps its code.
+[[noreturn]] void throw_with_url(const std::system_error& e, const request& req,
+                                 const url& target) {
+    if (const auto* tls = dynamic_cast<const tls_error*>(&e)) {
+        throw tls_error(error_prefix(req, target) + tls->what(), tls->reason(),
+                        tls->verify_result());
+    }
+    throw with_url(e, req, target);
+}
+
 /// Raised when a connection ends before the first byte of a response.
 std::system_error closed_before_response(const request& req, const url& target) {
     return std::system_error(std::make_error_code(std::errc::connection_reset),
@@ -250,22 +272,36 @@ task<response> read_response(stream& s, h1::connection& conn, const request& req
     }
 }
 
-/// A connection to `target`, by the client's connect hook or by open_connection.
-task<stream> open_stream(const client_options& options, const url& target) {
+/// A connection to `target`, by the client's connect hook or by open_connection; for
+/// https, with TLS started on it (the client's context, checked against the URL's host).
+task<stream> open_stream(const client_state& state, const url& target) {
+    const client_options& options = state.options;
+    const bool https = target.scheme == "https";
     if (options.connect.function == nullptr) {
         connect_options how;
         how.timeout = options.connect_timeout;
+        if (https) {
+            how.tls = state.tls_for_https();
+            how.server_hostname = target.host;
+            how.tls_handshake_timeout = options.connect_timeout;
+        }
         co_return co_await open_connection(target.host, target.port, how);
     }
     task<stream> connecting = options.connect.function(target, options.connect.context);
+    std::optional<stream> s;
     if (options.connect_timeout <= clock::duration::zero()) {
-        co_return co_await std::move(connecting);
+        s.emplace(co_await std::move(connecting));
+    } else {
+        s = co_await move_on_after(options.connect_timeout, std::move(connecting));
+        if (!s) {
+            throw timeout_error("connect " + target.authority() + ": no connection within " +
+                                seconds_text(options.connect_timeout) + " s");
+        }
     }
-    std::optional<stream> s =
-        co_await move_on_after(options.connect_timeout, std::move(connecting));
-    if (!s) {
-        throw timeout_error("connect " + target.authority() + ": no connection within " +
-                            seconds_text(options.connect_timeout) + " s");
+    if (https) {
+        co_await s->start_tls(state.tls_for_https(),
+                              {.server_hostname = target.host,
+                               .handshake_timeout = options.connect_timeout});
     }
     co_return std::move(*s);
 }
@@ -285,7 +321,8 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
     } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(error_prefix(req, target) + e.what());
     }
-    host_pool& pool = state->pool(target.host + ":" + std::to_string(target.port));
+    host_pool& pool =
+        state->pool(target.scheme + "://" + target.host + ":" + std::to_string(target.port));
     co_await pool.slots.acquire();
     const permit held(pool);
     event_loop& loop = get_running_loop();
@@ -305,12 +342,12 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
             conn.close();
         }
         if (!conn.holds()) {
-            task<stream> connecting = open_stream(options, target);
+            task<stream> connecting = open_stream(*state, target);
             std::optional<stream> opened;
             try {
                 opened.emplace(co_await std::move(connecting));
             } catch (const std::system_error& e) {
-                throw with_url(e, req, target); // the address is in e's message
+                throw_with_url(e, req, target); // the address is in e's message
             } catch (const timeout_error& e) {
                 throw timeout_error(error_prefix(req, target) + e.what());
             }
@@ -358,7 +395,7 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
                 if (std::string_view(e.what()).rfind("http client: ", 0) == 0) {
                     throw;
                 }
-                throw with_url(e, req, target);
+                throw_with_url(e, req, target);
             }
         }
     }
@@ -429,6 +466,10 @@ client_state& checked(const std::shared_ptr<client_state>& state, const char* op
 client::client(client_options options) {
     if (options.max_connections_per_host == 0) {
         throw std::invalid_argument("http::client: max_connections_per_host must be at least 1");
+    }
+    if (const tls_context* ctx = options.tls.get(); ctx != nullptr && ctx->is_server()) {
+        throw std::invalid_argument(
+            "http::client: options.tls is a server context (make it with tls_context::client)");
     }
     m_state = std::make_shared<detail::client_state>(options);
 }

@@ -603,6 +603,8 @@ struct serve_context {
     handler h;
     server_options options;
     std::string server_name;
+    /// The server's TLS context (from options.tls or options.tcp.tls), else empty.
+    tls_context tls;
     server_usage usage;
 };
 
@@ -651,7 +653,11 @@ task<corio::server> start_serving(std::shared_ptr<serve_context> context, std::s
     corio::connection_handler on_connection = [context](stream s) {
         return serve_shared(std::move(s), context);
     };
-    const corio::server_options tcp = context->options.tcp;
+    corio::server_options tcp = context->options.tcp;
+    tcp.tls = {};
+    if (context->tls) {
+        tcp.tls = context->tls; // start_server copies it
+    }
     task<corio::server> starting =
         start_server(std::move(on_connection), std::move(host), port, tcp);
     co_return co_await std::move(starting);
@@ -667,6 +673,13 @@ task<corio::server> serve(handler h, std::string host, std::uint16_t port, serve
     context->server_name = std::string(options.server_name.view());
     context->options = options;
     context->options.server_name = context->server_name;
+    if (const tls_context* ctx = options.tls.get()) {
+        context->tls = *ctx;
+    } else if (const tls_context* tcp_ctx = options.tcp.tls.get()) {
+        context->tls = *tcp_ctx;
+    }
+    context->options.tls = {};
+    context->options.tcp.tls = {};
     return start_serving(std::move(context), std::move(host), port);
 }
 

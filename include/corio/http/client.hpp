@@ -87,6 +87,11 @@ struct client_options {
     corio::string_ref user_agent = "corio";
     /// How connections are opened (default: `open_connection`): see `client_connect`.
     client_connect connect{};
+    /// The TLS context of https connections (`{.tls = ctx}`, a client context, copied by
+    /// the constructor); unset: `tls_context::client()`, the system's CA store with
+    /// hostname checking. Each https connection checks the URL's host; `connect_timeout`
+    /// bounds its handshake too.
+    tls_context_ref tls{};
 };
 static_assert(std::is_trivially_destructible_v<client_options>,
               "http::client_options is written inside co_await, where g++ 12 destroys it twice");
@@ -145,7 +150,9 @@ concept http_request = std::same_as<std::remove_cvref_t<T>, request>;
 /// has been read whole. A request is retried once on a fresh connection when a reused one
 /// turns out to have been closed by the server before any byte of the response arrived
 /// (idempotent methods only). Cancelling a request closes its connection.
-/// Only "http" URLs are supported (https: std::invalid_argument).
+/// "http" and "https" URLs; connections are pooled per scheme, host and port, and a
+/// redirect may go from one scheme to the other (credentials are dropped when the origin
+/// changes). A certificate that does not verify is a tls_error naming the URL.
 class client {
 public:
     /// \throws std::invalid_argument if `options.max_connections_per_host` is 0.

@@ -89,8 +89,12 @@ struct server_options {
     /// its body unread; one whose body alone is larger than the cap is answered 413. Bytes
     /// are counted until the handler's task ends. Zero: no limit.
     std::size_t max_buffered_body_bytes = 128 * 1024 * 1024;
-    /// Passed on to `start_server` (reuse_port, backlog, ...).
+    /// Passed on to `start_server` (reuse_port, backlog, tls_handshake_timeout, ...).
     corio::server_options tcp{};
+    /// HTTPS: TLS on every connection with this server context (`{.tls = ctx}`, copied by
+    /// `serve`); a client whose handshake fails never reaches the handler (see
+    /// `corio::server_options::tls`). Unset: plain HTTP (or `tcp.tls`, the same thing).
+    tls_context_ref tls{};
 };
 static_assert(std::is_trivially_destructible_v<server_options>,
               "http::server_options is written inside co_await, where g++ 12 destroys it twice");
