@@ -33,6 +33,8 @@ const char* outcome_name(outcome o) noexcept {
         return "timeout";
     case outcome::connection_error:
         return "connection error";
+    case outcome::tls_error:
+        return "TLS error";
     case outcome::protocol_error:
         return "protocol error";
     case outcome::redirect_error:
@@ -48,8 +50,30 @@ std::size_t crawl_summary::errors() const noexcept {
     for (const auto& [status, count] : http_errors) {
         n += count;
     }
+    for (const auto& [kind, count] : tls_errors) {
+        n += count;
+    }
     return n;
 }
+
+namespace {
+
+/// A TLS error's kind for the summary: why a certificate did not verify ("certificate has
+/// expired", "Hostname mismatch"), else OpenSSL's reason ("wrong version number").
+std::string tls_kind(const corio::tls_error& e) {
+    const std::string& reason = e.reason();
+    const std::string prefix = "certificate verify failed: ";
+    if (reason.rfind(prefix, 0) == 0) {
+        std::string why = reason.substr(prefix.size());
+        if (const std::size_t comma = why.find(','); comma != std::string::npos) {
+            why.resize(comma); // "Hostname mismatch, certificate is not valid for 'x'"
+        }
+        return why;
+    }
+    return reason.empty() ? std::string("unknown") : reason;
+}
+
+} // namespace
 
 double crawl_summary::requests_per_second() const noexcept {
     const double seconds = std::chrono::duration<double>(elapsed).count();
@@ -119,11 +143,11 @@ public:
 
     /// Queue `u` unless it was seen, is elsewhere, or the page limit is reached.
     void consider(const corio::http::url& u, const std::string& referrer, int redirects_left) {
-        if (u.scheme != "http") {
+        if (u.scheme != "http" && u.scheme != "https") {
             ++totals.foreign_links;
             return;
         }
-        if (u.host != root.host || u.port != root.port) {
+        if (u.scheme != root.scheme || u.host != root.host || u.port != root.port) {
             ++totals.offhost_links;
             return;
         }
@@ -177,6 +201,10 @@ public:
             } catch (const corio::http::redirect_error& e) {
                 r.kind = outcome::redirect_error;
                 r.error = e.what();
+            } catch (const corio::tls_error& e) {
+                r.kind = outcome::tls_error;
+                r.error = e.what();
+                r.tls_reason = tls_kind(e);
             } catch (const std::system_error& e) {
                 r.kind = outcome::connection_error;
                 r.error = e.what();
@@ -263,6 +291,9 @@ public:
         case outcome::connection_error:
             ++totals.connection_errors;
             break;
+        case outcome::tls_error:
+            ++totals.tls_errors[r.tls_reason];
+            break;
         case outcome::protocol_error:
             ++totals.protocol_errors;
             break;
@@ -311,8 +342,9 @@ corio::task<crawl_summary> crawler::run(std::string root) {
         throw corio::invalid_state_error("crawler.run: this crawler has already run");
     }
     const corio::http::url parsed = corio::http::url::parse(root); // says what is wrong
-    if (parsed.scheme != "http") {
-        throw std::invalid_argument("crawler: only http URLs can be crawled, not '" + root + "'");
+    if (parsed.scheme != "http" && parsed.scheme != "https") {
+        throw std::invalid_argument("crawler: only http and https URLs can be crawled, not '" +
+                                    root + "'");
     }
     s.ran = true;
     s.running = true;
@@ -329,6 +361,9 @@ corio::task<crawl_summary> crawler::run(std::string root) {
     client_options.max_redirects = 0; // the crawler follows them itself
     client_options.max_connections_per_host = s.options.workers;
     client_options.user_agent = "corio-crawl";
+    if (s.options.tls) {
+        client_options.tls = s.options.tls;
+    }
     corio::http::client client(client_options);
     s.client = &client;
 

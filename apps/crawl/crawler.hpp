@@ -12,6 +12,7 @@
 /// ```
 
 #include <corio/event_loop.hpp>
+#include <corio/net/tls.hpp>
 #include <corio/task.hpp>
 
 #include <chrono>
@@ -32,6 +33,7 @@ enum class outcome : std::uint8_t {
     http_error,       ///< any other status (4xx, 5xx, 1xx, other 3xx)
     timeout,          ///< no whole response within the per-request timeout
     connection_error, ///< connect, read or write failed (std::system_error)
+    tls_error,        ///< the TLS handshake or a record failed (corio::tls_error)
     protocol_error,   ///< a malformed response (corio::http::protocol_error)
     redirect_error,   ///< a redirect without a usable Location, or one too many
     other_error,      ///< anything else
@@ -55,6 +57,9 @@ struct fetch_result {
     std::string location;
     /// For an error: what went wrong.
     std::string error;
+    /// For a TLS error: its kind, OpenSSL's reason ("certificate has expired",
+    /// "Hostname mismatch", "wrong version number").
+    std::string tls_reason;
     /// Time from sending the request to the end of the response (or the error).
     corio::clock::duration elapsed{};
 };
@@ -73,6 +78,8 @@ struct crawl_options {
     int max_redirects = 10;
     /// Called (on the loop) after each URL is done, with what it gave.
     std::function<void(const fetch_result&)> on_result;
+    /// The TLS context of https URLs; empty: `tls_context::client()` (the system's CAs).
+    corio::tls_context tls;
 };
 
 /// What a crawl did: the totals `run` returns, and `summary()` gives at any time.
@@ -91,12 +98,15 @@ struct crawl_summary {
     std::map<int, std::size_t> http_errors;
     std::size_t timeouts = 0;
     std::size_t connection_errors = 0;
+    /// `tls_error` outcomes, by kind (`fetch_result::tls_reason`).
+    std::map<std::string, std::size_t> tls_errors;
     std::size_t protocol_errors = 0;
     std::size_t redirect_errors = 0;
     std::size_t other_errors = 0;
-    /// Links (and redirect targets) to http URLs of another host or port: ignored.
+    /// Links (and redirect targets) to http(s) URLs of another scheme, host or port
+    /// than the root's: ignored.
     std::size_t offhost_links = 0;
-    /// Links that are not http (https, mailto:, javascript:, malformed): ignored.
+    /// Links that are not http or https (mailto:, javascript:, malformed): ignored.
     std::size_t foreign_links = 0;
     /// New URLs not requested because `max_pages` was reached.
     std::size_t dropped = 0;
@@ -125,7 +135,7 @@ namespace detail {
 class crawl_state;
 }
 
-/// A crawler. It stays on the root URL's host and port, requests each URL once (URLs are
+/// A crawler. It stays on the root URL's scheme, host and port, requests each URL once (URLs are
 /// normalised with `http::url::resolve`, fragments dropped), follows redirects itself (so
 /// each one is counted and its target de-duplicated like a link), and follows the links
 /// of every HTML page it gets. A crawler runs once.
@@ -140,11 +150,11 @@ public:
     crawler& operator=(const crawler&) = delete;
     ~crawler();
 
-    /// Crawl from `root` ("http://host[:port]/path") until no URL is left or `max_pages`
+    /// Crawl from `root` ("http[s]://host[:port]/path") until no URL is left or `max_pages`
     /// were requested, and return the totals. Cancelling it stops every request under way
     /// (their connections are closed) and propagates `cancelled_error`; `summary()` then
     /// gives the partial totals, with `cancelled` set. The crawler must outlive the task.
-    /// \throws std::invalid_argument for a root that is not an http URL;
+    /// \throws std::invalid_argument for a root that is not an http or https URL;
     /// corio::invalid_state_error if this crawler has already run.
     corio::task<crawl_summary> run(std::string root);
 

@@ -2,16 +2,19 @@
 //
 //   corio-crawl [URL] [--workers N] [--max-pages N] [--timeout SECONDS]
 //               [--max-redirects N] [--quiet] [--site-pages N] [--seed N]
+//               [--cafile FILE] [--insecure] [--tls]
 //
-// Crawls every page of URL's host and port that can be reached by links from URL, with N
-// worker tasks (16 by default), and prints a summary: pages, bytes, errors by kind,
-// redirects, pages per second. Without a URL it serves a generated site (--site-pages
-// pages, made from --seed) on 127.0.0.1 and crawls that, then checks what it found against
-// what the site holds. Ctrl-C (SIGINT) or SIGTERM stops the crawl and prints what was done
-// so far. docs/crawler.md tells more.
+// Crawls every page of URL's scheme, host and port that can be reached by links from URL
+// (http or https), with N worker tasks (16 by default), and prints a summary: pages,
+// bytes, errors by kind (TLS errors by their reason), redirects, pages per second. Without
+// a URL it serves a generated site (--site-pages pages, made from --seed) on 127.0.0.1 (over
+// https with a certificate made on the spot with --tls) and crawls that, then checks what it
+// found against what the site holds. Ctrl-C (SIGINT) or SIGTERM stops the crawl and prints
+// what was done so far. docs/crawler.md tells more.
 
 #include "crawler.hpp"
 #include "progress.hpp"
+#include "self_signed.hpp"
 #include "site.hpp"
 
 #include <corio/corio.hpp>
@@ -42,8 +45,8 @@ namespace {
 constexpr const char* usage =
     "usage: corio-crawl [URL] [options]\n"
     "\n"
-    "Crawl the pages of URL's host and port reachable from URL. Without a URL, serve a\n"
-    "generated site on 127.0.0.1 and crawl that.\n"
+    "Crawl the pages of URL's scheme, host and port reachable from URL (http or https).\n"
+    "Without a URL, serve a generated site on 127.0.0.1 and crawl that.\n"
     "\n"
     "  --workers N        concurrent requests (default 16)\n"
     "  --max-pages N      the most URLs requested (default 10000)\n"
@@ -52,6 +55,11 @@ constexpr const char* usage =
     "  --quiet            no progress display\n"
     "  --site-pages N     pages of the generated site (default 3000)\n"
     "  --seed N           the generated site's seed (default 1)\n"
+    "  --cafile FILE      trust the CA certificates in FILE (PEM) for https, as well as\n"
+    "                     the system's\n"
+    "  --insecure         do not check https certificates at all (dangerous)\n"
+    "  --tls              serve the generated site over https, with a self-signed\n"
+    "                     certificate made on the spot, which the crawl trusts\n"
     "  --help             this text\n";
 
 /// A command line that cannot be used.
@@ -65,6 +73,9 @@ struct command_line {
     bool quiet = false;
     std::size_t site_pages = 3000;
     std::uint64_t seed = 1;
+    std::optional<std::string> cafile;
+    bool insecure = false;
+    bool tls_site = false;
 };
 
 std::uint64_t parse_count(std::string_view option, std::string_view text, std::uint64_t min) {
@@ -132,17 +143,34 @@ command_line parse_command_line(int argc, char** argv) {
             cl.site_pages = parse_count(arg, next_value(), 1);
         } else if (arg == "--seed") {
             cl.seed = parse_count(arg, next_value(), 0);
+        } else if (arg == "--cafile") {
+            cl.cafile = std::string(next_value());
+        } else if (arg == "--insecure" || arg == "-k") {
+            cl.insecure = true;
+        } else if (arg == "--tls") {
+            cl.tls_site = true;
         } else if (arg.starts_with("-")) {
             throw usage_error("unknown option '" + std::string(arg) + "'");
         } else if (cl.url) {
             throw usage_error("more than one URL: '" + *cl.url + "' and '" + std::string(arg) +
                               "'");
         } else {
-            const corio::http::url parsed = corio::http::url::parse(arg); // says what is wrong
-            if (parsed.scheme != "http") {
-                throw usage_error("only http URLs can be crawled, not '" + std::string(arg) + "'");
-            }
+            (void)corio::http::url::parse(arg); // says what is wrong (http and https only)
             cl.url = std::string(arg);
+        }
+    }
+    if (cl.tls_site && cl.url) {
+        throw usage_error("--tls serves the generated site: it takes no URL");
+    }
+    if (cl.insecure && cl.cafile) {
+        throw usage_error("--insecure and --cafile: choose one");
+    }
+    if (cl.cafile || cl.insecure) {
+        cl.crawl.tls = corio::tls_context::client();
+        if (cl.cafile) {
+            cl.crawl.tls.load_verify_locations(*cl.cafile); // names the file if unreadable
+        } else {
+            cl.crawl.tls.dangerously_disable_verification();
         }
     }
     return cl;
@@ -210,6 +238,8 @@ void check_against_site(const corio_crawl::site& s, const std::string& root,
 corio::task<int> crawl_main(command_line cl) {
     // Without a URL: the generated site, on a port of its own.
     std::optional<corio_crawl::site> site;
+    std::optional<corio_crawl::self_signed_certificate> certificate;
+    corio::tls_context server_tls;
     corio::server server;
     std::string root;
     if (cl.url) {
@@ -219,9 +249,21 @@ corio::task<int> crawl_main(command_line cl) {
         corio_crawl::site_options options;
         options.pages = cl.site_pages;
         options.seed = cl.seed;
+        options.scheme = cl.tls_site ? "https" : "http";
         site.emplace(options);
-        server = co_await corio::http::serve(site->handler(), "127.0.0.1", 0);
-        root = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+        corio::http::server_options http_options;
+        if (cl.tls_site) {
+            // The crawl trusts this certificate alone (its own CA), for 127.0.0.1.
+            certificate.emplace(std::vector<std::string>{"127.0.0.1", "localhost"});
+            server_tls =
+                corio::tls_context::server(certificate->cert_file(), certificate->key_file());
+            http_options.tls = server_tls;
+            cl.crawl.tls = corio::tls_context::client();
+            cl.crawl.tls.load_verify_locations(certificate->cert_file());
+        }
+        server = co_await corio::http::serve(site->handler(), "127.0.0.1", 0, http_options);
+        root = std::string(cl.tls_site ? "https" : "http") +
+               "://127.0.0.1:" + std::to_string(server.port()) + "/";
         std::printf("no URL given: serving a generated site of %zu pages (seed %llu) on %s\n"
                     "crawling it with %zu workers\n",
                     cl.site_pages, static_cast<unsigned long long>(cl.seed), root.c_str(),

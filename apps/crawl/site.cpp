@@ -35,14 +35,12 @@ private:
 
 /// Links to other hosts (or the same host on another port: "@other-port").
 constexpr const char* offhost_hrefs[] = {
-    "http://example.com/",
-    "http://example.com/s1/p1.html#top",
-    "//example.net/elsewhere.html",
-    "@other-port",
+    "http://example.com/", "http://example.com/s1/p1.html#top", "//example.net/elsewhere.html",
+    "@other-port",         "https://example.org/secure.html",
 };
-/// Links that are not http.
+/// Links that are not http or https.
 constexpr const char* foreign_hrefs[] = {
-    "https://example.org/secure.html",
+    "tel:+15555550100",
     "mailto:webmaster@example.com",
     "javascript:void(0)",
     "ftp://example.com/file.txt",
@@ -340,7 +338,8 @@ corio::task<corio::http::response> site::handle(corio::http::request& req) {
     }
     if (const auto it = m_redirects.find(path); it != m_redirects.end()) {
         const redirect& rd = it->second;
-        std::string location = rd.absolute_url ? "http://" + authority + rd.location : rd.location;
+        std::string location =
+            rd.absolute_url ? m_options.scheme + "://" + authority + rd.location : rd.location;
         corio::http::response r(rd.status,
                                 html_page("Moved", "This page has moved to " + location + "."));
         r.headers.set("Location", std::move(location));
@@ -359,7 +358,7 @@ std::string site::href(const page& from, const link& l, std::string_view authori
         out = l.target;
         break;
     case link_form::absolute_url:
-        out = "http://" + std::string(authority) + l.target;
+        out = m_options.scheme + "://" + std::string(authority) + l.target;
         break;
     case link_form::scheme_relative:
         out = "//" + std::string(authority) + l.target;
@@ -383,7 +382,7 @@ std::string site::href(const page& from, const link& l, std::string_view authori
         if (l.target == "@other-port") {
             std::optional<unsigned> port;
             const std::string_view host = host_of(authority, port);
-            out = "http://" + std::string(host) + ":" +
+            out = m_options.scheme + "://" + std::string(host) + ":" +
                   std::to_string(port.value_or(80) == 1 ? 2 : 1) + "/";
         } else {
             out = l.target;

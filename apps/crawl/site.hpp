@@ -25,8 +25,8 @@
 ///   path, a relative path or an absolute URL; "/go/<j>" answers 302 to "hop<j>.html"
 ///   (relative), which answers 301 to a page: a chain of two.
 /// - Broken links: links to paths that answer 404.
-/// - Links to leave alone: other hosts, the same host on another port, https, mailto:,
-///   javascript:.
+/// - Links to leave alone: other hosts (over http or https), the same host on another
+///   port, mailto:, tel:, javascript:, ftp:.
 /// - Slow pages: a `slow_fraction` of the pages answer after a delay (`corio::sleep`), and
 ///   `stalled` pages answer only after `stall_delay` (an hour by default: they time out).
 
@@ -69,6 +69,9 @@ struct site_options {
     /// that answer only after `stall_delay`.
     std::size_t stalled = 0;
     corio::clock::duration stall_delay = std::chrono::hours(1);
+    /// The scheme of the site's absolute links and redirects: "http", or "https" when it
+    /// is served over TLS.
+    std::string scheme = "http";
 };
 
 /// A generated site. Serve it with `corio::http::serve(s.handler(), ...)`; the site must

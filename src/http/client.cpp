@@ -299,9 +299,9 @@ task<stream> open_stream(const client_state& state, const url& target) {
         }
     }
     if (https) {
-        co_await s->start_tls(state.tls_for_https(),
-                              {.server_hostname = target.host,
-                               .handshake_timeout = options.connect_timeout});
+        co_await s->start_tls(
+            state.tls_for_https(),
+            {.server_hostname = target.host, .handshake_timeout = options.connect_timeout});
     }
     co_return std::move(*s);
 }

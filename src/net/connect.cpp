@@ -303,9 +303,9 @@ task<stream> connect_then_tls(std::vector<socket_address> addresses, connect_opt
     options.server_hostname = {};
     stream s = co_await connect_addresses(std::move(addresses), options, std::move(target));
     if (tls) {
-        co_await s.start_tls(std::move(tls->context),
-                             {.server_hostname = tls->server_hostname,
-                              .handshake_timeout = tls->handshake_timeout});
+        co_await s.start_tls(
+            std::move(tls->context),
+            {.server_hostname = tls->server_hostname, .handshake_timeout = tls->handshake_timeout});
     }
     co_return s;
 }
@@ -346,8 +346,7 @@ task<stream> open_connection(std::vector<socket_address> addresses, connect_opti
 task<stream> open_unix_connection(std::string path, connect_options options) {
     std::vector<socket_address> addresses{socket_address::from_unix_path(path)};
     auto tls = detail::tls_request_of(options, {});
-    return detail::connect_then_tls(std::move(addresses), options, std::move(path),
-                                    std::move(tls));
+    return detail::connect_then_tls(std::move(addresses), options, std::move(path), std::move(tls));
 }
 
 } // namespace corio

@@ -42,8 +42,8 @@ task<> start_tls_impl(state_ref s, tls_context ctx, tls_options options) {
         s->t->pause_receive(); // what it still delivers goes to the TLS transport
     }
     const std::string_view early(s->rdata(), s->buffered());
-    auto tls = std::make_unique<tls_transport>(*s->loop, s->t, ctx,
-                                               options.server_hostname.view(), early);
+    auto tls =
+        std::make_unique<tls_transport>(*s->loop, s->t, ctx, options.server_hostname.view(), early);
     s->consume(s->buffered());
     tls_transport& handshaking = *tls;
     s->adopt(std::move(tls));
@@ -56,10 +56,10 @@ task<> start_tls_impl(state_ref s, tls_context ctx, tls_options options) {
         }
     } catch (const timeout_error&) {
         s->abort();
-        throw timeout_error("tls handshake with " + s->name + ": timed out after " +
-                            std::to_string(
-                                std::chrono::duration<double>(options.handshake_timeout).count()) +
-                            " s");
+        throw timeout_error(
+            "tls handshake with " + s->name + ": timed out after " +
+            std::to_string(std::chrono::duration<double>(options.handshake_timeout).count()) +
+            " s");
     } catch (...) {
         s->abort();
         throw;

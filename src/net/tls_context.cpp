@@ -48,8 +48,7 @@ void check_readable(std::string_view path, const char* operation) {
     const std::string p(path);
     std::FILE* f = std::fopen(p.c_str(), "rb");
     if (f == nullptr) {
-        throw std::system_error(errno, std::generic_category(),
-                                std::string(operation) + " " + p);
+        throw std::system_error(errno, std::generic_category(), std::string(operation) + " " + p);
     }
     std::fclose(f);
 }
@@ -160,7 +159,7 @@ void tls_context::load_cert_chain(string_ref cert_chain_file, string_ref key_fil
     const std::string cert(cert_chain_file.view());
     const std::string key(key_file.view());
     ERR_clear_error();
-    const char* step = "certificate chain " ;
+    const char* step = "certificate chain ";
     bool ok = SSL_CTX_use_certificate_chain_file(s.ctx, cert.c_str()) == 1;
     if (ok) {
         step = "private key ";
@@ -172,8 +171,7 @@ void tls_context::load_cert_chain(string_ref cert_chain_file, string_ref key_fil
     }
     if (!ok) {
         std::string reason = detail::take_openssl_reason();
-        throw tls_error("load_cert_chain " + std::string(step) + cert + " / " + key + ": " +
-                            reason,
+        throw tls_error("load_cert_chain " + std::string(step) + cert + " / " + key + ": " + reason,
                         reason);
     }
 }

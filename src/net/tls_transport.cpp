@@ -183,8 +183,7 @@ struct tls_transport::connection final : transport::receiver {
     bool send_out_now() {
         collect_output();
         while (out_off < out.size()) {
-            const std::ptrdiff_t n =
-                inner->try_write(std::span<const char>(out).subspan(out_off));
+            const std::ptrdiff_t n = inner->try_write(std::span<const char>(out).subspan(out_off));
             if (n <= 0) {
                 return false;
             }
@@ -291,17 +290,15 @@ struct tls_transport::connection final : transport::receiver {
     /// Make records of up to `max_write_chunk` bytes of `data`: the count taken.
     std::size_t encrypt(std::span<const char> data) {
         if (!failure.empty()) {
-            throw tls_error("write " + name + ": the TLS connection failed earlier (" + failure +
-                                ")",
-                            failure);
+            throw tls_error(
+                "write " + name + ": the TLS connection failed earlier (" + failure + ")", failure);
         }
         if (shut_down) {
             throw invalid_state_error("write " + name + ": close_notify was sent");
         }
         ERR_clear_error();
         std::size_t n = 0;
-        const int r =
-            SSL_write_ex(ssl, data.data(), std::min(data.size(), max_write_chunk), &n);
+        const int r = SSL_write_ex(ssl, data.data(), std::min(data.size(), max_write_chunk), &n);
         if (r != 1) {
             std::string reason = take_openssl_reason();
             if (reason.empty()) {
@@ -605,9 +602,8 @@ bool tls_transport::eof_arrived() noexcept {
         return false;
     }
     try {
-        for (int i = 0; i < 8 && BIO_ctrl_pending(c.rbio) < max_queued_ciphertext &&
-                        c.pull_now(true);
-             ++i) {
+        for (int i = 0;
+             i < 8 && BIO_ctrl_pending(c.rbio) < max_queued_ciphertext && c.pull_now(true); ++i) {
         }
     } catch (const std::exception&) {
         return false; // the next read reports it

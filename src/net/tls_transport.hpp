@@ -40,10 +40,10 @@ std::string take_openssl_reason();
 
 class tls_transport final : public transport {
 public:
-    /// Wraps `inner`, which it takes (only if it does not throw). `server_hostname`: a client's SNI and
-    /// the name its certificate check wants. `already_received`: ciphertext the layer above
-    /// had read from `inner` before TLS started (STARTTLS), handed to OpenSSL first.
-    /// \throws std::invalid_argument if a client context checks hostnames and none is given.
+    /// Wraps `inner`, which it takes (only if it does not throw). `server_hostname`: a client's SNI
+    /// and the name its certificate check wants. `already_received`: ciphertext the layer above had
+    /// read from `inner` before TLS started (STARTTLS), handed to OpenSSL first. \throws
+    /// std::invalid_argument if a client context checks hostnames and none is given.
     tls_transport(event_loop& loop, std::unique_ptr<transport>& inner, const tls_context& ctx,
                   std::string_view server_hostname, std::string_view already_received);
     tls_transport(const tls_transport&) = delete;

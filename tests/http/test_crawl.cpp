@@ -13,6 +13,7 @@
 
 #include "crawler.hpp"
 #include "links.hpp"
+#include "self_signed.hpp"
 #include "site.hpp"
 
 #include <corio/corio.hpp>
@@ -41,8 +42,8 @@ class crawl : public fd_leak_check {};
 
 using corio_crawl::outcome;
 
-std::string root_of(const corio::server& srv) {
-    return "http://127.0.0.1:" + std::to_string(srv.port()) + "/";
+std::string root_of(const corio::server& srv, const char* scheme = "http") {
+    return std::string(scheme) + "://127.0.0.1:" + std::to_string(srv.port()) + "/";
 }
 
 /// The paths of the results of kind `kind` (and `status`, if not 0), from URLs under `root`.
@@ -159,11 +160,25 @@ TEST(crawl_site, rejects_impossible_options) {
 
 // --- crawling ---------------------------------------------------------------------------
 
-corio::task<> crawl_whole_site() {
-    corio_crawl::site site(small_site(300));
-    corio::server srv = co_await corio::http::serve(site.handler(), "127.0.0.1", 0);
-    const std::string root = root_of(srv);
-    corio_crawl::crawler c(crawl_with(8));
+/// The whole site, over http, or over https with a certificate made for the test, which
+/// the crawler trusts alone.
+corio::task<> crawl_whole_site(bool tls) {
+    corio_crawl::site_options options = small_site(300);
+    options.scheme = tls ? "https" : "http";
+    corio_crawl::site site(options);
+    corio_crawl::self_signed_certificate certificate({"127.0.0.1"});
+    corio::http::server_options served;
+    corio::tls_context server_tls;
+    corio_crawl::crawl_options crawling_options = crawl_with(8);
+    if (tls) {
+        server_tls = corio::tls_context::server(certificate.cert_file(), certificate.key_file());
+        served.tls = server_tls;
+        crawling_options.tls = corio::tls_context::client();
+        crawling_options.tls.load_verify_locations(certificate.cert_file());
+    }
+    corio::server srv = co_await corio::http::serve(site.handler(), "127.0.0.1", 0, served);
+    const std::string root = root_of(srv, tls ? "https" : "http");
+    corio_crawl::crawler c(crawling_options);
     corio::task<corio_crawl::crawl_summary> crawling = c.run(root);
     const corio_crawl::crawl_summary s = co_await crawling;
     co_await close_server(srv);
@@ -198,7 +213,40 @@ corio::task<> crawl_whole_site() {
 }
 
 TEST_F(crawl, finds_exactly_the_pages_broken_links_and_redirects_of_the_site) {
-    corio::run(crawl_whole_site());
+    corio::run(crawl_whole_site(false));
+}
+
+TEST_F(crawl, finds_exactly_the_same_over_https) {
+    corio::run(crawl_whole_site(true));
+}
+
+/// An https site whose certificate the crawler does not trust: every request is a TLS
+/// error, counted by its kind.
+corio::task<> crawl_untrusted() {
+    corio_crawl::site site(small_site(20));
+    corio_crawl::self_signed_certificate certificate({"127.0.0.1"});
+    corio::http::server_options served;
+    corio::tls_context server_tls =
+        corio::tls_context::server(certificate.cert_file(), certificate.key_file());
+    served.tls = server_tls;
+    corio::server srv = co_await corio::http::serve(site.handler(), "127.0.0.1", 0, served);
+    corio_crawl::crawler c(crawl_with(2)); // the system's CAs only
+    const corio_crawl::crawl_summary s = co_await c.run(root_of(srv, "https"));
+    co_await close_server(srv);
+    EXPECT_EQ(s.requests, 1U);
+    EXPECT_EQ(s.pages, 0U);
+    EXPECT_EQ(s.tls_errors, (std::map<std::string, std::size_t>{{"self-signed certificate", 1}}));
+    EXPECT_EQ(s.errors(), 1U);
+    EXPECT_EQ(c.results().size(), 1U);
+    if (!c.results().empty()) {
+        EXPECT_EQ(c.results()[0].kind, outcome::tls_error);
+        EXPECT_NE(c.results()[0].error.find("certificate verify failed"), std::string::npos)
+            << c.results()[0].error;
+    }
+}
+
+TEST_F(crawl, counts_tls_errors_by_kind) {
+    corio::run(crawl_untrusted());
 }
 
 corio::task<> crawl_with_page_limit() {
@@ -427,7 +475,7 @@ corio::task<> run_twice() {
     std::exception_ptr e = co_await error_of(c.run(root));
     EXPECT_TRUE(holds<corio::invalid_state_error>(e)) << describe(e);
     corio_crawl::crawler other(crawl_with(1));
-    e = co_await error_of(other.run("https://127.0.0.1/"));
+    e = co_await error_of(other.run("ftp://127.0.0.1/"));
     EXPECT_TRUE(holds<std::invalid_argument>(e)) << describe(e);
     e = co_await error_of(other.run("not a url"));
     EXPECT_TRUE(holds<std::invalid_argument>(e)) << describe(e);
@@ -463,6 +511,29 @@ corio::task<> interrupt_the_program(int* code, std::string* output) {
     p.send_signal(SIGINT);
     *output += co_await p.stdout_pipe().read_all();
     *code = co_await p.wait();
+}
+
+// The program with --tls: its generated site over https, crawled whole.
+corio::task<> run_the_program_over_tls(int* code, std::string* output) {
+    const std::vector<std::string> argv{CORIO_CRAWL_PROGRAM, "--tls", "--quiet", "--site-pages",
+                                        "200"};
+    corio::process_options options;
+    options.stdout_ = corio::pipe;
+    corio::process p = co_await corio::create_subprocess_exec(argv, options);
+    *output = co_await p.stdout_pipe().read_all();
+    *code = co_await p.wait();
+}
+
+TEST_F(crawl, the_program_crawls_its_site_over_tls) {
+    int code = -1;
+    std::string output;
+    corio::run(
+        corio::fail_after(std::chrono::seconds(50), run_the_program_over_tls(&code, &output)));
+    SCOPED_TRACE(output);
+    EXPECT_EQ(code, 0);
+    EXPECT_NE(output.find("crawled https://127.0.0.1:"), std::string::npos);
+    EXPECT_NE(output.find("site check: 200 of 200 pages"), std::string::npos);
+    EXPECT_NE(output.find("all of them, and nothing else"), std::string::npos);
 }
 
 TEST_F(crawl, sigint_stops_the_program_with_a_partial_summary) {

@@ -47,8 +47,8 @@ std::string https_url(const corio::server& srv, const std::string& path = "/") {
 TEST_F(https_test, the_client_fetches_from_an_https_server_over_pooled_connections) {
     corio::run([]() -> corio::task<> {
         corio::tls_context sctx = server_context();
-        corio::server srv = co_await http::serve(describe_request, "127.0.0.1", 0,
-                                                 {.date = false, .tls = sctx});
+        corio::server srv =
+            co_await http::serve(describe_request, "127.0.0.1", 0, {.date = false, .tls = sctx});
         corio::tls_context cctx = client_context();
         http::client c({.tls = cctx});
         // localhost resolves to 127.0.0.1 (and maybe ::1, where nothing listens: Happy
@@ -70,8 +70,7 @@ TEST_F(https_test, the_client_fetches_from_an_https_server_over_pooled_connectio
 TEST_F(https_test, a_certificate_that_does_not_verify_is_a_tls_error_naming_the_url) {
     corio::run([]() -> corio::task<> {
         corio::tls_context sctx = server_context(pki().self_signed);
-        corio::server srv =
-            co_await http::serve(describe_request, "127.0.0.1", 0, {.tls = sctx});
+        corio::server srv = co_await http::serve(describe_request, "127.0.0.1", 0, {.tls = sctx});
         corio::tls_context cctx = client_context();
         http::client c({.tls = cctx});
         const std::string url = "https://127.0.0.1:" + std::to_string(srv.port()) + "/";
@@ -122,7 +121,8 @@ TEST_F(https_test, redirects_go_between_http_and_https) {
         // And down again, from https to http.
         http::headers fields;
         fields.set("X-Plain", plain_base + "/down");
-        http::response down = co_await c.send({.headers = fields}, http::url::parse(https_url(secure, "/back")));
+        http::response down =
+            co_await c.send({.headers = fields}, http::url::parse(https_url(secure, "/back")));
         EXPECT_EQ(down.body, "plain /down\n");
         EXPECT_EQ(c.connections(), 2U); // one pool per scheme, host and port
         c.close_idle();
@@ -137,14 +137,13 @@ TEST_F(https_test, curl_and_python_fetch_from_the_https_server) {
     corio::run([]() -> corio::task<> {
         corio::tls_context sctx = server_context();
         sctx.set_alpn_protocols({"http/1.1"});
-        corio::server srv =
-            co_await http::serve(describe_request, "127.0.0.1", 0, {.tls = sctx});
+        corio::server srv = co_await http::serve(describe_request, "127.0.0.1", 0, {.tls = sctx});
         const std::string resolve = "localhost:" + std::to_string(srv.port()) + ":127.0.0.1";
         if (const std::string curl = find_program("curl", {"/usr/bin/curl"}); !curl.empty()) {
             // Two URLs, one connection: curl reuses it (keep-alive over TLS).
-            std::vector<std::string> argv{curl, "--silent", "--show-error", "--cacert",
-                                          pki().ca_file, "--resolve", resolve,
-                                          https_url(srv, "/a"), https_url(srv, "/b")};
+            std::vector<std::string> argv{curl,       "--silent",           "--show-error",
+                                          "--cacert", pki().ca_file,        "--resolve",
+                                          resolve,    https_url(srv, "/a"), https_url(srv, "/b")};
             corio::process_options options;
             options.stdout_ = corio::pipe;
             corio::process p = co_await corio::create_subprocess_exec(argv, options);

@@ -95,8 +95,8 @@ TEST_F(tls_test, echo_over_tls_with_what_was_negotiated) {
             "127.0.0.1", 0, {.tls = sctx});
         corio::tls_context cctx = client_context();
         cctx.set_alpn_protocols({"h2", "http/1.1"});
-        corio::stream c =
-            co_await corio::open_connection("localhost", srv.port(), {.family = AF_INET, .tls = cctx});
+        corio::stream c = co_await corio::open_connection("localhost", srv.port(),
+                                                          {.family = AF_INET, .tls = cctx});
         if (c.tls() == nullptr) {
             ADD_FAILURE() << "the client's stream is not TLS";
             co_return;
@@ -114,7 +114,7 @@ TEST_F(tls_test, echo_over_tls_with_what_was_negotiated) {
         co_await c.drain();
         EXPECT_EQ(co_await c.read_line(), "hello\n");
         EXPECT_TRUE(co_await c.read_line() == big + "\n");
-        c.write_eof(); // close_notify: the server's read_line sees a clean end
+        c.write_eof();                      // close_notify: the server's read_line sees a clean end
         EXPECT_EQ(co_await c.read(10), ""); // and the server's close_notify: no truncation
         EXPECT_TRUE(c.at_eof());
         EXPECT_EQ(server_sni, "localhost");
@@ -175,7 +175,8 @@ TEST_F(tls_test, a_certificate_from_an_untrusted_ca_is_refused_with_its_reason) 
         // The system's CA store does not hold the test CA.
         const std::string m =
             co_await handshake_failure(pki().localhost, corio::tls_context::client());
-        EXPECT_TRUE(contains(m, "certificate verify failed: unable to get local issuer certificate"))
+        EXPECT_TRUE(
+            contains(m, "certificate verify failed: unable to get local issuer certificate"))
             << m;
     }());
 }
@@ -388,12 +389,12 @@ TEST_F(tls_test, a_client_handshake_against_a_silent_server_times_out) {
     corio::run(
         []() -> corio::task<> {
             corio::server srv = co_await corio::start_server(
-                [](corio::stream s) -> corio::task<> { (void)co_await s.read_all(); },
-                "127.0.0.1", 0);
+                [](corio::stream s) -> corio::task<> { (void)co_await s.read_all(); }, "127.0.0.1",
+                0);
             corio::tls_context cctx = client_context();
             std::exception_ptr e = co_await error_of_call([&] {
-                return corio::open_connection(
-                    "127.0.0.1", srv.port(), {.tls = cctx, .tls_handshake_timeout = 3s});
+                return corio::open_connection("127.0.0.1", srv.port(),
+                                              {.tls = cctx, .tls_handshake_timeout = 3s});
             });
             EXPECT_TRUE(corio_test::holds<corio::timeout_error>(e)) << describe(e);
             EXPECT_TRUE(contains(describe(e), "tls handshake with 127.0.0.1:")) << describe(e);

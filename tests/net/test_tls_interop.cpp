@@ -78,9 +78,10 @@ TEST_F(tls_interop, a_corio_client_talks_to_openssl_s_server) {
     corio::run([]() -> corio::task<> {
         const std::uint16_t port = unused_port();
         // -rev: each line comes back reversed; "ACCEPT" on stdout once it listens.
-        std::vector<std::string> argv{openssl_path(), "s_server", "-accept",
-                                      "127.0.0.1:" + std::to_string(port), "-cert",
-                                      pki().localhost.cert, "-key", pki().localhost.key, "-rev"};
+        std::vector<std::string> argv{
+            openssl_path(), "s_server",           "-accept", "127.0.0.1:" + std::to_string(port),
+            "-cert",        pki().localhost.cert, "-key",    pki().localhost.key,
+            "-rev"};
         corio::process_options options;
         options.stdout_ = corio::pipe;
         options.stderr_ = corio::devnull;
@@ -88,8 +89,8 @@ TEST_F(tls_interop, a_corio_client_talks_to_openssl_s_server) {
         EXPECT_TRUE(co_await wait_for_line(server, "ACCEPT\n"));
         corio::tls_context ctx = client_context();
         {
-            corio::stream s = co_await corio::open_connection("localhost", port,
-                                                              {.family = AF_INET, .tls = ctx});
+            corio::stream s =
+                co_await corio::open_connection("localhost", port, {.family = AF_INET, .tls = ctx});
             EXPECT_EQ(s.tls()->version, "TLSv1.3");
             s.write("hello corio\n");
             EXPECT_EQ(co_await corio::wait_for(s.read_line(), 30s), "oiroc olleh\n");
@@ -110,10 +111,17 @@ TEST_F(tls_interop, openssl_s_client_talks_to_a_corio_server) {
         corio::server srv =
             co_await corio::start_server(upper_case_lines, "127.0.0.1", 0, {.tls = sctx});
         // -verify_return_error: a certificate that does not verify ends the handshake.
-        std::vector<std::string> argv{openssl_path(), "s_client", "-connect",
-                                      "127.0.0.1:" + std::to_string(srv.port()), "-servername",
-                                      "localhost", "-CAfile", pki().ca_file,
-                                      "-verify_return_error", "-quiet", "-no_ign_eof"};
+        std::vector<std::string> argv{openssl_path(),
+                                      "s_client",
+                                      "-connect",
+                                      "127.0.0.1:" + std::to_string(srv.port()),
+                                      "-servername",
+                                      "localhost",
+                                      "-CAfile",
+                                      pki().ca_file,
+                                      "-verify_return_error",
+                                      "-quiet",
+                                      "-no_ign_eof"};
         corio::process_options options;
         options.stdin_ = corio::pipe;
         options.stdout_ = corio::pipe;
@@ -139,8 +147,9 @@ TEST_F(tls_interop, a_python_ssl_client_talks_to_a_corio_server) {
             corio::tls_context::server(pki().localhost.cert, pki().localhost.key);
         corio::server srv =
             co_await corio::start_server(upper_case_lines, "127.0.0.1", 0, {.tls = sctx});
-        std::vector<std::string> argv{python3_path(), py_script("tls_peer.py"), "client",
-                                      std::to_string(srv.port()), pki().ca_file, "localhost"};
+        std::vector<std::string> argv{python3_path(), py_script("tls_peer.py"),
+                                      "client",       std::to_string(srv.port()),
+                                      pki().ca_file,  "localhost"};
         corio::process_options options;
         options.stdout_ = corio::pipe;
         corio::process client = co_await corio::create_subprocess_exec(argv, options);
@@ -167,8 +176,8 @@ TEST_F(tls_interop, a_corio_client_talks_to_a_python_ssl_server) {
         const auto port = static_cast<std::uint16_t>(std::stoi(port_line));
         corio::tls_context ctx = client_context();
         {
-            corio::stream s = co_await corio::open_connection("localhost", port,
-                                                              {.family = AF_INET, .tls = ctx});
+            corio::stream s =
+                co_await corio::open_connection("localhost", port, {.family = AF_INET, .tls = ctx});
             EXPECT_EQ(co_await corio::wait_for(server.stdout_pipe().read_line(), 30s),
                       s.tls()->version + "\n"); // what Python says it negotiated
             const std::string big(50'000, 'q');
@@ -210,10 +219,16 @@ TEST_F(tls_interop, curl_fetches_from_a_corio_tls_server_with_tls_1_2_and_1_3) {
             "127.0.0.1", 0, {.tls = sctx});
         const std::string url = "https://localhost:" + std::to_string(srv.port()) + "/";
         for (const char* version : {"1.2", "1.3"}) {
-            std::vector<std::string> argv{curl_path(), "--silent", "--show-error",
-                                          "--cacert", pki().ca_file, "--resolve",
+            std::vector<std::string> argv{curl_path(),
+                                          "--silent",
+                                          "--show-error",
+                                          "--cacert",
+                                          pki().ca_file,
+                                          "--resolve",
                                           "localhost:" + std::to_string(srv.port()) + ":127.0.0.1",
-                                          std::string("--tlsv") + version, "--tls-max", version,
+                                          std::string("--tlsv") + version,
+                                          "--tls-max",
+                                          version,
                                           url};
             corio::process_options options;
             options.stdout_ = corio::pipe;

@@ -31,8 +31,8 @@ public:
         }
         dir = tmpl;
         key_ptr ca_key(EVP_EC_gen("P-256"));
-        x509_ptr ca = make(ca_key.get(), "corio test CA", nullptr, nullptr, "", -3600, 86400 * 30,
-                           true);
+        x509_ptr ca =
+            make(ca_key.get(), "corio test CA", nullptr, nullptr, "", -3600, 86400 * 30, true);
         ca_file = dir + "/ca.pem";
         write_cert(ca.get(), ca_file);
         const std::string names = "DNS:localhost,IP:127.0.0.1,IP:::1";
@@ -124,8 +124,9 @@ private:
     cert_files leaf(const std::string& cn, X509* issuer, EVP_PKEY* issuer_key,
                     const std::string& names, long not_before, long not_after) {
         key_ptr key(EVP_EC_gen("P-256"));
-        x509_ptr x = make(key.get(), cn == "self" || cn == "expired" || cn == "other" ? "localhost" : cn,
-                          issuer, issuer_key, names, not_before, not_after, false);
+        x509_ptr x =
+            make(key.get(), cn == "self" || cn == "expired" || cn == "other" ? "localhost" : cn,
+                 issuer, issuer_key, names, not_before, not_after, false);
         cert_files files{dir + "/" + cn + ".pem", dir + "/" + cn + ".key"};
         write_cert(x.get(), files.cert);
         std::FILE* f = std::fopen(files.key.c_str(), "w");

@@ -148,9 +148,7 @@ public:
 
     struct state;
     /// For corio's TLS transport.
-    [[nodiscard]] const std::shared_ptr<state>& shared_state() const noexcept {
-        return m_state;
-    }
+    [[nodiscard]] const std::shared_ptr<state>& shared_state() const noexcept { return m_state; }
 
 private:
     explicit tls_context(std::shared_ptr<state> s) noexcept;
