@@ -112,7 +112,10 @@ void print_summary(std::FILE* out, const crawl_summary& s, const std::vector<fet
             std::fprintf(out, "    %s%6zu\n", name, count);
         }
     }
-    std::fprintf(out, "  ignored links: %zu to other hosts, %zu not http\n", s.offhost_links,
+    for (const auto& [kind, count] : s.tls_errors) {
+        std::fprintf(out, "    TLS: %s %6zu\n", kind.c_str(), count);
+    }
+    std::fprintf(out, "  ignored links: %zu to other hosts, %zu not http(s)\n", s.offhost_links,
                  s.foreign_links);
     if (s.dropped > 0) {
         std::fprintf(out, "  page limit reached: %zu more URLs not requested\n", s.dropped);
