@@ -1,9 +1,12 @@
 // An HTTP/1.1 "Hello, World!" server: every request gets `200 OK`, `text/plain`,
 // "Hello, World!". Keep-alive and pipelining come with corio::http::serve.
 //
-//   http_hello [--host H] [--port N]    127.0.0.1:8080 by default (port 0: any free one)
+//   http_hello [--host H] [--port N] [--tls CERT KEY]
 //
-// Try it with `curl http://127.0.0.1:8080/`; bench/run loads it with wrk (W6).
+// 127.0.0.1:8080 by default (port 0: any free one); with --tls, HTTPS with the certificate
+// chain in CERT and its key in KEY (PEM files).
+// Try it with `curl http://127.0.0.1:8080/` (or `curl --cacert CERT https://localhost:8080/`);
+// bench/run loads it with wrk (W6, and W8 over TLS).
 // SIGINT (Ctrl-C) or SIGTERM stops it cleanly: the server stops listening, the open
 // connections are cancelled, and the program exits 0.
 
@@ -29,12 +32,15 @@ corio::task<corio::http::response> hello(corio::http::request& /*request*/) {
     co_return r;
 }
 
-corio::task<> serve(std::string host, std::uint16_t port) {
-    const corio::http::server_options options{};
+corio::task<> serve(std::string host, std::uint16_t port, corio::tls_context tls) {
+    corio::http::server_options options{};
+    if (tls) {
+        options.tls = tls;
+    }
     corio::task<corio::server> starting = corio::http::serve(hello, host, port, options);
     corio::server srv = co_await std::move(starting);
     for (const corio::socket_address& address : srv.addresses()) {
-        std::printf("listening on http://%s/\n", address.to_string().c_str());
+        std::printf("listening on %s://%s/\n", tls ? "https" : "http", address.to_string().c_str());
     }
     std::printf("Ctrl-C to stop\n");
     std::fflush(stdout);
@@ -68,6 +74,8 @@ const char* option(int argc, char** argv, int& i, std::string_view name) {
 int main(int argc, char** argv) {
     std::string host = "127.0.0.1";
     long port = 8080;
+    const char* cert = nullptr;
+    const char* key = nullptr;
     for (int i = 1; i < argc; ++i) {
         if (const char* v = option(argc, argv, i, "--host")) {
             host = v;
@@ -78,13 +86,20 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "http_hello: --port wants 0 to 65535, not \"%s\"\n", p);
                 return 2;
             }
+        } else if (std::string_view(argv[i]) == "--tls" && i + 2 < argc) {
+            cert = argv[++i];
+            key = argv[++i];
         } else {
-            std::fprintf(stderr, "usage: %s [--host H] [--port N]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--host H] [--port N] [--tls CERT KEY]\n", argv[0]);
             return 2;
         }
     }
     try {
-        corio::run(serve(host, static_cast<std::uint16_t>(port)));
+        corio::tls_context tls;
+        if (cert != nullptr) {
+            tls = corio::tls_context::server(cert, key); // names a file it cannot use
+        }
+        corio::run(serve(host, static_cast<std::uint16_t>(port), std::move(tls)));
     } catch (const std::exception& e) {
         // e.g. "bind 127.0.0.1:8080: Address already in use"
         std::fprintf(stderr, "http_hello: %s\n", e.what());

@@ -528,8 +528,15 @@ corio::task<> read_into_case(stream_kind kind, stream_pair& p) {
     // Once warm (frame pools filled, the fd registered), a read_into allocates nothing,
     // whether the bytes are there already or it has to wait for them. (Under sanitizers
     // the frame pool steps aside, and the call's coroutine frame comes from operator new;
-    // so does, while it waits, the frame of the memory transport's read, a coroutine.)
-    constexpr long frame_allocations = CORIO_FRAME_POOL ? 0 : 1;
+    // so does, while it waits, the frame of the memory transport's read, a coroutine, and
+    // those of the TLS transport's read and its wait for ciphertext when a background
+    // receive delivers it: on io_uring, even bytes sent before the call may still be on
+    // their way to the TLS transport when it is made.)
+    const long tls_frames =
+        !CORIO_FRAME_POOL && kind == stream_kind::tls && corio::get_running_loop().supports_recv()
+            ? 2
+            : 0;
+    const long frame_allocations = (CORIO_FRAME_POOL ? 0 : 1) + tls_frames;
     const long waiting_allocations =
         frame_allocations + (!CORIO_FRAME_POOL && kind == stream_kind::memory ? 1 : 0);
     for (int round = 0; round < 3; ++round) {
@@ -541,7 +548,7 @@ corio::task<> read_into_case(stream_kind kind, stream_pair& p) {
         EXPECT_EQ(got, 10U);
         EXPECT_EQ(std::string(big, got), "0123456789");
         if (round > 0) {
-            EXPECT_EQ(after - before, frame_allocations)
+            EXPECT_LE(after - before, frame_allocations)
                 << "read_into allocated (data already there)";
         }
     }
