@@ -51,6 +51,16 @@ task<> send_in_background(std::shared_ptr<tls_transport::connection> c) {
         scope.set_deadline(get_running_loop().time() + tls_shutdown_timeout);
     }
     c->sender_scope = &scope;
+    // However the task ends (done, failed, cancelled as the loop closes, or its frame
+    // destroyed before it ran), the connection no longer refers to it.
+    struct ended {
+        tls_transport::connection& c;
+        ~ended() {
+            c.sender_scope = nullptr;
+            c.sending_in_background = false;
+            c.sender_idle.set();
+        }
+    } guard{*c};
     try {
         co_await scope.run(c->send_out());
     } catch (const std::exception&) {

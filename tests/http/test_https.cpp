@@ -14,24 +14,16 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using corio_test::client_context;
 using corio_test::contains;
 using corio_test::pki;
+using corio_test::server_context;
 using namespace corio_net_test;
 namespace http = corio::http;
 
 namespace {
 
 class https_test : public fd_leak_check {};
-
-corio::tls_context client_context() {
-    corio::tls_context ctx = corio::tls_context::client();
-    ctx.load_verify_locations(pki().ca_file);
-    return ctx;
-}
-
-corio::tls_context server_context(const corio_test::cert_files& files = pki().localhost) {
-    return corio::tls_context::server(files.cert, files.key);
-}
 
 /// Answers with the request's target and whether it came over TLS.
 corio::task<http::response> describe_request(http::request& req) {

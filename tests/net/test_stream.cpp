@@ -70,10 +70,8 @@ std::shared_ptr<memory_channel> g_client_channel;
 corio::task<> start_tls_pair(stream_pair& p) {
     p.client.set_nodelay();
     p.server.set_nodelay();
-    corio::tls_context client = corio::tls_context::client();
-    client.load_verify_locations(corio_test::pki().ca_file);
-    corio::tls_context server = corio::tls_context::server(corio_test::pki().localhost.cert,
-                                                           corio_test::pki().localhost.key);
+    corio::tls_context client = corio_test::client_context();
+    corio::tls_context server = corio_test::server_context();
     auto accepting = corio::spawn(p.server.start_tls(server));
     co_await p.client.start_tls(client, {.server_hostname = "localhost"});
     co_await accepting;

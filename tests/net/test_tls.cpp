@@ -16,24 +16,16 @@
 #include <string>
 
 using namespace std::chrono_literals;
+using corio_test::client_context;
 using corio_test::contains;
 using corio_test::pki;
+using corio_test::server_context;
 using corio_test::virtual_time;
 using namespace corio_net_test;
 
 namespace {
 
 class tls_test : public fd_leak_check {};
-
-corio::tls_context client_context() {
-    corio::tls_context ctx = corio::tls_context::client();
-    ctx.load_verify_locations(pki().ca_file);
-    return ctx;
-}
-
-corio::tls_context server_context(const corio_test::cert_files& files = pki().localhost) {
-    return corio::tls_context::server(files.cert, files.key);
-}
 
 /// Echoes lines until end of stream, then closes.
 corio::task<> echo_lines(corio::stream s) {

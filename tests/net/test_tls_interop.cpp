@@ -14,8 +14,10 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using corio_test::client_context;
 using corio_test::contains;
 using corio_test::pki;
+using corio_test::server_context;
 using namespace corio_net_test;
 
 namespace {
@@ -29,12 +31,6 @@ std::string curl_path() {
 }
 
 class tls_interop : public fd_leak_check {};
-
-corio::tls_context client_context() {
-    corio::tls_context ctx = corio::tls_context::client();
-    ctx.load_verify_locations(pki().ca_file);
-    return ctx;
-}
 
 /// Upper-cases lines until end of stream, then closes (with close_notify).
 corio::task<> upper_case_lines(corio::stream s) {
@@ -106,8 +102,7 @@ TEST_F(tls_interop, openssl_s_client_talks_to_a_corio_server) {
         GTEST_SKIP() << "no openssl";
     }
     corio::run([]() -> corio::task<> {
-        corio::tls_context sctx =
-            corio::tls_context::server(pki().localhost.cert, pki().localhost.key);
+        corio::tls_context sctx = server_context();
         corio::server srv =
             co_await corio::start_server(upper_case_lines, "127.0.0.1", 0, {.tls = sctx});
         // -verify_return_error: a certificate that does not verify ends the handshake.
@@ -143,8 +138,7 @@ TEST_F(tls_interop, a_python_ssl_client_talks_to_a_corio_server) {
         GTEST_SKIP() << "no python3";
     }
     corio::run([]() -> corio::task<> {
-        corio::tls_context sctx =
-            corio::tls_context::server(pki().localhost.cert, pki().localhost.key);
+        corio::tls_context sctx = server_context();
         corio::server srv =
             co_await corio::start_server(upper_case_lines, "127.0.0.1", 0, {.tls = sctx});
         std::vector<std::string> argv{python3_path(), py_script("tls_peer.py"),
@@ -203,8 +197,7 @@ TEST_F(tls_interop, curl_fetches_from_a_corio_tls_server_with_tls_1_2_and_1_3) {
         GTEST_SKIP() << "no curl";
     }
     corio::run([]() -> corio::task<> {
-        corio::tls_context sctx =
-            corio::tls_context::server(pki().localhost.cert, pki().localhost.key);
+        corio::tls_context sctx = server_context();
         sctx.set_alpn_protocols({"http/1.1"});
         corio::server srv = co_await corio::start_server(
             [](corio::stream s) -> corio::task<> {

@@ -3,6 +3,8 @@
 // certificates it signs (for localhost and 127.0.0.1/::1, expired, for another host) plus a
 // self-signed one, as PEM files in a temporary directory removed at exit.
 
+#include <corio/net/tls.hpp>
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -140,6 +142,18 @@ private:
 inline const test_pki& pki() {
     static const test_pki instance;
     return instance;
+}
+
+/// A client context that trusts the test CA (hostnames checked, as tls_context::client()).
+inline corio::tls_context client_context() {
+    corio::tls_context ctx = corio::tls_context::client();
+    ctx.load_verify_locations(pki().ca_file);
+    return ctx;
+}
+
+/// A server context presenting `files` (the CA-signed localhost certificate by default).
+inline corio::tls_context server_context(const cert_files& files = pki().localhost) {
+    return corio::tls_context::server(files.cert, files.key);
 }
 
 } // namespace corio_test

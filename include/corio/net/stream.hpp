@@ -219,6 +219,8 @@ public:
     /// `server_hostname` is given; invalid_state_error if the stream is closing, shut down
     /// for writing, being read or already TLS; tls_error if the handshake fails (the
     /// stream is then aborted); timeout_error after `options.handshake_timeout` (aborted too).
+    /// Cancellable: a handshake cancelled half-way cannot be resumed, so the stream is
+    /// aborted then too.
     task<> start_tls(tls_context ctx, tls_options options = {});
     /// What TLS negotiated (version, cipher, ALPN, the peer's certificate subject), or
     /// nullptr if the stream is not TLS (yet).
