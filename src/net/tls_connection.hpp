@@ -21,6 +21,16 @@
 
 namespace corio::detail {
 
+/// Empty this thread's OpenSSL error queue before an SSL call, so that SSL_get_error
+/// speaks of that call alone. It is almost always empty (every error corio sees is taken
+/// out by take_openssl_reason): peeking first spares ERR_clear_error's cost, which was the
+/// largest single item of a TLS request (about 1,500 instructions, callgrind).
+inline void clear_openssl_errors() noexcept {
+    if (ERR_peek_error() != 0) {
+        ERR_clear_error();
+    }
+}
+
 /// Plaintext bytes made into records per write.
 inline constexpr std::size_t tls_write_chunk = 64 * 1024;
 /// Ciphertext read from the inner transport at a time.
@@ -221,7 +231,7 @@ struct tls_transport::connection final : transport::receiver {
         if (read_shut || closed || !failure.empty()) {
             return 0;
         }
-        ERR_clear_error();
+        clear_openssl_errors();
         std::size_t n = 0;
         const int r = SSL_read_ex(ssl, into.data(), into.size(), &n);
         collect_output();
@@ -267,7 +277,7 @@ struct tls_transport::connection final : transport::receiver {
         if (shut_down) {
             throw invalid_state_error("write " + name + ": close_notify was sent");
         }
-        ERR_clear_error();
+        clear_openssl_errors();
         std::size_t n = 0;
         const int r = SSL_write_ex(ssl, data.data(), std::min(data.size(), tls_write_chunk), &n);
         if (r != 1) {
@@ -336,9 +346,9 @@ struct tls_transport::connection final : transport::receiver {
             return;
         }
         shut_down = true;
-        ERR_clear_error();
+        clear_openssl_errors();
         SSL_shutdown(ssl);
-        ERR_clear_error();
+        clear_openssl_errors();
         collect_output();
     }
 

@@ -130,7 +130,7 @@ tls_transport::tls_transport(event_loop& loop, std::unique_ptr<transport>& inner
             "tls with " + c.name +
             ": the context checks the server's name, and no server_hostname was given");
     }
-    ERR_clear_error();
+    clear_openssl_errors();
     c.ssl = SSL_new(s.ctx);
     c.rbio = BIO_new(BIO_s_mem());
     c.wbio = BIO_new(BIO_s_mem());
@@ -182,7 +182,7 @@ task<> tls_transport::handshake() {
     const std::shared_ptr<connection> keep = m;
     connection& c = *keep;
     while (true) {
-        ERR_clear_error();
+        clear_openssl_errors();
         const int r = SSL_do_handshake(c.ssl);
         const int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(c.ssl, r);
         if (err != SSL_ERROR_NONE && err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
@@ -263,12 +263,12 @@ bool tls_transport::eof_arrived() noexcept {
     } catch (const std::exception&) {
         return false; // the next read reports it
     }
-    ERR_clear_error();
+    clear_openssl_errors();
     char byte = 0;
     std::size_t n = 0;
     const int r = SSL_peek_ex(c.ssl, &byte, 1, &n);
     const bool ended = r != 1 && SSL_get_error(c.ssl, r) == SSL_ERROR_ZERO_RETURN;
-    ERR_clear_error();
+    clear_openssl_errors();
     c.collect_output();
     return ended;
 }
