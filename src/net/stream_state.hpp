@@ -42,12 +42,9 @@ public:
     static constexpr std::size_t initial_read_buffer = 16 * 1024;
 
     stream_state(event_loop& loop, std::unique_ptr<transport> t, std::size_t limit)
-        : loop(&loop), t(std::move(t)), name(this->t->name()), limit(limit),
-          push_reads(this->t->receives_in_background()),
-          ready_fd(push_reads ? -1 : this->t->readable_fd()),
-          coroutine_reads(!push_reads && ready_fd < 0), submit_writes(this->t->submits_writes()),
-          has_read_side(this->t->can_read()), has_write_side(this->t->can_write()),
-          fd_fast(dynamic_cast<fd_transport*>(this->t.get())) {}
+        : loop(&loop), limit(limit) {
+        adopt(std::move(t));
+    }
     stream_state(const stream_state&) = delete;
     stream_state& operator=(const stream_state&) = delete;
     ~stream_state() = default;
@@ -356,15 +353,15 @@ public:
     std::size_t limit;
     unsigned refs = 1;
     /// Fixed when the transport is adopted (see the file comment and read_wait).
-    bool push_reads;
-    int ready_fd;
-    bool coroutine_reads;
-    bool submit_writes;
-    bool has_read_side;
-    bool has_write_side;
+    bool push_reads = false;
+    int ready_fd = -1;
+    bool coroutine_reads = false;
+    bool submit_writes = false;
+    bool has_read_side = false;
+    bool has_write_side = false;
     /// The transport, when it is corio's own fd transport: the hot calls (try_read,
     /// try_write) then go to it directly, inlined, instead of through the vtable.
-    fd_transport* fd_fast;
+    fd_transport* fd_fast = nullptr;
 
     std::unique_ptr<char[]> rbuf;
     std::size_t rcap = 0;

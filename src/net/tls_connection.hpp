@@ -108,6 +108,16 @@ struct tls_transport::connection final : transport::receiver {
         arrived.set();
     }
 
+    /// Push mode: make sure the background receive runs, unless the stream has ended; false
+    /// if the inner transport refused to start it.
+    bool resume_receive() {
+        if (!receiving && !inner_eof && recv_error == 0 && !read_shut) {
+            receiving = inner->start_receive(*this);
+            return receiving;
+        }
+        return true;
+    }
+
     void set_inner_eof() noexcept {
         inner_eof = true;
         BIO_set_mem_eof_return(rbio, 0); // SSL_read now sees the end, not "retry"
@@ -180,9 +190,7 @@ struct tls_transport::connection final : transport::receiver {
     /// Pull what the inner transport has now into rbio: true if anything (or its end) came.
     bool pull_now(bool ask_source) {
         if (push) {
-            if (!receiving && !inner_eof && recv_error == 0 && !read_shut) {
-                receiving = inner->start_receive(*this);
-            }
+            (void)resume_receive();
             return false;
         }
         if (inner_eof) {
@@ -205,12 +213,9 @@ struct tls_transport::connection final : transport::receiver {
     /// later stays queued.
     task<> pull_wait() {
         if (push) {
-            if (!receiving && !inner_eof && recv_error == 0 && !read_shut) {
-                receiving = inner->start_receive(*this);
-                if (!receiving) {
-                    set_inner_eof(); // the inner transport cannot deliver any more
-                    co_return;
-                }
+            if (!resume_receive()) {
+                set_inner_eof(); // the inner transport cannot deliver any more
+                co_return;
             }
             arrived.clear();
             co_await arrived.wait();

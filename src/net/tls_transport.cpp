@@ -66,9 +66,6 @@ task<> send_in_background(std::shared_ptr<tls_transport::connection> c) {
     } catch (const std::exception&) {
         c->send_error = std::current_exception();
     }
-    c->sender_scope = nullptr;
-    c->sending_in_background = false;
-    c->sender_idle.set();
     c->finish_inner();
 }
 
@@ -179,8 +176,8 @@ tls_transport::tls_transport(event_loop& loop, std::unique_ptr<transport>& inner
 tls_transport::~tls_transport() = default;
 
 task<> tls_transport::handshake() {
-    const std::shared_ptr<connection> keep = m;
-    connection& c = *keep;
+    // The stream keeps this transport, and so the connection, while an operation runs.
+    connection& c = *m;
     while (true) {
         clear_openssl_errors();
         const int r = SSL_do_handshake(c.ssl);
@@ -213,8 +210,8 @@ task<> tls_transport::handshake() {
 }
 
 task<std::size_t> tls_transport::read(std::span<char> out) {
-    const std::shared_ptr<connection> keep = m;
-    connection& c = *keep;
+    // The stream keeps this transport, and so the connection, while an operation runs.
+    connection& c = *m;
     while (true) {
         const std::ptrdiff_t n = c.decrypt(out);
         if (n >= 0) {
@@ -274,8 +271,8 @@ bool tls_transport::eof_arrived() noexcept {
 }
 
 task<std::size_t> tls_transport::write(std::span<const char> data) {
-    const std::shared_ptr<connection> keep = m;
-    connection& c = *keep;
+    // The stream keeps this transport, and so the connection, while an operation runs.
+    connection& c = *m;
     // What earlier writes left goes first; nothing of `data` is taken yet.
     while (c.sending_in_background) {
         co_await c.sender_idle.wait();
