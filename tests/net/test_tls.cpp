@@ -223,6 +223,41 @@ TEST_F(tls_test, a_peer_that_drops_without_close_notify_is_truncation_unless_all
     }());
 }
 
+// A client that only writes and then closes: had the server sent TLS 1.3 session tickets
+// (OpenSSL's default), they would sit unread in the client's socket, its close would send a
+// reset, and the server would lose what was still in flight.
+TEST_F(tls_test, a_client_that_never_reads_closes_without_resetting_what_it_sent) {
+    corio::run([]() -> corio::task<> {
+        corio::tls_context sctx = server_context();
+        std::size_t received = 0;
+        std::string failure;
+        corio::event done;
+        corio::server srv = co_await corio::start_server(
+            [&](corio::stream s) -> corio::task<> {
+                try {
+                    received = (co_await s.read_all()).size();
+                } catch (const std::exception& e) {
+                    failure = e.what();
+                }
+                done.set();
+            },
+            "127.0.0.1", 0, {.tls = sctx});
+        corio::tls_context cctx = client_context();
+        {
+            corio::stream c =
+                co_await corio::open_connection("127.0.0.1", srv.port(), {.tls = cctx});
+            c.write(std::string(400'000, 'w'));
+            c.close(); // flushed, then close_notify, then the socket closed
+            co_await c.wait_closed();
+        }
+        co_await corio::wait_for(done.wait(), 30s);
+        EXPECT_EQ(failure, "");
+        EXPECT_EQ(received, 400'000U);
+        srv.close();
+        co_await srv.wait_closed();
+    }());
+}
+
 TEST_F(tls_test, starttls_upgrades_a_plain_stream_with_the_hello_right_behind_the_command) {
     corio::run([]() -> corio::task<> {
         corio::tls_context sctx = server_context();
