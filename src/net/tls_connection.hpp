@@ -4,6 +4,7 @@
 // ciphertext waiting to go out, and the receive side. See tls_transport.cpp for how reads,
 // writes and closing use it.
 
+#include "tls_records.hpp"
 #include "tls_transport.hpp"
 
 #include "corio/cancel_scope.hpp"
@@ -56,6 +57,10 @@ struct tls_transport::connection final : transport::receiver {
     std::string name;
     tls_info info;
     bool handshaken = false;
+    /// The TLS 1.3 traffic secrets the keylog callback reports, then corio's record layer,
+    /// which takes over from OpenSSL after the handshake when it can (tls_records.hpp).
+    tls13_secrets secrets;
+    std::unique_ptr<tls13_records> records;
 
     // Sending: ciphertext waiting in `out` from `out_off`; `writing` while it is handed
     // to the inner transport (nothing may move `out` then).
@@ -91,8 +96,8 @@ struct tls_transport::connection final : transport::receiver {
     // --- transport::receiver (a background receive delivers ciphertext) ---
 
     void on_data(std::span<const char> data) override {
-        BIO_write(rbio, data.data(), static_cast<int>(data.size()));
-        if (BIO_ctrl_pending(rbio) > tls_max_queued_ciphertext && receiving) {
+        take_in(data.data(), data.size());
+        if (queued_input() > tls_max_queued_ciphertext && receiving) {
             receiving = false;
             inner->pause_receive();
         }
@@ -118,6 +123,23 @@ struct tls_transport::connection final : transport::receiver {
         return true;
     }
 
+    /// Queue ciphertext from the inner transport.
+    void take_in(const char* data, std::size_t n) {
+        if (records) {
+            records->feed(data, n);
+        } else {
+            BIO_write(rbio, data, static_cast<int>(n));
+        }
+    }
+
+    /// What arrived and has not been read: ciphertext, and the record layer's plaintext.
+    [[nodiscard]] std::size_t queued_input() const noexcept {
+        return records ? records->queued() : BIO_ctrl_pending(rbio);
+    }
+
+    /// After the handshake: corio's record layer takes over from OpenSSL if it can.
+    void take_over_records() { records = tls13_records::take_over(ssl, rbio, wbio, secrets); }
+
     void set_inner_eof() noexcept {
         inner_eof = true;
         BIO_set_mem_eof_return(rbio, 0); // SSL_read now sees the end, not "retry"
@@ -129,6 +151,19 @@ struct tls_transport::connection final : transport::receiver {
     /// it waits in the BIO for the next one).
     void collect_output() {
         if (writing) {
+            return;
+        }
+        if (records) {
+            std::string& pending = records->pending();
+            if (!pending.empty()) {
+                if (out_off == out.size()) {
+                    out.swap(pending);
+                    out_off = 0;
+                } else {
+                    out += pending;
+                }
+                pending.clear();
+            }
             return;
         }
         const std::size_t pending = BIO_ctrl_pending(wbio);
@@ -144,8 +179,22 @@ struct tls_transport::connection final : transport::receiver {
         BIO_read(wbio, out.data() + old, static_cast<int>(pending));
     }
 
+    /// Where corio's record layer puts new records: `out`, unless a write is sending it or
+    /// records made earlier wait to join it.
+    std::string& output_buffer() {
+        if (writing || !records->pending().empty()) {
+            return records->pending();
+        }
+        if (out_off == out.size()) {
+            out.clear();
+            out_off = 0;
+        }
+        return out;
+    }
+
     [[nodiscard]] bool has_output() const noexcept {
-        return out_off < out.size() || BIO_ctrl_pending(wbio) > 0;
+        return out_off < out.size() ||
+               (records ? !records->pending().empty() : BIO_ctrl_pending(wbio) > 0);
     }
 
     /// Send everything waiting. Cancellable; what was not sent stays in `out`.
@@ -204,7 +253,7 @@ struct tls_transport::connection final : transport::receiver {
         if (n == 0) {
             set_inner_eof();
         } else {
-            BIO_write(rbio, inbuf.data(), static_cast<int>(n));
+            take_in(inbuf.data(), static_cast<std::size_t>(n));
         }
         return true;
     }
@@ -226,7 +275,7 @@ struct tls_transport::connection final : transport::receiver {
         if (n == 0) {
             set_inner_eof();
         } else {
-            BIO_write(rbio, inbuf.data(), static_cast<int>(n));
+            take_in(inbuf.data(), n);
         }
     }
 
@@ -235,6 +284,9 @@ struct tls_transport::connection final : transport::receiver {
     std::ptrdiff_t decrypt(std::span<char> into) {
         if (read_shut || closed || !failure.empty()) {
             return 0;
+        }
+        if (records) {
+            return decrypt_records(into);
         }
         clear_openssl_errors();
         std::size_t n = 0;
@@ -248,29 +300,59 @@ struct tls_transport::connection final : transport::receiver {
             return 0;
         }
         if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-            if (recv_error != 0) {
-                const int e = std::exchange(recv_error, 0);
-                failure = std::system_category().message(e);
-                throw std::system_error(e, std::system_category(), "read " + name);
-            }
-            return transport::would_block;
+            return wants_more();
         }
         std::string reason = take_openssl_reason();
         if (inner_eof && (err == SSL_ERROR_SYSCALL || reason == "unexpected eof while reading")) {
-            if (context->suppress_ragged_eofs) {
-                return 0;
-            }
-            failure = "truncated";
-            throw tls_error("read " + name +
-                                ": the peer closed the connection without close_notify (the "
-                                "data may be truncated)",
-                            "unexpected eof while reading");
+            return truncated();
         }
         if (reason.empty()) {
             reason = "error " + std::to_string(err);
         }
         failure = reason;
         throw tls_error("read " + name + ": " + reason, reason);
+    }
+
+    /// decrypt() by corio's record layer.
+    std::ptrdiff_t decrypt_records(std::span<char> into) {
+        const std::ptrdiff_t n = records->read(into);
+        if (n >= 0) {
+            if (!records->pending().empty()) {
+                collect_output(); // a key update's answer
+            }
+            return n;
+        }
+        if (n == tls13_records::need_more) {
+            return inner_eof ? truncated() : wants_more();
+        }
+        failure = records->failure();
+        try {
+            send_out_now(); // the alert, so the peer learns why; best effort
+        } catch (const std::exception&) {
+        }
+        throw tls_error("read " + name + ": " + failure, failure);
+    }
+
+    /// More ciphertext is needed: would_block, unless the inner transport failed.
+    std::ptrdiff_t wants_more() {
+        if (recv_error != 0) {
+            const int e = std::exchange(recv_error, 0);
+            failure = std::system_category().message(e);
+            throw std::system_error(e, std::system_category(), "read " + name);
+        }
+        return transport::would_block;
+    }
+
+    /// The inner transport ended without close_notify: end of stream if allowed.
+    std::ptrdiff_t truncated() {
+        if (context->suppress_ragged_eofs) {
+            return 0;
+        }
+        failure = "truncated";
+        throw tls_error("read " + name +
+                            ": the peer closed the connection without close_notify (the "
+                            "data may be truncated)",
+                        "unexpected eof while reading");
     }
 
     /// Make records of up to `tls_write_chunk` bytes of `data`: the count taken.
@@ -281,6 +363,11 @@ struct tls_transport::connection final : transport::receiver {
         }
         if (shut_down) {
             throw invalid_state_error("write " + name + ": close_notify was sent");
+        }
+        if (records) {
+            const std::size_t n = std::min(data.size(), tls_write_chunk);
+            records->write(data.first(n), output_buffer());
+            return n;
         }
         clear_openssl_errors();
         std::size_t n = 0;
@@ -351,6 +438,10 @@ struct tls_transport::connection final : transport::receiver {
             return;
         }
         shut_down = true;
+        if (records) {
+            records->close_notify(output_buffer());
+            return;
+        }
         clear_openssl_errors();
         SSL_shutdown(ssl);
         clear_openssl_errors();

@@ -1,5 +1,6 @@
 // tls_context over OpenSSL's SSL_CTX, and tls_error.
 
+#include "tls_records.hpp"
 #include "tls_transport.hpp"
 
 #include "corio/errors.hpp"
@@ -89,6 +90,9 @@ std::shared_ptr<tls_context::state> make_state(bool server) {
                                  (server ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
     // A retried write's buffer may have moved (a stream's buffer grows).
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    // TLS 1.3's traffic secrets, for corio's record layer after the handshake
+    // (tls_records.hpp).
+    SSL_CTX_set_keylog_callback(ctx, &tls13_keylog);
     if (server) {
         // No TLS 1.3 session tickets: corio's client does not resume sessions, and tickets
         // a client never reads would sit in its socket, so that closing it sends a reset

@@ -160,6 +160,7 @@ tls_transport::tls_transport(event_loop& loop, std::unique_ptr<transport>& inner
             }
         }
     }
+    watch_tls13_secrets(c.ssl, &c.secrets);
     if (!already_received.empty()) {
         BIO_write(c.rbio, already_received.data(), static_cast<int>(already_received.size()));
     }
@@ -207,6 +208,7 @@ task<> tls_transport::handshake() {
         }
     }
     c.record_info();
+    c.take_over_records();
 }
 
 task<std::size_t> tls_transport::read(std::span<char> out) {
@@ -253,12 +255,21 @@ bool tls_transport::eof_arrived() noexcept {
         return false;
     }
     try {
-        for (int i = 0;
-             i < 8 && BIO_ctrl_pending(c.rbio) < tls_max_queued_ciphertext && c.pull_now(true);
+        for (int i = 0; i < 8 && c.queued_input() < tls_max_queued_ciphertext && c.pull_now(true);
              ++i) {
         }
     } catch (const std::exception&) {
         return false; // the next read reports it
+    }
+    if (c.records) {
+        bool ended = false;
+        try {
+            ended = c.records->end_is_next();
+            c.collect_output();
+        } catch (const std::exception&) {
+            // the next read reports it
+        }
+        return ended;
     }
     clear_openssl_errors();
     char byte = 0;

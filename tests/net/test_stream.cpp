@@ -7,11 +7,15 @@
 #include "support/net.hpp"
 #include "support/tls.hpp"
 
+#include "net/tls_records.hpp"
+
 #include <corio/corio.hpp>
 #include <corio/detail/frame_allocator.hpp>
 #include <corio/detail/io.hpp>
 
 #include <gtest/gtest.h>
+
+#include <openssl/ssl.h>
 
 #include <atomic>
 #include <cerrno>
@@ -67,22 +71,30 @@ std::shared_ptr<memory_channel> g_client_channel;
 /// TLS on both ends of a TCP pair: the client checks the server's certificate (the test CA's,
 /// for localhost). Without Nagle's algorithm, as corio's own TCP connections (a TLS record
 /// behind an unacknowledged one would otherwise wait for the peer's delayed ACK).
-corio::task<> start_tls_pair(stream_pair& p) {
+corio::task<> start_tls_pair(stream_pair& p, stream_kind kind) {
     p.client.set_nodelay();
     p.server.set_nodelay();
     corio::tls_context client = corio_test::client_context();
     corio::tls_context server = corio_test::server_context();
+    if (kind == stream_kind::tls12) {
+        SSL_CTX_set_max_proto_version(static_cast<SSL_CTX*>(server.native_handle()),
+                                      TLS1_2_VERSION);
+    }
+    const std::uint64_t taken_over = corio::detail::tls13_records::connections_taken_over();
     auto accepting = corio::spawn(p.server.start_tls(server));
     co_await p.client.start_tls(client, {.server_hostname = "localhost"});
     co_await accepting;
+    // TLS 1.3: both ends' records are corio's; TLS 1.2: OpenSSL's.
+    EXPECT_EQ(corio::detail::tls13_records::connections_taken_over() - taken_over,
+              kind == stream_kind::tls ? 2U : 0U);
 }
 
 corio::task<> run_body(stream_kind kind, std::size_t limit, body_fn body, bool real_deadline) {
     temp_dir dir;
     stream_pair p;
-    if (kind == stream_kind::tls) {
+    if (is_tls_kind(kind)) {
         p = make_stream_pair(kind, dir, limit);
-        co_await start_tls_pair(p);
+        co_await start_tls_pair(p, kind);
     } else if (kind == stream_kind::memory) {
         memory_pair m = make_memory_pair();
         g_client_channel = m.a_in;
@@ -531,9 +543,7 @@ corio::task<> read_into_case(stream_kind kind, stream_pair& p) {
     // receive delivers it: on io_uring, even bytes sent before the call may still be on
     // their way to the TLS transport when it is made.)
     const long tls_frames =
-        !CORIO_FRAME_POOL && kind == stream_kind::tls && corio::get_running_loop().supports_recv()
-            ? 2
-            : 0;
+        !CORIO_FRAME_POOL && is_tls_kind(kind) && corio::get_running_loop().supports_recv() ? 2 : 0;
     const long frame_allocations = (CORIO_FRAME_POOL ? 0 : 1) + tls_frames;
     const long waiting_allocations =
         frame_allocations + (!CORIO_FRAME_POOL && kind == stream_kind::memory ? 1 : 0);
@@ -1176,7 +1186,8 @@ std::string param_name(const ::testing::TestParamInfo<stream_kind>& info) {
 INSTANTIATE_TEST_SUITE_P(kinds, stream_conformance,
                          ::testing::Values(stream_kind::tcp4, stream_kind::tcp6,
                                            stream_kind::unix_socket, stream_kind::pipes,
-                                           stream_kind::memory, stream_kind::tls),
+                                           stream_kind::memory, stream_kind::tls,
+                                           stream_kind::tls12),
                          param_name);
 
 // --- outside the suite -------------------------------------------------------------------

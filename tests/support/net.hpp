@@ -303,9 +303,10 @@ inline std::uint16_t unused_port(const std::string& host = "127.0.0.1") {
 // --- stream pairs ------------------------------------------------------------------------
 
 /// The kinds of stream every conformance test runs on (memory: a transport written in the
-/// tests, memory_transport.hpp; tls: TLS over TCP on 127.0.0.1, started on a tcp4 pair by
-/// the suite).
-enum class stream_kind { tcp4, tcp6, unix_socket, pipes, memory, tls };
+/// tests, memory_transport.hpp; tls: TLS 1.3 over TCP on 127.0.0.1, started on a tcp4 pair
+/// by the suite, where corio's record layer takes over after the handshake; tls12: TLS 1.2,
+/// whose records OpenSSL makes).
+enum class stream_kind { tcp4, tcp6, unix_socket, pipes, memory, tls, tls12 };
 
 inline const char* kind_name(stream_kind k) {
     switch (k) {
@@ -321,15 +322,20 @@ inline const char* kind_name(stream_kind k) {
         return "memory";
     case stream_kind::tls:
         return "tls";
+    case stream_kind::tls12:
+        return "tls12";
     }
     return "?";
 }
 
+inline bool is_tls_kind(stream_kind k) {
+    return k == stream_kind::tls || k == stream_kind::tls12;
+}
 inline bool is_socket_kind(stream_kind k) {
     return k != stream_kind::pipes && k != stream_kind::memory;
 }
 inline bool is_tcp_kind(stream_kind k) {
-    return k == stream_kind::tcp4 || k == stream_kind::tcp6 || k == stream_kind::tls;
+    return k == stream_kind::tcp4 || k == stream_kind::tcp6 || is_tls_kind(k);
 }
 
 /// Two connected streams: `client` (the connecting side, or pipe end A) and `server`
@@ -342,7 +348,7 @@ struct stream_pair {
 /// A connected pair of `kind`, made with plain system calls and adopted with
 /// stream::from_socket / stream::from_pipes (so the suite tests the stream alone). Unix
 /// sockets are made in `dir`. Call it inside a running loop. For `tls`, a tcp4 pair: the
-/// caller starts TLS on it.
+/// caller starts TLS on it (also for `tls12`).
 inline stream_pair make_stream_pair(stream_kind kind, const temp_dir& dir,
                                     std::size_t limit = corio::stream::default_limit) {
     if (kind == stream_kind::pipes) {
