@@ -16,7 +16,6 @@
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/kdf.h>
 
 namespace corio::detail {
 
@@ -78,15 +77,61 @@ bool from_hex(std::string_view hex, std::vector<unsigned char>& out) {
     return true;
 }
 
-/// HKDF-Expand-Label(secret, label, "", length) (RFC 8446 §7.1).
-bool expand_label(const EVP_MD* digest, const std::vector<unsigned char>& secret,
-                  std::string_view label, unsigned char* out, std::size_t length) {
-    static EVP_KDF* const hkdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
-    if (hkdf == nullptr) {
+/// HMAC contexts with their digest set, one per hash and thread: fetching the digest by
+/// name is most of what an HMAC costs in OpenSSL 3.0.
+class hmac_contexts {
+public:
+    hmac_contexts() = default;
+    hmac_contexts(const hmac_contexts&) = delete;
+    hmac_contexts& operator=(const hmac_contexts&) = delete;
+    ~hmac_contexts() {
+        EVP_MAC_CTX_free(sha256);
+        EVP_MAC_CTX_free(sha384);
+    }
+
+    /// The context for a hash of `size` bytes (TLS 1.3 uses SHA-256 and SHA-384), or nullptr.
+    EVP_MAC_CTX* get(std::size_t size) {
+        if (size == 32) {
+            return sha256 != nullptr ? sha256 : (sha256 = make("SHA256"));
+        }
+        if (size == 48) {
+            return sha384 != nullptr ? sha384 : (sha384 = make("SHA384"));
+        }
+        return nullptr;
+    }
+
+private:
+    static EVP_MAC_CTX* make(const char* digest) {
+        static EVP_MAC* const hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+        if (hmac == nullptr) {
+            return nullptr;
+        }
+        EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(hmac);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0),
+            OSSL_PARAM_construct_end()};
+        if (ctx != nullptr && EVP_MAC_CTX_set_params(ctx, params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            return nullptr;
+        }
+        return ctx;
+    }
+
+    EVP_MAC_CTX* sha256 = nullptr;
+    EVP_MAC_CTX* sha384 = nullptr;
+};
+
+/// HKDF-Expand-Label(secret, label, "", length) (RFC 8446 §7.1), for a length up to the
+/// hash's size, where HKDF-Expand (RFC 5869) is one HMAC: HMAC(secret, info || 0x01).
+bool expand_label(const std::vector<unsigned char>& secret, std::string_view label,
+                  unsigned char* out, std::size_t length) {
+    thread_local hmac_contexts contexts;
+    EVP_MAC_CTX* mac = contexts.get(secret.size());
+    if (mac == nullptr || length > secret.size()) {
         return false;
     }
     // struct { uint16 length; opaque label<7..255> = "tls13 " + label; opaque context<0..255>; }
-    unsigned char info[2 + 1 + 255 + 1];
+    unsigned char info[2 + 1 + 255 + 1 + 1];
     std::size_t n = 0;
     info[n++] = static_cast<unsigned char>(length >> 8);
     info[n++] = static_cast<unsigned char>(length);
@@ -96,20 +141,17 @@ bool expand_label(const EVP_MD* digest, const std::vector<unsigned char>& secret
     std::memcpy(info + n, label.data(), label.size());
     n += label.size();
     info[n++] = 0; // empty context
-    int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
-    // OSSL_PARAM wants non-const pointers; nothing is written through them.
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-                                         const_cast<char*>(EVP_MD_get0_name(digest)), 0),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-                                          const_cast<unsigned char*>(secret.data()), secret.size()),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, n),
-        OSSL_PARAM_construct_end(),
-    };
-    EVP_KDF_CTX* kctx = EVP_KDF_CTX_new(hkdf);
-    const bool ok = kctx != nullptr && EVP_KDF_derive(kctx, out, length, params) == 1;
-    EVP_KDF_CTX_free(kctx);
+    info[n++] = 1; // HKDF-Expand's counter, T(1)
+    unsigned char block[EVP_MAX_MD_SIZE];
+    std::size_t produced = 0;
+    const bool ok = EVP_MAC_init(mac, secret.data(), secret.size(), nullptr) == 1 &&
+                    EVP_MAC_update(mac, info, n) == 1 &&
+                    EVP_MAC_final(mac, block, &produced, sizeof block) == 1 &&
+                    produced == secret.size();
+    if (ok) {
+        std::memcpy(out, block, length);
+    }
+    OPENSSL_cleanse(block, sizeof block);
     return ok;
 }
 
@@ -201,8 +243,11 @@ std::unique_ptr<tls13_records> tls13_records::take_over(SSL* ssl, BIO* rbio, BIO
     }
     std::unique_ptr<tls13_records> r(new tls13_records());
     r->cipher = fetch_cipher(SSL_CIPHER_get_cipher_nid(current), r->key_length);
-    r->digest = SSL_CIPHER_get_handshake_digest(current);
-    if (r->cipher == nullptr || r->digest == nullptr) {
+    // The secrets are as long as the suite's hash, whose HMAC derives the keys.
+    const EVP_MD* digest = SSL_CIPHER_get_handshake_digest(current);
+    if (r->cipher == nullptr || digest == nullptr ||
+        static_cast<std::size_t>(EVP_MD_get_size(digest)) != secrets.read.size() ||
+        secrets.write.size() != secrets.read.size()) {
         return nullptr;
     }
     r->server = secrets.server;
@@ -240,8 +285,8 @@ std::uint64_t tls13_records::connections_taken_over() noexcept {
 
 bool tls13_records::install(direction& d, bool encrypt) {
     unsigned char key[32];
-    const bool ok = expand_label(digest, d.secret, "key", key, key_length) &&
-                    expand_label(digest, d.secret, "iv", d.iv, iv_size) &&
+    const bool ok = expand_label(d.secret, "key", key, key_length) &&
+                    expand_label(d.secret, "iv", d.iv, iv_size) &&
                     (d.ctx != nullptr || (d.ctx = EVP_CIPHER_CTX_new()) != nullptr) &&
                     EVP_CipherInit_ex2(d.ctx, cipher, key, nullptr, encrypt ? 1 : 0, nullptr) == 1;
     OPENSSL_cleanse(key, sizeof key);
@@ -251,7 +296,7 @@ bool tls13_records::install(direction& d, bool encrypt) {
 
 bool tls13_records::update_key(direction& d, bool encrypt) {
     std::vector<unsigned char> next(d.secret.size());
-    if (!expand_label(digest, d.secret, "traffic upd", next.data(), next.size())) {
+    if (!expand_label(d.secret, "traffic upd", next.data(), next.size())) {
         return false;
     }
     OPENSSL_cleanse(d.secret.data(), d.secret.size());

@@ -109,7 +109,6 @@ private:
     int fail(int alert, int reason);
 
     const EVP_CIPHER* cipher = nullptr;
-    const EVP_MD* digest = nullptr;
     std::size_t key_length = 0;
     bool server = false;
     direction rx;
