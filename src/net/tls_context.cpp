@@ -74,6 +74,17 @@ int select_alpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen,
     return SSL_TLSEXT_ERR_NOACK; // no protocol in common: go on without ALPN
 }
 
+/// A server's ClientHello callback: session tickets only for a client that announces it
+/// takes them.
+int tickets_if_announced(SSL* ssl, int* /*alert*/, void* /*arg*/) {
+    const unsigned char* ext = nullptr;
+    std::size_t size = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_session_ticket, &ext, &size) != 1) {
+        SSL_set_num_tickets(ssl, 0);
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
 std::shared_ptr<tls_context::state> make_state(bool server) {
     ERR_clear_error();
     SSL_CTX* ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
@@ -94,11 +105,16 @@ std::shared_ptr<tls_context::state> make_state(bool server) {
     // (tls_records.hpp).
     SSL_CTX_set_keylog_callback(ctx, &tls13_keylog);
     if (server) {
-        // No TLS 1.3 session tickets: corio's client does not resume sessions, and tickets
-        // a client never reads would sit in its socket, so that closing it sends a reset
-        // instead of a FIN and the peer loses what was still in flight.
-        SSL_CTX_set_num_tickets(ctx, 0);
+        // Stateless session tickets (no cache on the server), one per handshake, and only
+        // for a client that says it takes them (the session_ticket extension): a ticket a
+        // client never reads would sit in its socket, so that closing it would send a
+        // reset instead of a FIN, and the server would lose what was still in flight.
+        SSL_CTX_set_num_tickets(ctx, 1);
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_client_hello_cb(ctx, &tickets_if_announced, nullptr);
+    } else {
+        // corio's client does not resume sessions: it asks for no tickets.
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
     }
     return s;
 }

@@ -230,34 +230,53 @@ std::unique_ptr<tls13_records> tls13_records::take_over(SSL* ssl, BIO* rbio, BIO
     if (SSL_version(ssl) != TLS1_3_VERSION || secrets.read.empty() || secrets.write.empty()) {
         return nullptr;
     }
-    // Exact only if OpenSSL has neither read nor written a record under these keys, and
-    // holds no record it has read.
-    if (BIO_number_read(rbio) != secrets.read_mark ||
-        BIO_number_written(wbio) != secrets.write_mark || SSL_has_pending(ssl) == 1 ||
-        BIO_ctrl_pending(wbio) != 0) {
+    // Exact only if OpenSSL has read no record under the peer's key and holds none it has
+    // read, and every record it wrote under this side's key (a server's session tickets)
+    // is still in `wbio`, to be counted.
+    const std::uint64_t written = BIO_number_written(wbio) - secrets.write_mark;
+    char* waiting = nullptr;
+    const long waiting_size = BIO_get_mem_data(wbio, &waiting);
+    if (BIO_number_read(rbio) != secrets.read_mark || SSL_has_pending(ssl) == 1 ||
+        waiting_size < 0 || written > static_cast<std::uint64_t>(waiting_size)) {
         return nullptr;
+    }
+    std::uint64_t records_written = 0;
+    for (std::size_t at = static_cast<std::size_t>(waiting_size - written);
+         at < static_cast<std::size_t>(waiting_size);) {
+        const auto* h = reinterpret_cast<const unsigned char*>(waiting + at);
+        if (static_cast<std::size_t>(waiting_size) - at < header_size ||
+            h[0] != type_application_data) {
+            return nullptr;
+        }
+        at += header_size + ((std::size_t{h[3]} << 8) | h[4]);
+        if (at > static_cast<std::size_t>(waiting_size)) {
+            return nullptr;
+        }
+        ++records_written;
     }
     const SSL_CIPHER* current = SSL_get_current_cipher(ssl);
     if (current == nullptr) {
         return nullptr;
     }
-    std::unique_ptr<tls13_records> r(new tls13_records());
-    r->cipher = fetch_cipher(SSL_CIPHER_get_cipher_nid(current), r->key_length);
     // The secrets are as long as the suite's hash, whose HMAC derives the keys.
     const EVP_MD* digest = SSL_CIPHER_get_handshake_digest(current);
-    if (r->cipher == nullptr || digest == nullptr ||
-        static_cast<std::size_t>(EVP_MD_get_size(digest)) != secrets.read.size() ||
-        secrets.write.size() != secrets.read.size()) {
+    if (digest == nullptr ||
+        static_cast<std::size_t>(EVP_MD_get_size(digest)) != secrets.read.size()) {
         return nullptr;
     }
-    r->server = secrets.server;
-    r->rx.secret = std::move(secrets.read);
-    r->tx.secret = std::move(secrets.write);
+    std::unique_ptr<tls13_records> r =
+        make(SSL_CIPHER_get_cipher_nid(current), std::move(secrets.read), std::move(secrets.write),
+             secrets.server);
     secrets.read.clear();
     secrets.write.clear();
-    if (!r->install(r->rx, false) || !r->install(r->tx, true)) {
-        ERR_clear_error();
+    if (r == nullptr) {
         return nullptr; // OpenSSL goes on with the connection
+    }
+    r->tx.seq = records_written;
+    // What OpenSSL wrote goes out first; what it has not read is read here.
+    if (waiting_size > 0) {
+        r->pending_out.resize(static_cast<std::size_t>(waiting_size));
+        BIO_read(wbio, r->pending_out.data(), static_cast<int>(waiting_size));
     }
     const std::size_t queued = BIO_ctrl_pending(rbio);
     if (queued > 0) {
@@ -266,6 +285,33 @@ std::unique_ptr<tls13_records> tls13_records::take_over(SSL* ssl, BIO* rbio, BIO
     }
     taken_over.fetch_add(1, std::memory_order_relaxed);
     return r;
+}
+
+std::unique_ptr<tls13_records> tls13_records::make(int cipher_nid,
+                                                   std::vector<unsigned char> read_secret,
+                                                   std::vector<unsigned char> write_secret,
+                                                   bool server) {
+    std::unique_ptr<tls13_records> r(new tls13_records());
+    r->cipher = fetch_cipher(cipher_nid, r->key_length);
+    if (r->cipher == nullptr || read_secret.size() != write_secret.size()) {
+        return nullptr;
+    }
+    r->server = server;
+    r->rx.secret = std::move(read_secret);
+    r->tx.secret = std::move(write_secret);
+    if (!r->install(r->rx, false) || !r->install(r->tx, true)) {
+        ERR_clear_error();
+        return nullptr;
+    }
+    return r;
+}
+
+void tls13_records::seal_record(std::uint8_t type, std::span<const char> data, std::string& dst) {
+    seal(type, data.data(), data.size(), dst);
+}
+
+void tls13_records::key_update(bool request, std::string& dst) {
+    seal_key_update(request, dst);
 }
 
 tls13_records::~tls13_records() {

@@ -7,10 +7,11 @@
 // record, a buffer allocated and freed, five BIO calls); sealing or opening one here costs
 // about 3,000 (callgrind, docs/tls.md). The SSL object stays, for what was negotiated.
 //
-// Taken over only when it is exact: OpenSSL has read no record and written no record under
-// the application keys (counted at the BIOs when the keys were installed), so both
-// sequence numbers start at 0. Anything else stays with OpenSSL (TLS 1.2, other ciphers, a
-// keylog callback replaced through native_handle()).
+// Taken over only when it is exact: OpenSSL has read no record under the application keys
+// (counted at the BIOs when the keys were installed), so the receiving sequence number
+// starts at 0, and the records it wrote under them (a server's session tickets) are still
+// in its BIO, where they are counted for the sending one. Anything else stays with OpenSSL
+// (TLS 1.2, other ciphers, a keylog callback replaced through native_handle()).
 
 #include <cstddef>
 #include <cstdint>
@@ -52,9 +53,19 @@ public:
     static constexpr std::ptrdiff_t failed = -2;
 
     /// The record layer of a connection whose handshake has just completed, or nullptr if
-    /// it is not one this layer takes (see above). What `rbio` still holds is taken.
+    /// it is not one this layer takes (see above). What `rbio` still holds is taken, and
+    /// what `wbio` holds becomes pending().
     static std::unique_ptr<tls13_records> take_over(SSL* ssl, BIO* rbio, BIO* wbio,
                                                     tls13_secrets& secrets);
+
+    /// A record layer from two traffic secrets (SHA-256 or SHA-384 sized) for a TLS 1.3
+    /// suite's cipher (NID_aes_128_gcm, NID_aes_256_gcm, NID_chacha20_poly1305), both
+    /// sequence numbers 0; nullptr for anything else. (take_over's second half; the fuzzer's
+    /// way in.)
+    static std::unique_ptr<tls13_records> make(int cipher_nid,
+                                               std::vector<unsigned char> read_secret,
+                                               std::vector<unsigned char> write_secret,
+                                               bool server);
 
     tls13_records(const tls13_records&) = delete;
     tls13_records& operator=(const tls13_records&) = delete;
@@ -81,6 +92,11 @@ public:
     void write(std::span<const char> data, std::string& dst);
     /// Seal close_notify into `dst`.
     void close_notify(std::string& dst);
+    /// Seal `data` as one record of any content type (a peer's view, for tests and the
+    /// fuzzer: what read() must cope with).
+    void seal_record(std::uint8_t type, std::span<const char> data, std::string& dst);
+    /// Seal a key update, then update the sending key.
+    void key_update(bool request, std::string& dst);
     /// Records made while reading, which go before anything written after them.
     std::string& pending() noexcept { return pending_out; }
 

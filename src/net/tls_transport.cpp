@@ -193,6 +193,11 @@ task<> tls_transport::handshake() {
             }
             throw failure;
         }
+        if (r == 1) {
+            // Before what OpenSSL wrote last goes: a server's session tickets are counted.
+            c.record_info();
+            c.take_over_records();
+        }
         if (c.has_output()) {
             co_await c.send_out();
         }
@@ -207,8 +212,6 @@ task<> tls_transport::handshake() {
             co_await c.pull_wait();
         }
     }
-    c.record_info();
-    c.take_over_records();
 }
 
 task<std::size_t> tls_transport::read(std::span<char> out) {
