@@ -17,6 +17,11 @@
 // Output OpenSSL makes while reading (a TLS 1.3 key update's answer, session tickets) joins
 // `out` when no write is sending it; it is needed only before this side's next record.
 //
+// After a TLS 1.3 handshake, corio's own record layer (tls_records.hpp) usually takes the
+// connection over: ciphertext then goes to it instead of `rbio`, and the records it makes
+// go to `out` (or, while a write is sending `out`, wait in its pending() buffer) instead of
+// coming out of `wbio`. Everything else here stays the same.
+//
 // Closing: close() and shutdown_write() make close_notify and may not wait, so the task
 // sending in the background, owning the connection, sends what is left (within 30 s,
 // asyncio's ssl_shutdown_timeout) and then closes or shuts down the inner transport.

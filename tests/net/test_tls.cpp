@@ -28,25 +28,12 @@ namespace {
 
 class tls_test : public fd_leak_check {};
 
-/// Echoes lines until end of stream, then closes.
-corio::task<> echo_lines(corio::stream s) {
-    while (true) {
-        std::string line = co_await s.read_line();
-        if (line.empty()) {
-            break;
-        }
-        s.write(line);
-        co_await s.drain();
-    }
-    s.close();
-    co_await s.wait_closed();
-}
-
 /// The tls_error a connection to a server presenting `files` fails with, as the message.
 corio::task<std::string> handshake_failure(corio_test::cert_files files,
                                            corio::tls_context client) {
     corio::tls_context sctx = server_context(files);
-    corio::server srv = co_await corio::start_server(echo_lines, "127.0.0.1", 0, {.tls = sctx});
+    corio::server srv =
+        co_await corio::start_server(echo_lines_and_close, "127.0.0.1", 0, {.tls = sctx});
     std::string message;
     long verify = 0;
     try {
@@ -83,7 +70,7 @@ TEST_F(tls_test, echo_over_tls_with_what_was_negotiated) {
                 server_sni = s.tls()->server_hostname;
                 server_version = s.tls()->version;
                 EXPECT_EQ(s.tls()->peer_subject, ""); // the client presents no certificate
-                co_await echo_lines(std::move(s));
+                co_await echo_lines_and_close(std::move(s));
             },
             "127.0.0.1", 0, {.tls = sctx});
         corio::tls_context cctx = client_context();
@@ -125,7 +112,7 @@ TEST_F(tls_test, an_ip_address_is_checked_against_the_certificate_and_sends_no_s
         corio::server srv = co_await corio::start_server(
             [&](corio::stream s) -> corio::task<> {
                 sni = s.tls()->server_hostname;
-                co_await echo_lines(std::move(s));
+                co_await echo_lines_and_close(std::move(s));
             },
             "127.0.0.1", 0, {.tls = sctx});
         corio::tls_context cctx = client_context();
@@ -177,7 +164,8 @@ TEST_F(tls_test, a_certificate_from_an_untrusted_ca_is_refused_with_its_reason) 
 TEST_F(tls_test, verification_turned_off_accepts_any_certificate) {
     corio::run([]() -> corio::task<> {
         corio::tls_context sctx = server_context(pki().self_signed);
-        corio::server srv = co_await corio::start_server(echo_lines, "127.0.0.1", 0, {.tls = sctx});
+        corio::server srv =
+            co_await corio::start_server(echo_lines_and_close, "127.0.0.1", 0, {.tls = sctx});
         corio::tls_context cctx = corio::tls_context::client();
         EXPECT_TRUE(cctx.verifies_peer());
         cctx.dangerously_disable_verification();
@@ -268,7 +256,7 @@ TEST_F(tls_test, starttls_upgrades_a_plain_stream_with_the_hello_right_behind_th
                 EXPECT_EQ(co_await s.read_line(), "STARTTLS\n");
                 // The client's hello may already be in this stream's buffer.
                 co_await s.start_tls(sctx);
-                co_await echo_lines(std::move(s));
+                co_await echo_lines_and_close(std::move(s));
             },
             "127.0.0.1", 0);
         corio::stream c = co_await corio::open_connection("127.0.0.1", srv.port());
@@ -308,7 +296,8 @@ TEST_F(tls_test, misuse_gives_clear_errors) {
             EXPECT_TRUE(contains(e.what(), "load_cert_chain")) << e.what();
         }
         corio::tls_context sctx = server_context();
-        corio::server srv = co_await corio::start_server(echo_lines, "127.0.0.1", 0, {.tls = sctx});
+        corio::server srv =
+            co_await corio::start_server(echo_lines_and_close, "127.0.0.1", 0, {.tls = sctx});
         // A checking client with no name to check against.
         std::exception_ptr e = co_await error_of_call([&] {
             return corio::open_connection(
@@ -322,8 +311,9 @@ TEST_F(tls_test, misuse_gives_clear_errors) {
         e = co_await error_of_call(
             [&] { return corio::open_connection("127.0.0.1", srv.port(), {.tls = sctx}); });
         EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
-        e = co_await error_of_call(
-            [&] { return corio::start_server(echo_lines, "127.0.0.1", 0, {.tls = cctx}); });
+        e = co_await error_of_call([&] {
+            return corio::start_server(echo_lines_and_close, "127.0.0.1", 0, {.tls = cctx});
+        });
         EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << describe(e);
         srv.close();
         co_await srv.wait_closed();
@@ -342,7 +332,7 @@ corio::task<> hostile_then_good(std::string bytes, bool then_close) {
     corio::server srv = co_await corio::start_server(
         [&](corio::stream s) -> corio::task<> {
             ++handled;
-            co_await echo_lines(std::move(s));
+            co_await echo_lines_and_close(std::move(s));
         },
         "127.0.0.1", 0, {.tls = sctx});
     {

@@ -42,17 +42,35 @@ struct key_update_interval {
     ~key_update_interval() { tls13_records::set_key_update_interval(std::uint64_t{1} << 24); }
 };
 
-/// OpenSSL itself, with blocking calls on its own thread: over the connected socket `fd`,
-/// for `rounds` lines, reads a line, updates its keys asking the peer to update its own,
-/// and sends the line back; then close_notify. What went wrong, or "".
+/// OpenSSL itself, with blocking calls on its own thread, over the connected socket `fd`
+/// (which it closes), for `rounds` lines. Each line, before it is sent, OpenSSL updates its
+/// keys and asks corio to update its own. As a server it reads each line and sends it back;
+/// as a client it sends each line and checks it comes back. Then close_notify. What went
+/// wrong, or "".
 std::string openssl_peer(SSL_CTX* ctx, bool server, int fd, int rounds) {
     SSL* ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
     SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
     std::string failure;
-    auto fail = [&](const char* what) {
+    auto fail = [&](const std::string& what) {
         const unsigned long e = ERR_get_error();
-        failure = std::string(what) + ": " + (e != 0 ? ERR_reason_error_string(e) : "no reason");
+        failure = what + ": " + (e != 0 ? ERR_reason_error_string(e) : "no reason");
+    };
+    auto read_line = [&] {
+        std::string line;
+        char c = 0;
+        while (c != '\n' && SSL_read(ssl, &c, 1) == 1) {
+            line += c;
+        }
+        return line;
+    };
+    auto send_line = [&](const std::string& line) {
+        if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1) {
+            fail("key update");
+        } else if (SSL_write(ssl, line.data(), static_cast<int>(line.size())) !=
+                   static_cast<int>(line.size())) {
+            fail("write");
+        }
     };
     if ((server ? SSL_accept(ssl) : SSL_connect(ssl)) != 1) {
         fail("handshake");
@@ -60,23 +78,19 @@ std::string openssl_peer(SSL_CTX* ctx, bool server, int fd, int rounds) {
         failure = "not TLS 1.3";
     }
     for (int i = 0; i < rounds && failure.empty(); ++i) {
-        std::string line;
-        char c = 0;
-        while (c != '\n') {
-            if (SSL_read(ssl, &c, 1) != 1) {
+        if (server) {
+            const std::string line = read_line();
+            if (line.empty() || line.back() != '\n') {
                 fail("read");
-                break;
+            } else {
+                send_line(line);
             }
-            line += c;
-        }
-        if (!failure.empty()) {
-            break;
-        }
-        if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1) {
-            fail("key update");
-        } else if (SSL_write(ssl, line.data(), static_cast<int>(line.size())) !=
-                   static_cast<int>(line.size())) {
-            fail("write");
+        } else {
+            const std::string line = "line " + std::to_string(i) + "\n";
+            send_line(line);
+            if (failure.empty() && read_line() != line) {
+                fail("read back line " + std::to_string(i));
+            }
         }
     }
     if (failure.empty()) {
@@ -225,52 +239,13 @@ TEST_F(tls_records, a_corio_server_follows_openssl_s_key_updates_and_makes_its_o
         corio::event done;
         corio::server srv = co_await corio::start_server(
             [&](corio::stream s) -> corio::task<> {
-                // echo lines to the end
-                while (true) {
-                    std::string line = co_await s.read_line();
-                    if (line.empty()) {
-                        break;
-                    }
-                    s.write(line);
-                    co_await s.drain();
-                }
-                s.close();
-                co_await s.wait_closed();
+                co_await echo_lines_and_close(std::move(s));
                 done.set();
             },
             "127.0.0.1", 0, {.tls = sctx});
         raw_fd fd = raw_connect(corio::socket_address::from_ip("127.0.0.1", srv.port()));
         peer = std::jthread([&, fd = fd.release()] {
-            auto* ctx = static_cast<SSL_CTX*>(cctx.native_handle());
-            // the peer sends lines and reads them back
-            SSL* ssl = SSL_new(ctx);
-            SSL_set_fd(ssl, fd);
-            SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
-            failure = "";
-            if (SSL_connect(ssl) != 1) {
-                failure = "handshake";
-            }
-            for (int i = 0; i < 20 && failure.empty(); ++i) {
-                const std::string line = "line " + std::to_string(i) + "\n";
-                SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED);
-                if (SSL_write(ssl, line.data(), static_cast<int>(line.size())) !=
-                    static_cast<int>(line.size())) {
-                    failure = "write";
-                    break;
-                }
-                std::string back;
-                char ch = 0;
-                while (ch != '\n' && SSL_read(ssl, &ch, 1) == 1) {
-                    back += ch;
-                }
-                if (back != line) {
-                    failure = "read back \"" + back + "\"";
-                }
-            }
-            SSL_shutdown(ssl);
-            SSL_free(ssl);
-            ::close(fd);
-            ERR_clear_error();
+            failure = openssl_peer(static_cast<SSL_CTX*>(cctx.native_handle()), false, fd, 20);
         });
         co_await corio::wait_for(done.wait(), 30s);
         srv.close();

@@ -387,6 +387,21 @@ inline stream_pair make_stream_pair(stream_kind kind, const temp_dir& dir,
 
 // --- peers in other processes ----------------------------------------------------------
 
+/// A server's handler: echoes lines until end of stream, then closes (with close_notify
+/// over TLS).
+inline corio::task<> echo_lines_and_close(corio::stream s) {
+    while (true) {
+        std::string line = co_await s.read_line();
+        if (line.empty()) {
+            break;
+        }
+        s.write(line);
+        co_await s.drain();
+    }
+    s.close();
+    co_await s.wait_closed();
+}
+
 /// The Python interpreter: /usr/bin/python3 if there, else python3 on the PATH; "" if none.
 inline std::string python3_path() {
     return find_program("python3", {"/usr/bin/python3"});
