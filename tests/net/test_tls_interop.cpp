@@ -192,6 +192,40 @@ TEST_F(tls_interop, a_corio_client_talks_to_a_python_ssl_server) {
     }());
 }
 
+// Python's SSLSocket.close() sends no close_notify: corio's client reports the truncation,
+// or, with suppress_ragged_eofs, takes it as the end (as Python's own client would).
+TEST_F(tls_interop, a_python_server_closing_without_close_notify_is_a_truncation) {
+    if (python3_path().empty()) {
+        GTEST_SKIP() << "no python3";
+    }
+    corio::run([]() -> corio::task<> {
+        std::vector<std::string> argv{python3_path(), py_script("tls_peer.py"), "truncate",
+                                      pki().localhost.cert, pki().localhost.key};
+        corio::process_options options;
+        options.stdout_ = corio::pipe;
+        corio::process server = co_await corio::create_subprocess_exec(argv, options);
+        const std::string port_line =
+            co_await corio::wait_for(server.stdout_pipe().read_line(), 30s);
+        const auto port = static_cast<std::uint16_t>(std::stoi(port_line));
+        corio::tls_context ctx = client_context();
+        {
+            corio::stream s =
+                co_await corio::open_connection("localhost", port, {.family = AF_INET, .tls = ctx});
+            EXPECT_EQ(co_await corio::wait_for(s.read_line(), 30s), "partial\n");
+            std::exception_ptr e = co_await error_of_call([&] { return s.read(100); });
+            EXPECT_TRUE(corio_test::holds<corio::tls_error>(e)) << describe(e);
+            EXPECT_TRUE(contains(describe(e), "without close_notify")) << describe(e);
+        }
+        ctx.set_suppress_ragged_eofs(true);
+        {
+            corio::stream s =
+                co_await corio::open_connection("localhost", port, {.family = AF_INET, .tls = ctx});
+            EXPECT_EQ(co_await corio::wait_for(s.read_all(), 30s), "partial\n");
+        }
+        EXPECT_EQ(co_await run_to_exit(server, 30s), 0) << "tls_peer.py truncate failed";
+    }());
+}
+
 namespace {
 
 /// One `openssl s_client` session against a corio server on `port`: sends a line, reads

@@ -5,6 +5,10 @@
         an asyncio server with ssl=: prints its port (127.0.0.1, a free one) as the first
         line of stdout, then the TLS version of the connection it serves, upper-cases every
         line of that one connection until end of stream, closes, and exits 0
+    tls_peer.py truncate CERT KEY
+        a blocking ssl server: prints its port, then serves two connections one after the
+        other, on each sending "partial" and a newline and closing the socket without
+        close_notify (SSLSocket.close() sends none); exits 0
     tls_peer.py client PORT CAFILE SERVER_HOSTNAME
         an asyncio client with ssl=create_default_context(cafile=CAFILE): sends 200 lines
         (the last one 60 KiB), checks each comes back upper-cased, prints the peer's
@@ -14,6 +18,7 @@ Exits 1 on a mismatch, 2 on any other failure (or after 30 s).
 """
 
 import asyncio
+import socket
 import ssl
 import sys
 
@@ -71,8 +76,25 @@ async def client(port: int, cafile: str, hostname: str) -> int:
     return 0
 
 
+def truncate(cert: str, key: str) -> int:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(TIME_LIMIT)
+        print(listener.getsockname()[1], flush=True)
+        for _ in range(2):
+            conn, _ = listener.accept()
+            conn.settimeout(TIME_LIMIT)
+            tls = ctx.wrap_socket(conn, server_side=True)
+            tls.sendall(b"partial\n")
+            tls.close()  # no close_notify: that takes unwrap()
+    return 0
+
+
 def main() -> int:
     try:
+        if sys.argv[1] == "truncate":
+            return truncate(sys.argv[2], sys.argv[3])
         if sys.argv[1] == "server":
             coro = serve(sys.argv[2], sys.argv[3])
         else:
