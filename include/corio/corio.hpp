@@ -22,6 +22,7 @@
 #include "corio/sleep.hpp"
 #include "corio/string_ref.hpp"
 #include "corio/sync/barrier.hpp"
+#include "corio/sync/channel.hpp"
 #include "corio/sync/condition.hpp"
 #include "corio/sync/event.hpp"
 #include "corio/sync/mutex.hpp"

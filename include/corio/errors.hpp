@@ -130,6 +130,13 @@ public:
     ~queue_shut_down() override;
 };
 
+/// A send on a closed channel<T> (trio's ClosedResourceError).
+class channel_closed_error : public std::runtime_error {
+public:
+    channel_closed_error();
+    ~channel_closed_error() override;
+};
+
 /// A barrier was aborted or reset while a coroutine waited at it (asyncio.BrokenBarrierError).
 class broken_barrier_error : public std::runtime_error {
 public:

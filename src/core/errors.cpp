@@ -74,6 +74,9 @@ queue_full::~queue_full() = default;
 queue_shut_down::queue_shut_down()
     : std::runtime_error("queue_shut_down: the queue has been shut down") {}
 queue_shut_down::~queue_shut_down() = default;
+channel_closed_error::channel_closed_error()
+    : std::runtime_error("channel_closed_error: the channel is closed") {}
+channel_closed_error::~channel_closed_error() = default;
 broken_barrier_error::broken_barrier_error()
     : std::runtime_error("broken_barrier_error: the barrier was aborted or reset") {}
 broken_barrier_error::~broken_barrier_error() = default;
