@@ -16,6 +16,7 @@
 #include "corio/net/stream.hpp"
 #include "corio/net/tcp.hpp"
 #include "corio/net/udp.hpp"
+#include "corio/on_loop.hpp"
 #include "corio/outcome.hpp"
 #include "corio/process.hpp"
 #include "corio/signal.hpp"
