@@ -5,6 +5,7 @@
 #include "corio/as_completed.hpp"
 #include "corio/async_generator.hpp"
 #include "corio/cancel_scope.hpp"
+#include "corio/cores.hpp"
 #include "corio/errors.hpp"
 #include "corio/event_loop.hpp"
 #include "corio/future.hpp"
