@@ -107,6 +107,21 @@ class channel {
             return nullptr;
         }
 
+        /// Whether a send can go now (locked): to a parked receiver, or into a free place
+        /// that no parked sender is owed.
+        [[nodiscard]] bool can_send() const noexcept {
+            return !receivers.empty() || (!full() && senders.empty());
+        }
+
+        /// Take the oldest buffered item (locked; there is one). The place it frees goes
+        /// to the oldest parked sender, left in `woken`.
+        T take(node_ptr& woken) {
+            T v(std::move(items.front()));
+            items.pop_front();
+            woken = reserve_for_sender();
+            return v;
+        }
+
         /// If a place is free and senders wait, reserve it for the oldest. Locked; the node
         /// to wake, if any.
         node_ptr reserve_for_sender() {
@@ -169,7 +184,7 @@ public:
             if (m_shared->closed) {
                 throw channel_closed_error();
             }
-            if (m_shared->receivers.empty() && (m_shared->full() || !m_shared->senders.empty())) {
+            if (!m_shared->can_send()) {
                 return false;
             }
             woken = m_shared->deliver(std::move(v), false);
@@ -187,9 +202,7 @@ public:
             if (m_shared->items.empty()) {
                 return std::nullopt;
             }
-            v.emplace(std::move(m_shared->items.front()));
-            m_shared->items.pop_front();
-            woken = m_shared->reserve_for_sender();
+            v.emplace(m_shared->take(woken));
         }
         wake(m_shared.get(), woken);
         return v;
@@ -202,7 +215,7 @@ public:
         if (m_shared->closed) {
             throw channel_closed_error();
         }
-        if (!m_shared->receivers.empty() || (!m_shared->full() && m_shared->senders.empty())) {
+        if (m_shared->can_send()) {
             node_ptr woken = m_shared->deliver(std::move(v), false);
             lock.unlock();
             wake(m_shared.get(), woken);
@@ -239,9 +252,8 @@ public:
             n->st = node::state::abandoned;
             return std::move(n->item);
         }
-        std::optional<T> v(std::move(m_shared->items.front()));
-        m_shared->items.pop_front();
-        node_ptr woken = m_shared->reserve_for_sender();
+        node_ptr woken;
+        std::optional<T> v(m_shared->take(woken));
         lock.unlock();
         wake(m_shared.get(), woken);
         return v;
@@ -264,8 +276,7 @@ public:
                 if (m_shared->closed) {
                     throw channel_closed_error();
                 }
-                if (m_shared->receivers.empty() &&
-                    (m_shared->full() || !m_shared->senders.empty())) {
+                if (!m_shared->can_send()) {
                     return false;
                 }
                 woken = m_shared->deliver(std::move(*m_value), false);
@@ -276,8 +287,7 @@ public:
         }
         bool await_suspend(std::coroutine_handle<> h) {
             std::lock_guard lock(m_shared->m);
-            if (m_shared->closed || !m_shared->receivers.empty() ||
-                (!m_shared->full() && m_shared->senders.empty())) {
+            if (m_shared->closed || m_shared->can_send()) {
                 return false; // it can go on after all: await_resume sends or throws
             }
             m_node = std::make_shared<node>(m_shared.get(), false);
@@ -375,9 +385,7 @@ public:
                 if (m_shared->items.empty()) {
                     return m_shared->closed;
                 }
-                m_item.emplace(std::move(m_shared->items.front()));
-                m_shared->items.pop_front();
-                woken = m_shared->reserve_for_sender();
+                m_item.emplace(m_shared->take(woken));
             }
             wake(m_shared.get(), woken);
             return true;
@@ -387,9 +395,7 @@ public:
             {
                 std::lock_guard lock(m_shared->m);
                 if (!m_shared->items.empty()) {
-                    m_item.emplace(std::move(m_shared->items.front()));
-                    m_shared->items.pop_front();
-                    woken = m_shared->reserve_for_sender();
+                    m_item.emplace(m_shared->take(woken));
                 } else if (!m_shared->closed) {
                     m_node = std::make_shared<node>(m_shared.get(), true);
                     m_node->loop = detail::running_loop();
