@@ -155,19 +155,28 @@ TEST_F(tls_interop, a_python_ssl_client_talks_to_a_corio_server) {
     }());
 }
 
+namespace {
+
+/// `tls_peer.py MODE CERT KEY` (the localhost certificate), its stdout a pipe: its first
+/// line is the port it listens on.
+corio::task<corio::process> python_tls_server(const char* mode) {
+    std::vector<std::string> argv{python3_path(), py_script("tls_peer.py"), mode,
+                                  pki().localhost.cert, pki().localhost.key};
+    corio::process_options options;
+    options.stdout_ = corio::pipe;
+    co_return co_await corio::create_subprocess_exec(argv, options);
+}
+
+} // namespace
+
 TEST_F(tls_interop, a_corio_client_talks_to_a_python_ssl_server) {
     if (python3_path().empty()) {
         GTEST_SKIP() << "no python3";
     }
     corio::run([]() -> corio::task<> {
-        std::vector<std::string> argv{python3_path(), py_script("tls_peer.py"), "server",
-                                      pki().localhost.cert, pki().localhost.key};
-        corio::process_options options;
-        options.stdout_ = corio::pipe;
-        corio::process server = co_await corio::create_subprocess_exec(argv, options);
-        const std::string port_line =
-            co_await corio::wait_for(server.stdout_pipe().read_line(), 30s);
-        const auto port = static_cast<std::uint16_t>(std::stoi(port_line));
+        corio::process server = co_await python_tls_server("server");
+        const auto port = static_cast<std::uint16_t>(
+            std::stoi(co_await corio::wait_for(server.stdout_pipe().read_line(), 30s)));
         corio::tls_context ctx = client_context();
         {
             corio::stream s =
@@ -199,14 +208,9 @@ TEST_F(tls_interop, a_python_server_closing_without_close_notify_is_a_truncation
         GTEST_SKIP() << "no python3";
     }
     corio::run([]() -> corio::task<> {
-        std::vector<std::string> argv{python3_path(), py_script("tls_peer.py"), "truncate",
-                                      pki().localhost.cert, pki().localhost.key};
-        corio::process_options options;
-        options.stdout_ = corio::pipe;
-        corio::process server = co_await corio::create_subprocess_exec(argv, options);
-        const std::string port_line =
-            co_await corio::wait_for(server.stdout_pipe().read_line(), 30s);
-        const auto port = static_cast<std::uint16_t>(std::stoi(port_line));
+        corio::process server = co_await python_tls_server("truncate");
+        const auto port = static_cast<std::uint16_t>(
+            std::stoi(co_await corio::wait_for(server.stdout_pipe().read_line(), 30s)));
         corio::tls_context ctx = client_context();
         {
             corio::stream s =
