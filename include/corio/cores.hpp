@@ -17,8 +17,10 @@
 /// SIGINT and SIGTERM are handled once, by the thread that called run_per_core (they are
 /// blocked in every worker thread, which inherit the mask), and delivered to every loop as
 /// a cancellation of its main task; run_per_core then returns 128 + the signal's number, as
-/// a shell reports a program a signal ended. A worker that fails (its main task throws)
-/// cancels the others, and run_per_core rethrows its exception once all have ended.
+/// a shell reports a program a signal ended. Call it before the program starts threads of
+/// its own (or block the two signals in them): a thread with them unblocked would take the
+/// signal, whose default action ends the process. A worker that fails (its main task
+/// throws) cancels the others, and run_per_core rethrows its exception once all have ended.
 
 #include "corio/cancel_scope.hpp"
 #include "corio/event_loop.hpp"
