@@ -1,10 +1,12 @@
 // An HTTP/1.1 "Hello, World!" server: every request gets `200 OK`, `text/plain`,
 // "Hello, World!". Keep-alive and pipelining come with corio::http::serve.
 //
-//   http_hello [--host H] [--port N] [--tls CERT KEY]
+//   http_hello [--host H] [--port N] [--tls CERT KEY] [--workers N]
 //
 // 127.0.0.1:8080 by default (port 0: any free one); with --tls, HTTPS with the certificate
-// chain in CERT and its key in KEY (PEM files).
+// chain in CERT and its key in KEY (PEM files). With --workers N (N > 1), a loop per thread
+// on N threads (0: one per CPU), each listening on the port with SO_REUSEPORT
+// (corio::run_per_core); a port must then be given.
 // Try it with `curl http://127.0.0.1:8080/` (or `curl --cacert CERT https://localhost:8080/`);
 // bench/run loads it with wrk (W6, and W8 over TLS).
 // SIGINT (Ctrl-C) or SIGTERM stops it cleanly: the server stops listening, the open
@@ -57,6 +59,35 @@ corio::task<> serve(std::string host, std::uint16_t port, corio::tls_context tls
     co_await srv.wait_closed(); // and wait until they have all finished
 }
 
+/// One of --workers' loops: serves until run_per_core cancels it (SIGINT, SIGTERM), then
+/// closes its server and waits for its connections to finish.
+corio::task<> serve_on_this_core(std::string host, std::uint16_t port, corio::tls_context tls) {
+    corio::http::server_options options{};
+    options.tcp.reuse_port = true; // every loop listens on the port; the kernel spreads
+    if (tls) {
+        options.tls = tls;
+    }
+    corio::task<corio::server> starting = corio::http::serve(hello, host, port, options);
+    corio::server srv = co_await std::move(starting);
+    if (corio::worker_index() == 0) {
+        std::printf("listening on %s://%s:%u/ on each of the workers' loops\n",
+                    tls ? "https" : "http", host.c_str(), static_cast<unsigned>(port));
+        std::printf("Ctrl-C to stop\n");
+        std::fflush(stdout);
+    }
+    bool cancelled = false;
+    try {
+        co_await srv.serve_forever();
+    } catch (const corio::cancelled_error&) {
+        cancelled = true; // (no co_await inside a catch block)
+    }
+    srv.close();
+    co_await corio::shield(srv.wait_closed());
+    if (cancelled) {
+        throw corio::cancelled_error{};
+    }
+}
+
 /// The value of `--name V` or `--name=V` at argv[i] (advancing i past V), or nullptr.
 const char* option(int argc, char** argv, int& i, std::string_view name) {
     const std::string_view arg = argv[i];
@@ -76,6 +107,7 @@ int main(int argc, char** argv) {
     long port = 8080;
     const char* cert = nullptr;
     const char* key = nullptr;
+    long workers = 1;
     for (int i = 1; i < argc; ++i) {
         if (const char* v = option(argc, argv, i, "--host")) {
             host = v;
@@ -86,20 +118,42 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "http_hello: --port wants 0 to 65535, not \"%s\"\n", p);
                 return 2;
             }
+        } else if (const char* w = option(argc, argv, i, "--workers")) {
+            char* end = nullptr;
+            workers = std::strtol(w, &end, 10);
+            if (*w == '\0' || *end != '\0' || workers < 0 || workers > 1024) {
+                std::fprintf(stderr, "http_hello: --workers wants 0 to 1024, not \"%s\"\n", w);
+                return 2;
+            }
         } else if (std::string_view(argv[i]) == "--tls" && i + 2 < argc) {
             cert = argv[++i];
             key = argv[++i];
         } else {
-            std::fprintf(stderr, "usage: %s [--host H] [--port N] [--tls CERT KEY]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--host H] [--port N] [--tls CERT KEY] [--workers N]\n",
+                         argv[0]);
             return 2;
         }
+    }
+    if (workers != 1 && port == 0) {
+        std::fprintf(stderr, "http_hello: --workers wants a --port (each loop listens on it)\n");
+        return 2;
     }
     try {
         corio::tls_context tls;
         if (cert != nullptr) {
             tls = corio::tls_context::server(cert, key); // names a file it cannot use
         }
-        corio::run(serve(host, static_cast<std::uint16_t>(port), std::move(tls)));
+        if (workers == 1) {
+            corio::run(serve(host, static_cast<std::uint16_t>(port), std::move(tls)));
+        } else {
+            // Ends with 128 + the signal's number once SIGINT or SIGTERM has stopped every
+            // loop: a clean stop, as with one loop.
+            const int status =
+                corio::run_per_core(static_cast<std::size_t>(workers), [&](std::size_t) {
+                    return serve_on_this_core(host, static_cast<std::uint16_t>(port), tls);
+                });
+            return status >= 128 ? 0 : status;
+        }
     } catch (const std::exception& e) {
         // e.g. "bind 127.0.0.1:8080: Address already in use"
         std::fprintf(stderr, "http_hello: %s\n", e.what());
