@@ -34,13 +34,19 @@ corio::task<corio::http::response> hello(corio::http::request& /*request*/) {
     co_return r;
 }
 
-corio::task<> serve(std::string host, std::uint16_t port, corio::tls_context tls) {
+/// Listen on host:port, with TLS if `tls` is set, and SO_REUSEPORT if asked.
+corio::task<corio::server> start_listening(const std::string& host, std::uint16_t port,
+                                           const corio::tls_context& tls, bool reuse_port) {
     corio::http::server_options options{};
+    options.tcp.reuse_port = reuse_port;
     if (tls) {
         options.tls = tls;
     }
-    corio::task<corio::server> starting = corio::http::serve(hello, host, port, options);
-    corio::server srv = co_await std::move(starting);
+    return corio::http::serve(hello, host, port, options);
+}
+
+corio::task<> serve(std::string host, std::uint16_t port, corio::tls_context tls) {
+    corio::server srv = co_await start_listening(host, port, tls, false);
     for (const corio::socket_address& address : srv.addresses()) {
         std::printf("listening on %s://%s/\n", tls ? "https" : "http", address.to_string().c_str());
     }
@@ -62,13 +68,8 @@ corio::task<> serve(std::string host, std::uint16_t port, corio::tls_context tls
 /// One of --workers' loops: serves until run_per_core cancels it (SIGINT, SIGTERM), then
 /// closes its server and waits for its connections to finish.
 corio::task<> serve_on_this_core(std::string host, std::uint16_t port, corio::tls_context tls) {
-    corio::http::server_options options{};
-    options.tcp.reuse_port = true; // every loop listens on the port; the kernel spreads
-    if (tls) {
-        options.tls = tls;
-    }
-    corio::task<corio::server> starting = corio::http::serve(hello, host, port, options);
-    corio::server srv = co_await std::move(starting);
+    // every loop listens on the port; the kernel spreads the connections
+    corio::server srv = co_await start_listening(host, port, tls, true);
     if (corio::worker_index() == 0) {
         std::printf("listening on %s://%s:%u/ on each of the workers' loops\n",
                     tls ? "https" : "http", host.c_str(), static_cast<unsigned>(port));
@@ -86,6 +87,13 @@ corio::task<> serve_on_this_core(std::string host, std::uint16_t port, corio::tl
     if (cancelled) {
         throw corio::cancelled_error{};
     }
+}
+
+/// `text` as a whole number in [0, max], or -1.
+long whole_number(const char* text, long max) {
+    char* end = nullptr;
+    const long n = std::strtol(text, &end, 10);
+    return *text == '\0' || *end != '\0' || n < 0 || n > max ? -1 : n;
 }
 
 /// The value of `--name V` or `--name=V` at argv[i] (advancing i past V), or nullptr.
@@ -112,16 +120,14 @@ int main(int argc, char** argv) {
         if (const char* v = option(argc, argv, i, "--host")) {
             host = v;
         } else if (const char* p = option(argc, argv, i, "--port")) {
-            char* end = nullptr;
-            port = std::strtol(p, &end, 10);
-            if (*p == '\0' || *end != '\0' || port < 0 || port > 65535) {
+            port = whole_number(p, 65535);
+            if (port < 0) {
                 std::fprintf(stderr, "http_hello: --port wants 0 to 65535, not \"%s\"\n", p);
                 return 2;
             }
         } else if (const char* w = option(argc, argv, i, "--workers")) {
-            char* end = nullptr;
-            workers = std::strtol(w, &end, 10);
-            if (*w == '\0' || *end != '\0' || workers < 0 || workers > 1024) {
+            workers = whole_number(w, 1024);
+            if (workers < 0) {
                 std::fprintf(stderr, "http_hello: --workers wants 0 to 1024, not \"%s\"\n", w);
                 return 2;
             }

@@ -122,6 +122,26 @@ class channel {
             return v;
         }
 
+        /// `n`'s waiter is done with it (locked): out of its queue if still there, and what
+        /// it was granted and did not take given back (a receiver's item to the front, a
+        /// sender's reserved place to the next sender). The node to wake, if any.
+        node_ptr release(node& n) {
+            node_ptr woken;
+            if (n.st == node::state::waiting) {
+                erase(&n);
+            } else if (n.st == node::state::granted) {
+                if (!n.receiving) {
+                    --reserved;
+                    woken = reserve_for_sender();
+                } else if (n.item) {
+                    woken = deliver(std::move(*n.item), true);
+                    n.item.reset();
+                }
+            }
+            n.st = node::state::abandoned;
+            return woken;
+        }
+
         /// If a place is free and senders wait, reserve it for the oldest. Locked; the node
         /// to wake, if any.
         node_ptr reserve_for_sender() {
@@ -290,15 +310,9 @@ public:
             if (m_shared->closed || m_shared->can_send()) {
                 return false; // it can go on after all: await_resume sends or throws
             }
-            m_node = std::make_shared<node>(m_shared.get(), false);
-            m_node->loop = detail::running_loop();
-            if (!park_node(*m_node, h)) {
-                m_node.reset();
-                m_cancelled = true;
-                return false;
-            }
-            m_shared->senders.push_back(m_node);
-            return true;
+            m_node = park_in(*m_shared, false, h);
+            m_cancelled = m_node == nullptr;
+            return !m_cancelled;
         }
         void await_resume() {
             if (m_cancelled) {
@@ -320,18 +334,15 @@ public:
                     }
                 } else {
                     cancelled = m_node->w.cancelled;
-                    if (m_node->st == node::state::granted) {
-                        --m_shared->reserved;
-                        if (cancelled) {
-                            woken = m_shared->reserve_for_sender(); // the place goes on
-                        } else {
-                            woken = m_shared->deliver(std::move(*m_value), false);
-                            m_value.reset();
-                        }
-                    } else if (m_node->st == node::state::closed) {
-                        closed = true;
-                    } // else abandoned: detached by a cancellation, or its grant revoked
-                    m_node->st = node::state::abandoned;
+                    closed = m_node->st == node::state::closed;
+                    if (m_node->st == node::state::granted && !cancelled) {
+                        --m_shared->reserved; // the place reserved for it takes its item
+                        woken = m_shared->deliver(std::move(*m_value), false);
+                        m_value.reset();
+                        m_node->st = node::state::abandoned;
+                    } else {
+                        woken = m_shared->release(*m_node); // cancelled: the place goes on
+                    }
                 }
             }
             wake(m_shared.get(), woken);
@@ -348,17 +359,12 @@ public:
             if (!m_node) {
                 return;
             }
+            // Still queued, or woken and never resumed (its loop closed): what it was
+            // granted goes back.
             node_ptr woken;
             {
                 std::lock_guard lock(m_shared->m);
-                if (m_node->st == node::state::waiting) {
-                    m_shared->erase(m_node.get());
-                } else if (m_node->st == node::state::granted) {
-                    // woken, never resumed (its loop closed): the place goes to the next
-                    --m_shared->reserved;
-                    woken = m_shared->reserve_for_sender();
-                }
-                m_node->st = node::state::abandoned;
+                woken = m_shared->release(*m_node);
             }
             wake(m_shared.get(), woken);
         }
@@ -397,15 +403,9 @@ public:
                 if (!m_shared->items.empty()) {
                     m_item.emplace(m_shared->take(woken));
                 } else if (!m_shared->closed) {
-                    m_node = std::make_shared<node>(m_shared.get(), true);
-                    m_node->loop = detail::running_loop();
-                    if (!park_node(*m_node, h)) {
-                        m_node.reset();
-                        m_cancelled = true;
-                        return false;
-                    }
-                    m_shared->receivers.push_back(m_node);
-                    return true;
+                    m_node = park_in(*m_shared, true, h);
+                    m_cancelled = m_node == nullptr;
+                    return !m_cancelled;
                 }
             }
             wake(m_shared.get(), woken);
@@ -424,16 +424,11 @@ public:
             {
                 std::lock_guard lock(m_shared->m);
                 cancelled = m_node->w.cancelled;
-                if (m_node->st == node::state::granted && m_node->item) {
-                    if (cancelled) {
-                        // handed an item, cancelled before it ran: the item goes back
-                        woken = m_shared->deliver(std::move(*m_node->item), true);
-                    } else {
-                        v = std::move(m_node->item);
-                    }
+                if (!cancelled && m_node->st == node::state::granted) {
+                    v = std::move(m_node->item);
                     m_node->item.reset();
                 }
-                m_node->st = node::state::abandoned;
+                woken = m_shared->release(*m_node); // cancelled: the item goes back
             }
             wake(m_shared.get(), woken);
             if (cancelled) {
@@ -447,17 +442,12 @@ public:
             if (!m_node) {
                 return;
             }
+            // Still queued, or woken and never resumed (its loop closed): what it was
+            // granted goes back.
             node_ptr woken;
             {
                 std::lock_guard lock(m_shared->m);
-                if (m_node->st == node::state::waiting) {
-                    m_shared->erase(m_node.get());
-                } else if (m_node->st == node::state::granted && m_node->item) {
-                    // handed an item, never resumed (its loop closed): the item goes back
-                    woken = m_shared->deliver(std::move(*m_node->item), true);
-                    m_node->item.reset();
-                }
-                m_node->st = node::state::abandoned;
+                woken = m_shared->release(*m_node);
             }
             wake(m_shared.get(), woken);
         }
@@ -487,6 +477,18 @@ private:
         auto s = std::make_shared<shared>(capacity);
         s->self = s;
         return s;
+    }
+
+    /// Park the awaiting coroutine in `s`'s queue of receivers or senders (locked): its
+    /// node, or nullptr if a cancellation was pending (then it does not suspend).
+    static node_ptr park_in(shared& s, bool receiving, std::coroutine_handle<> h) {
+        auto n = std::make_shared<node>(&s, receiving);
+        n->loop = detail::running_loop();
+        if (!park_node(*n, h)) {
+            return nullptr;
+        }
+        (receiving ? s.receivers : s.senders).push_back(n);
+        return n;
     }
 
     /// Park the current coroutine at `n` (locked). False if a cancellation is pending.
@@ -522,16 +524,7 @@ private:
             if (n.st != node::state::granted) {
                 return;
             }
-            if (n.receiving) {
-                if (n.item) {
-                    woken = n.owner->deliver(std::move(*n.item), true);
-                    n.item.reset();
-                }
-            } else {
-                --n.owner->reserved;
-                woken = n.owner->reserve_for_sender();
-            }
-            n.st = node::state::abandoned;
+            woken = n.owner->release(n);
         }
         wake(n.owner, woken);
     }
