@@ -1,10 +1,10 @@
 // An HTTP/1.1 "Hello, World!" server: every request gets `200 OK`, `text/plain`,
 // "Hello, World!". Keep-alive and pipelining come with corio::http::serve.
 //
-//   http_hello [--host H] [--port N] [--tls CERT KEY] [--workers N]
+//   http_hello [--host H] [--port N] [--tls CERT KEY] [--threads N] [--work-us U]
 //
 // 127.0.0.1:8080 by default (port 0: any free one); with --tls, HTTPS with the certificate
-// chain in CERT and its key in KEY (PEM files). With --workers N (N > 1), a loop per thread
+// chain in CERT and its key in KEY (PEM files). With --threads N (N > 1), a loop per thread
 // on N threads (0: one per CPU), each listening on the port with SO_REUSEPORT
 // (corio::run_per_core); a port must then be given.
 // Try it with `curl http://127.0.0.1:8080/` (or `curl --cacert CERT https://localhost:8080/`);
@@ -16,6 +16,7 @@
 #include <corio/http/server.hpp>
 
 #include <csignal>
+#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -27,8 +28,25 @@
 
 namespace {
 
+/// --work-us: the CPU time each request burns before its answer (benchmark W9).
+long g_work_us = 0;
+
+/// Spin until this thread has used `us` microseconds of CPU time.
+void burn_cpu(long us) {
+    timespec start{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    const long long until = start.tv_sec * 1'000'000'000LL + start.tv_nsec + us * 1000LL;
+    timespec now = start;
+    while (now.tv_sec * 1'000'000'000LL + now.tv_nsec < until) {
+        ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    }
+}
+
 /// The handler: called for each request, on the connection's task.
 corio::task<corio::http::response> hello(corio::http::request& /*request*/) {
+    if (g_work_us > 0) {
+        burn_cpu(g_work_us);
+    }
     corio::http::response r{200, "Hello, World!"};
     r.headers.set("Content-Type", "text/plain");
     co_return r;
@@ -65,7 +83,7 @@ corio::task<> serve(std::string host, std::uint16_t port, corio::tls_context tls
     co_await srv.wait_closed(); // and wait until they have all finished
 }
 
-/// One of --workers' loops: serves until run_per_core cancels it (SIGINT, SIGTERM), then
+/// One of --threads' loops: serves until run_per_core cancels it (SIGINT, SIGTERM), then
 /// closes its server and waits for its connections to finish.
 corio::task<> serve_on_this_core(std::string host, std::uint16_t port, corio::tls_context tls) {
     // every loop listens on the port; the kernel spreads the connections
@@ -125,23 +143,29 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "http_hello: --port wants 0 to 65535, not \"%s\"\n", p);
                 return 2;
             }
-        } else if (const char* w = option(argc, argv, i, "--workers")) {
+        } else if (const char* u = option(argc, argv, i, "--work-us")) {
+            g_work_us = whole_number(u, 1'000'000);
+            if (g_work_us < 0) {
+                std::fprintf(stderr, "http_hello: --work-us wants 0 to 1000000, not \"%s\"\n", u);
+                return 2;
+            }
+        } else if (const char* w = option(argc, argv, i, "--threads")) {
             workers = whole_number(w, 1024);
             if (workers < 0) {
-                std::fprintf(stderr, "http_hello: --workers wants 0 to 1024, not \"%s\"\n", w);
+                std::fprintf(stderr, "http_hello: --threads wants 0 to 1024, not \"%s\"\n", w);
                 return 2;
             }
         } else if (std::string_view(argv[i]) == "--tls" && i + 2 < argc) {
             cert = argv[++i];
             key = argv[++i];
         } else {
-            std::fprintf(stderr, "usage: %s [--host H] [--port N] [--tls CERT KEY] [--workers N]\n",
+            std::fprintf(stderr, "usage: %s [--host H] [--port N] [--tls CERT KEY] [--threads N] [--work-us U]\n",
                          argv[0]);
             return 2;
         }
     }
     if (workers != 1 && port == 0) {
-        std::fprintf(stderr, "http_hello: --workers wants a --port (each loop listens on it)\n");
+        std::fprintf(stderr, "http_hello: --threads wants a --port (each loop listens on it)\n");
         return 2;
     }
     try {
