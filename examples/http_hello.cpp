@@ -1,25 +1,32 @@
 // An HTTP/1.1 "Hello, World!" server: every request gets `200 OK`, `text/plain`,
 // "Hello, World!". Keep-alive and pipelining come with corio::http::serve.
 //
-//   http_hello [--host H] [--port N] [--tls CERT KEY] [--threads N] [--work-us U]
+//   http_hello [--host H] [--port N] [--tls CERT KEY] [--workers N | --threads N]
+//              [--work-us U]
 //
 // 127.0.0.1:8080 by default (port 0: any free one); with --tls, HTTPS with the certificate
-// chain in CERT and its key in KEY (PEM files). With --threads N (N > 1), a loop per thread
-// on N threads (0: one per CPU), each listening on the port with SO_REUSEPORT
-// (corio::run_per_core); a port must then be given.
+// chain in CERT and its key in KEY (PEM files). Every core:
+// - --workers N: N processes (0: one per CPU), each a loop listening on the port with
+//   SO_REUSEPORT (corio::run_workers): a worker that crashes is restarted, SIGHUP replaces
+//   them one by one without refusing a connection;
+// - --threads N: a loop per thread on N threads in this process (corio::run_per_core); a
+//   port must then be given.
+// --work-us U: each request burns U µs of CPU before its answer (benchmark W9).
 // Try it with `curl http://127.0.0.1:8080/` (or `curl --cacert CERT https://localhost:8080/`);
-// bench/run loads it with wrk (W6, and W8 over TLS).
-// SIGINT (Ctrl-C) or SIGTERM stops it cleanly: the server stops listening, the open
-// connections are cancelled, and the program exits 0.
+// bench/run loads it with wrk (W6, W8 over TLS, W9 with --work-us).
+// SIGINT (Ctrl-C) or SIGTERM stops it gracefully: the server stops listening, the requests
+// in progress are answered (for up to 10 s), idle connections are closed, and the program
+// exits 0.
 
 #include <corio/corio.hpp>
 #include <corio/http/server.hpp>
 
+#include <chrono>
 #include <csignal>
-#include <ctime>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -52,11 +59,17 @@ corio::task<corio::http::response> hello(corio::http::request& /*request*/) {
     co_return r;
 }
 
+/// How long the requests in progress have to finish once SIGINT or SIGTERM came.
+constexpr std::chrono::seconds grace_period{10};
+
 /// Listen on host:port, with TLS if `tls` is set, and SO_REUSEPORT if asked.
 corio::task<corio::server> start_listening(const std::string& host, std::uint16_t port,
                                            const corio::tls_context& tls, bool reuse_port) {
     corio::http::server_options options{};
     options.tcp.reuse_port = reuse_port;
+    // Cancelling serve_forever (as run_workers and run_per_core do on SIGTERM) then stops
+    // gracefully.
+    options.tcp.grace_period = grace_period;
     if (tls) {
         options.tls = tls;
     }
@@ -79,32 +92,22 @@ corio::task<> serve(std::string host, std::uint16_t port, corio::tls_context tls
     for (auto& h : pending) {
         h.cancel();
     }
-    srv.close();                // stop listening; cancel every connection's task
-    co_await srv.wait_closed(); // and wait until they have all finished
+    // Stop listening, answer the requests in progress, close the idle connections.
+    co_await srv.shutdown(grace_period);
 }
 
-/// One of --threads' loops: serves until run_per_core cancels it (SIGINT, SIGTERM), then
-/// closes its server and waits for its connections to finish.
-corio::task<> serve_on_this_core(std::string host, std::uint16_t port, corio::tls_context tls) {
-    // every loop listens on the port; the kernel spreads the connections
+/// One worker (--workers: a process; --threads: a thread): serves until run_workers or
+/// run_per_core cancels it (SIGINT, SIGTERM), then stops gracefully (grace_period).
+corio::task<> serve_in_worker(std::string host, std::uint16_t port, corio::tls_context tls) {
+    // every worker listens on the port; the kernel spreads the connections
     corio::server srv = co_await start_listening(host, port, tls, true);
     if (corio::worker_index() == 0) {
-        std::printf("listening on %s://%s:%u/ on each of the workers' loops\n",
-                    tls ? "https" : "http", host.c_str(), static_cast<unsigned>(port));
+        std::printf("listening on %s://%s:%u/ in each of %zu workers\n", tls ? "https" : "http",
+                    host.c_str(), static_cast<unsigned>(srv.port()), corio::worker_count());
         std::printf("Ctrl-C to stop\n");
         std::fflush(stdout);
     }
-    bool cancelled = false;
-    try {
-        co_await srv.serve_forever();
-    } catch (const corio::cancelled_error&) {
-        cancelled = true; // (no co_await inside a catch block)
-    }
-    srv.close();
-    co_await corio::shield(srv.wait_closed());
-    if (cancelled) {
-        throw corio::cancelled_error{};
-    }
+    co_await srv.serve_forever();
 }
 
 /// `text` as a whole number in [0, max], or -1.
@@ -134,6 +137,7 @@ int main(int argc, char** argv) {
     const char* cert = nullptr;
     const char* key = nullptr;
     long workers = 1;
+    long threads = 1;
     for (int i = 1; i < argc; ++i) {
         if (const char* v = option(argc, argv, i, "--host")) {
             host = v;
@@ -149,22 +153,34 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "http_hello: --work-us wants 0 to 1000000, not \"%s\"\n", u);
                 return 2;
             }
-        } else if (const char* w = option(argc, argv, i, "--threads")) {
+        } else if (const char* w = option(argc, argv, i, "--workers")) {
             workers = whole_number(w, 1024);
             if (workers < 0) {
-                std::fprintf(stderr, "http_hello: --threads wants 0 to 1024, not \"%s\"\n", w);
+                std::fprintf(stderr, "http_hello: --workers wants 0 to 1024, not \"%s\"\n", w);
+                return 2;
+            }
+        } else if (const char* t = option(argc, argv, i, "--threads")) {
+            threads = whole_number(t, 1024);
+            if (threads < 0) {
+                std::fprintf(stderr, "http_hello: --threads wants 0 to 1024, not \"%s\"\n", t);
                 return 2;
             }
         } else if (std::string_view(argv[i]) == "--tls" && i + 2 < argc) {
             cert = argv[++i];
             key = argv[++i];
         } else {
-            std::fprintf(stderr, "usage: %s [--host H] [--port N] [--tls CERT KEY] [--threads N] [--work-us U]\n",
+            std::fprintf(stderr,
+                         "usage: %s [--host H] [--port N] [--tls CERT KEY] [--workers N | "
+                         "--threads N] [--work-us U]\n",
                          argv[0]);
             return 2;
         }
     }
-    if (workers != 1 && port == 0) {
+    if (workers != 1 && threads != 1) {
+        std::fprintf(stderr, "http_hello: --workers or --threads, not both\n");
+        return 2;
+    }
+    if (threads != 1 && port == 0) {
         std::fprintf(stderr, "http_hello: --threads wants a --port (each loop listens on it)\n");
         return 2;
     }
@@ -173,17 +189,20 @@ int main(int argc, char** argv) {
         if (cert != nullptr) {
             tls = corio::tls_context::server(cert, key); // names a file it cannot use
         }
-        if (workers == 1) {
-            corio::run(serve(host, static_cast<std::uint16_t>(port), std::move(tls)));
-        } else {
-            // Ends with 128 + the signal's number once SIGINT or SIGTERM has stopped every
-            // loop: a clean stop, as with one loop.
-            const int status =
-                corio::run_per_core(static_cast<std::size_t>(workers), [&](std::size_t) {
-                    return serve_on_this_core(host, static_cast<std::uint16_t>(port), tls);
-                });
+        const auto in_worker = [&](std::size_t) {
+            return serve_in_worker(host, static_cast<std::uint16_t>(port), tls);
+        };
+        // Both end with 128 + the signal's number once SIGINT or SIGTERM has stopped every
+        // worker: a clean stop, as with one loop.
+        if (workers != 1) {
+            const int status = corio::run_workers(static_cast<std::size_t>(workers), in_worker);
             return status >= 128 ? 0 : status;
         }
+        if (threads != 1) {
+            const int status = corio::run_per_core(static_cast<std::size_t>(threads), in_worker);
+            return status >= 128 ? 0 : status;
+        }
+        corio::run(serve(host, static_cast<std::uint16_t>(port), std::move(tls)));
     } catch (const std::exception& e) {
         // e.g. "bind 127.0.0.1:8080: Address already in use"
         std::fprintf(stderr, "http_hello: %s\n", e.what());

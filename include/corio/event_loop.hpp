@@ -382,6 +382,8 @@ event_loop* running_loop() noexcept;
 /// running on it: whether an object that outlived its loop may still tell the loop about
 /// its fds.
 bool loop_alive(const event_loop* loop) noexcept;
+/// How many loops exist (made, not yet destroyed) on this thread.
+std::size_t loops_on_this_thread() noexcept;
 
 /// The control block of a task<T> spawned on a loop.
 template <class T>

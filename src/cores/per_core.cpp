@@ -20,10 +20,15 @@ namespace corio {
 
 namespace {
 thread_local std::size_t t_worker_index = 0;
+thread_local std::size_t t_worker_count = 1;
 } // namespace
 
 std::size_t worker_index() noexcept {
     return t_worker_index;
+}
+
+std::size_t worker_count() noexcept {
+    return t_worker_count;
 }
 
 std::size_t usable_cpus() noexcept {
@@ -38,8 +43,9 @@ std::size_t usable_cpus() noexcept {
 
 namespace detail {
 
-void set_worker_index(std::size_t i) noexcept {
+void set_worker_index(std::size_t i, std::size_t n) noexcept {
     t_worker_index = i;
+    t_worker_count = n;
 }
 
 struct per_core_supervisor::impl {

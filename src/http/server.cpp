@@ -33,6 +33,7 @@
 
 #include "corio/http/server.hpp"
 
+#include "../net/listeners.hpp"
 #include "common.hpp"
 #include "h1/connection.hpp"
 #include "syntax.hpp"
@@ -64,6 +65,26 @@ namespace detail {
 struct server_usage_access {
     static std::size_t& connections(server_usage& u) noexcept { return u.m_connections; }
     static std::size_t& body_bytes(server_usage& u) noexcept { return u.m_body_bytes; }
+    static void link_idle(server_usage& u, idle_connection& c) noexcept {
+        c.prev = nullptr;
+        c.next = u.m_idle;
+        if (u.m_idle != nullptr) {
+            u.m_idle->prev = &c;
+        }
+        u.m_idle = &c;
+    }
+    static void unlink_idle(server_usage& u, idle_connection& c) noexcept {
+        if (c.prev != nullptr) {
+            c.prev->next = c.next;
+        } else if (u.m_idle == &c) {
+            u.m_idle = c.next;
+        }
+        if (c.next != nullptr) {
+            c.next->prev = c.prev;
+        }
+        c.prev = nullptr;
+        c.next = nullptr;
+    }
 };
 
 } // namespace detail
@@ -147,7 +168,7 @@ enum class waiting : std::uint8_t {
 };
 
 /// One connection being served.
-class connection {
+class connection : private detail::idle_connection {
 public:
     connection(stream& s, const handler& h, const server_options& options, server_usage& usage)
         : m_stream(s), m_handler(h), m_options(options), m_usage(usage), m_loop(get_running_loop()),
@@ -200,6 +221,8 @@ private:
     void clear_deadline() noexcept { m_waiting = waiting::nothing; }
     static void on_timer(void* self);
     void arm(clock::time_point when);
+    /// The server shuts down while this connection waits for a request: close it.
+    static void close_idle(detail::idle_connection* self) noexcept;
     /// Serialize `res` into m_out with the Server and Date fields the server adds (those
     /// the handler did not set), through the state machine (which adds Connection).
     /// Returns whether the connection stays open. `close`: it does not, whatever the
@@ -374,18 +397,41 @@ task<> connection::serve() {
                 set_deadline(waiting::head, *m_head_deadline);
             }
         } else if (m_requests == 0) {
+            // A new connection's request may be on its way even when the server shuts
+            // down: it is answered (with Connection: close), as Go's Shutdown does.
             if (limited(m_options.header_timeout)) {
                 set_deadline(waiting::first_request, after(m_start, m_options.header_timeout));
             }
-        } else if (limited(m_options.keep_alive_timeout)) {
-            set_deadline(waiting::idle, after(now, m_options.keep_alive_timeout));
+        } else {
+            // An idle keep-alive connection: a server shutting down closes it here.
+            if (m_usage.shutting_down()) {
+                m_stream.close();
+                co_return;
+            }
+            usage_access::link_idle(m_usage, *this);
+            close_now = &connection::close_idle;
+            if (limited(m_options.keep_alive_timeout)) {
+                set_deadline(waiting::idle, after(now, m_options.keep_alive_timeout));
+            }
         }
 
+        struct leave_idle {
+            connection* c;
+            ~leave_idle() { usage_access::unlink_idle(c->m_usage, *c); }
+        } idle_guard{this};
         const std::size_t n = co_await m_stream.fill(max_read_step);
         clear_deadline();
         if (n == 0) {
             m_conn.receive_eof();
         }
+    }
+}
+
+void connection::close_idle(detail::idle_connection* self) noexcept {
+    auto* c = static_cast<connection*>(self);
+    if (c->m_scope != nullptr) {
+        c->m_timed_out = waiting::idle; // run() closes the stream, as after keep_alive_timeout
+        c->m_scope->cancel();
     }
 }
 
@@ -479,7 +525,8 @@ task<bool> connection::respond() {
         task<response> handling = m_handler(req);
         response res = co_await std::move(handling);
         try {
-            co_return send(res, false);
+            // A server shutting down closes the connection after this answer.
+            co_return send(res, m_usage.shutting_down());
         } catch (const std::invalid_argument&) {
             refused = true;
             failure = std::current_exception();
@@ -614,6 +661,15 @@ task<> serve_shared(stream s, std::shared_ptr<serve_context> context) {
 
 } // namespace
 
+void server_usage::shutdown() noexcept {
+    m_shutting_down = true;
+    while (m_idle != nullptr) {
+        detail::idle_connection* c = m_idle;
+        usage_access::unlink_idle(*this, *c);
+        c->close_now(c);
+    }
+}
+
 task<> serve_connection(stream s, const handler& h, const server_options& options,
                         server_usage& usage) {
     if (!h) {
@@ -660,7 +716,14 @@ task<corio::server> start_serving(std::shared_ptr<serve_context> context, std::s
     }
     task<corio::server> starting =
         start_server(std::move(on_connection), std::move(host), port, tcp);
-    co_return co_await std::move(starting);
+    corio::server srv = co_await std::move(starting);
+    // The server's shutdown() ends the connections gracefully (server_usage::shutdown).
+    corio::detail::on_server_shutdown(srv, [weak = std::weak_ptr<serve_context>(context)] {
+        if (const std::shared_ptr<serve_context> c = weak.lock()) {
+            c->usage.shutdown();
+        }
+    });
+    co_return srv;
 }
 
 } // namespace

@@ -118,6 +118,10 @@ bool detail::loop_alive(const event_loop* loop) noexcept {
            !loop->is_closed();
 }
 
+std::size_t detail::loops_on_this_thread() noexcept {
+    return t_live_loops.size();
+}
+
 event_loop::event_loop(run_options options)
     : m_options(options), m_timer_heap(std::make_unique<detail::timer_heap>()) {
     detail::install_kernel_task_hooks();

@@ -3,6 +3,7 @@
 
 #include "corio/net/tcp.hpp"
 
+#include "listeners.hpp"
 #include "socket_helpers.hpp"
 
 #include "corio/cancel_scope.hpp"
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -91,6 +93,12 @@ public:
     }
 
     void start_serving(const std::shared_ptr<server_state>& self);
+    /// Stop listening (the sockets close; a Unix socket's path is unlinked).
+    void stop_listening();
+    static void add_shutdown_hook(const server& srv, std::function<void()> hook);
+    /// Begin a graceful shutdown: stop listening, run the shutdown hooks (once).
+    void begin_shutdown();
+    /// Stop listening and cancel every connection handler.
     void close();
     static task<> accept_loop(std::shared_ptr<server_state> self, std::size_t index);
     static task<> run_handler(std::shared_ptr<server_state> self, stream s, std::string peer);
@@ -137,6 +145,12 @@ public:
     std::uint64_t next_handler = 0;
     bool serving = false;
     bool closed = false;
+    /// Its listening sockets are kept by a run_workers supervisor (listener_from_supervisor).
+    bool kept = false;
+    /// shutdown() has begun: the hooks ran.
+    bool shutting_down = false;
+    /// Run once when shutdown() begins (the HTTP layer closes idle connections with them).
+    std::vector<std::function<void()>> shutdown_hooks;
     wait_queue closed_waiters{"a server to close"};
 };
 
@@ -155,7 +169,7 @@ void server_state::start_serving(const std::shared_ptr<server_state>& self) {
     }
 }
 
-void server_state::close() {
+void server_state::stop_listening() {
     if (closed) {
         return;
     }
@@ -170,6 +184,26 @@ void server_state::close() {
     if (!unix_path.empty() && unix_path[0] != '@') {
         ::unlink(unix_path.c_str());
     }
+    if (handlers.empty()) {
+        closed_waiters.wake_all();
+    }
+}
+
+void server_state::begin_shutdown() {
+    stop_listening();
+    if (shutting_down) {
+        return;
+    }
+    shutting_down = true;
+    // A copy: a hook may end connections, whose end must not disturb the iteration.
+    const std::vector<std::function<void()>> hooks = shutdown_hooks;
+    for (const std::function<void()>& hook : hooks) {
+        hook();
+    }
+}
+
+void server_state::close() {
+    stop_listening();
     // Copies: a handler that finishes during cancel() must not invalidate the iteration.
     std::vector<join_handle<>> running;
     running.reserve(handlers.size());
@@ -312,6 +346,46 @@ int kernel_somaxconn() noexcept {
     return static_cast<int>(std::min<long>(value, std::numeric_limits<int>::max()));
 }
 
+} // namespace
+
+unique_fd open_listener(const listen_request& request) {
+    const socket_address& address = request.address;
+    const int family = address.family();
+    if (family == AF_UNIX) {
+        const std::string path = address.host();
+        if (!path.empty() && path[0] != '@') {
+            // Replace a stale socket file left by a previous run (asyncio does the same);
+            // anything else at that path is left alone and bind reports it.
+            struct stat st {};
+            if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+                ::unlink(path.c_str());
+            }
+        }
+    }
+    unique_fd fd = open_socket(family, address, "socket");
+    if (family != AF_UNIX) {
+        if (request.reuse_address) {
+            set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR", address);
+        }
+        if (request.reuse_port) {
+            set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT", address);
+        }
+        if (family == AF_INET6) {
+            // [::] and 0.0.0.0 are bound separately, as asyncio does.
+            set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY", address);
+        }
+    }
+    if (::bind(fd.get(), address.data(), address.size()) < 0) {
+        throw_errno(errno, "bind " + address.to_string());
+    }
+    if (::listen(fd.get(), request.backlog) < 0) {
+        throw_errno(errno, "listen " + address.to_string());
+    }
+    return fd;
+}
+
+namespace {
+
 /// Bind and listen on each address (port 0: the first picks, the others follow it).
 std::shared_ptr<server_state> make_server(connection_handler handler,
                                           std::vector<socket_address> addresses,
@@ -336,25 +410,12 @@ std::shared_ptr<server_state> make_server(connection_handler handler,
         if (family != AF_UNIX && chosen_port != 0 && address.port() == 0) {
             address = socket_address::from_ip(address.host(), chosen_port);
         }
-        unique_fd fd = open_socket(family, address, "socket");
-        if (family != AF_UNIX) {
-            if (options.reuse_address) {
-                set_int_option(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR", address);
-            }
-            if (options.reuse_port) {
-                set_int_option(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT", address);
-            }
-            if (family == AF_INET6) {
-                // [::] and 0.0.0.0 are bound separately, as asyncio does.
-                set_int_option(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 1, "IPV6_V6ONLY", address);
-            }
+        const listen_request request{address, options.reuse_address, options.reuse_port, backlog};
+        std::optional<kept_listener> kept = listener_from_supervisor(request);
+        if (kept) {
+            state->kept = true; // the supervisor's socket: its Unix path is the supervisor's
         }
-        if (::bind(fd.get(), address.data(), address.size()) < 0) {
-            throw_errno(errno, "bind " + address.to_string());
-        }
-        if (::listen(fd.get(), backlog) < 0) {
-            throw_errno(errno, "listen " + address.to_string());
-        }
+        unique_fd fd = kept ? std::move(kept->fd) : open_listener(request);
         socket_address bound = socket_address::local_of(fd.get());
         if (family != AF_UNIX && chosen_port == 0) {
             chosen_port = bound.port();
@@ -427,14 +488,41 @@ task<> server::serve_forever() {
         while (!s->closed) {
             co_await detail::queue_wait(s->closed_waiters);
         }
+        co_return;
     } catch (const cancelled_error&) {
-        s->close();
-        throw;
+        if (s->options.grace_period <= clock::duration::zero()) {
+            s->close();
+            throw;
+        }
     }
+    // Cancelled, with a grace period: the connections get it to end by themselves.
+    co_await shield(server(s).shutdown(s->options.grace_period));
+    throw cancelled_error{};
 }
 
 void server::close() {
     state("close").close();
+}
+
+task<> server::shutdown(clock::duration grace) {
+    std::shared_ptr<detail::server_state> s = m_state;
+    if (!s) {
+        throw invalid_state_error("shutdown: empty server (default-constructed or moved-from)");
+    }
+    s->begin_shutdown();
+    bool cancelled = false;
+    if (!s->handlers.empty() && grace > clock::duration::zero()) {
+        try {
+            co_await move_on_after(grace, server(s).wait_closed());
+        } catch (const cancelled_error&) {
+            cancelled = true; // (no co_await inside a catch block)
+        }
+    }
+    s->close(); // what is still running after the grace period is cancelled
+    if (cancelled) {
+        throw cancelled_error{};
+    }
+    co_await server(s).wait_closed();
 }
 
 task<> server::wait_closed() {
@@ -446,6 +534,19 @@ task<> server::wait_closed() {
     while (!s->closed || !s->handlers.empty()) {
         co_await detail::queue_wait(s->closed_waiters);
     }
+}
+
+void detail::on_server_shutdown(const server& srv, std::function<void()> hook) {
+    server_state::add_shutdown_hook(srv, std::move(hook));
+}
+
+void detail::server_state::add_shutdown_hook(const server& srv, std::function<void()> hook) {
+    server_state& s = srv.state("on_server_shutdown");
+    if (s.shutting_down) {
+        hook();
+        return;
+    }
+    s.shutdown_hooks.push_back(std::move(hook));
 }
 
 std::size_t server::active_connections() const {
@@ -475,16 +576,10 @@ task<server> start_server_impl(connection_handler handler, std::string host, std
 task<server> start_unix_server_impl(connection_handler handler, std::string path,
                                     server_options options, tls_context tls) {
     socket_address address = socket_address::from_unix_path(path);
-    if (path[0] != '@') {
-        // Replace a stale socket file left by a previous run (asyncio does the same);
-        // anything else at that path is left alone and bind reports it.
-        struct stat st {};
-        if (::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
-            ::unlink(path.c_str());
-        }
-    }
     auto state = make_server(std::move(handler), {address}, options, std::move(tls));
-    state->unix_path = path;
+    if (!state->kept) {
+        state->unix_path = path; // unlinked when the server closes
+    }
     co_return server_state::handle(std::move(state));
 }
 

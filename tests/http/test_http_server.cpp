@@ -841,6 +841,87 @@ TEST_F(http_server, closing_the_server_cancels_its_connections) {
     }());
 }
 
+// server::shutdown: the server stops listening, an idle keep-alive connection is closed at
+// once, the request in its handler is answered whole with Connection: close, and shutdown
+// returns when the connections are done.
+TEST_F(http_server, shutdown_answers_the_request_in_progress_and_closes_the_idle_connections) {
+    corio::run([]() -> corio::task<> {
+        auto started = std::make_shared<corio::event>();
+        auto release = std::make_shared<corio::event>();
+        http::handler slow = [started, release](http::request& req) -> corio::task<http::response> {
+            if (req.target == "/slow") {
+                started->set();
+                co_await release->wait();
+            }
+            co_return http::response(200, "done " + req.target);
+        };
+        corio::server srv = co_await http::serve(slow, "127.0.0.1", 0);
+        const std::uint16_t port = srv.port();
+        corio::stream idle = co_await corio::open_connection("127.0.0.1", port);
+        idle.write(get("/first"));
+        EXPECT_EQ((co_await expect_response(idle)).body, "done /first");
+        corio::stream busy = co_await corio::open_connection("127.0.0.1", port);
+        busy.write(get("/slow"));
+        co_await wait_event(*started);
+
+        corio::join_handle<> stopping = corio::spawn(srv.shutdown(10s));
+        EXPECT_TRUE(co_await ends(idle)); // closed without waiting for the slow one
+        EXPECT_FALSE(stopping.done());
+        std::exception_ptr refused = co_await corio_net_test::error_of_call(
+            [port] { return corio::open_connection("127.0.0.1", port); });
+        EXPECT_TRUE(refused) << "the server still listens while shutting down";
+        release->set();
+        const raw_response r = co_await expect_response(busy);
+        EXPECT_EQ(r.body, "done /slow");
+        EXPECT_EQ(lower(r.field("connection")), "close");
+        EXPECT_TRUE(co_await ends(busy));
+        busy.close(); // (else the server lingers a second for what the client might send)
+        std::optional<bool> done = co_await corio::move_on_after(10s, [&]() -> corio::task<bool> {
+            co_await stopping;
+            co_return true;
+        }());
+        EXPECT_TRUE(done.has_value());
+        EXPECT_EQ(srv.active_connections(), 0U);
+    }());
+}
+
+// What has not ended when the grace period is over is cancelled; cancelling serve_forever
+// with a grace_period shuts the server down the same way.
+TEST_F(http_server, shutdown_cancels_what_is_left_after_the_grace_period) {
+    corio::run(
+        []() -> corio::task<> {
+            auto started = std::make_shared<corio::event>();
+            auto cancelled = std::make_shared<bool>(false);
+            http::handler stuck = [started,
+                                   cancelled](http::request&) -> corio::task<http::response> {
+                started->set();
+                try {
+                    co_await corio::sleep(1h);
+                } catch (const corio::cancelled_error&) {
+                    *cancelled = true;
+                    throw;
+                }
+                co_return http::response(200, "unreachable");
+            };
+            http::server_options options;
+            options.tcp.grace_period = 5s;
+            corio::server srv = co_await http::serve(stuck, "127.0.0.1", 0, options);
+            corio::stream c = co_await corio::open_connection("127.0.0.1", srv.port());
+            corio::join_handle<> serving = corio::spawn(srv.serve_forever());
+            c.write(get("/"));
+            co_await wait_event(*started);
+            const corio::clock::time_point before = corio::get_running_loop().time();
+            serving.cancel();
+            std::exception_ptr e = co_await corio_test::error_of(serving);
+            EXPECT_TRUE(corio_test::holds<corio::cancelled_error>(e))
+                << corio_net_test::describe(e);
+            EXPECT_TRUE(*cancelled);
+            EXPECT_EQ(corio::get_running_loop().time() - before, 5s); // the virtual clock
+            EXPECT_TRUE(co_await ends(c));
+        }(),
+        {.virtual_clock = true});
+}
+
 TEST_F(http_server, a_large_response_and_a_large_request_body_go_through) {
     corio::run([]() -> corio::task<> {
         http::handler big = [](http::request& req) -> corio::task<http::response> {

@@ -101,7 +101,14 @@ static_assert(std::is_trivially_destructible_v<server_options>,
 
 namespace detail {
 struct server_usage_access;
-}
+/// A connection waiting for the first byte of its next request, which
+/// `server_usage::shutdown()` ends at once (a node of the usage's list).
+struct idle_connection {
+    idle_connection* prev = nullptr;
+    idle_connection* next = nullptr;
+    void (*close_now)(idle_connection*) noexcept = nullptr;
+};
+} // namespace detail
 
 /// What the connections of one server share, counted against
 /// `server_options::max_connections` and `max_buffered_body_bytes`. `serve` keeps one per
@@ -118,10 +125,23 @@ public:
     /// Request body bytes held (being read, or waiting for their handler to finish).
     [[nodiscard]] std::size_t buffered_body_bytes() const noexcept { return m_body_bytes; }
 
+    /// End the connections counted here gracefully: idle keep-alive connections (waiting
+    /// for the first byte of their next request) close now; the others answer the request
+    /// in progress, or the first request of a new connection (which may be on its way:
+    /// `header_timeout` bounds the wait), with `Connection: close` and close. `serve` calls
+    /// it when its server's `shutdown()` begins (and so when `serve_forever()` is cancelled
+    /// with a `grace_period`). Idempotent; it cannot be undone.
+    void shutdown() noexcept;
+    /// True once shutdown() was called.
+    [[nodiscard]] bool shutting_down() const noexcept { return m_shutting_down; }
+
 private:
     friend struct detail::server_usage_access;
     std::size_t m_connections = 0;
     std::size_t m_body_bytes = 0;
+    bool m_shutting_down = false;
+    /// The connections waiting for a request (a doubly linked list).
+    detail::idle_connection* m_idle = nullptr;
 };
 
 /// Listen on `host`:`port` and serve HTTP/1.1 with `h`. The returned server is

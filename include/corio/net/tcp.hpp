@@ -118,6 +118,13 @@ struct server_options {
     tls_context_ref tls{};
     /// Give up on a connection's TLS handshake after this; zero: no limit (Python: 60 s).
     clock::duration tls_handshake_timeout = std::chrono::seconds(60);
+    /// What cancelling `serve_forever()` does. Zero (the default): it closes the server,
+    /// cancelling every connection handler. Longer: it runs `shutdown(grace_period)` first
+    /// (shielded): the server stops listening and the connections get this long to end by
+    /// themselves (an HTTP server finishes the requests in progress and closes its idle
+    /// connections), then what is left is cancelled. A graceful stop for SIGTERM, as
+    /// run_workers and run_per_core deliver it.
+    clock::duration grace_period{};
 };
 static_assert(std::is_trivially_destructible_v<server_options>,
               "server_options is written inside co_await, where g++ 12 destroys it twice");
@@ -160,6 +167,15 @@ public:
     /// Stop listening (the sockets are closed at once; a Unix socket's path is unlinked)
     /// and cancel every connection handler still running. Idempotent.
     void close();
+    /// A graceful stop (Go's `Server.Shutdown`): stop listening, let the connection handlers
+    /// end by themselves for up to `grace`, then cancel those still running (`close()`), and
+    /// wait until they have all finished. Handlers are not told, except through the server's
+    /// protocol: an HTTP server (`http::serve`) closes its idle keep-alive connections at
+    /// once and answers the requests in progress with `Connection: close`. Connections the
+    /// kernel completed but the server had not accepted yet are reset by the kernel when
+    /// the listening socket closes (unless a run_workers supervisor keeps it: then another
+    /// worker takes them). Cancelling it cancels the handlers at once.
+    task<> shutdown(clock::duration grace);
     /// Wait until the server is closed and every handler has finished.
     task<> wait_closed();
     /// Connection handlers running now.
