@@ -41,6 +41,10 @@
 /// ends the process. A run_per_core worker that fails (its main task throws) cancels the
 /// others, and run_per_core rethrows its exception once all have ended; a run_workers
 /// worker that fails or crashes is restarted (see `worker_options`).
+///
+/// Thread pools. run_per_core's loops share one thread pool as their default executor
+/// (`to_thread`): one per process, whatever the number of loops. Each run_workers worker
+/// has its own, being a process of its own.
 
 #include "corio/cancel_scope.hpp"
 #include "corio/event_loop.hpp"
@@ -115,6 +119,9 @@ public:
     int wait();
     /// The first worker's failure, if any.
     [[nodiscard]] std::exception_ptr error() const noexcept;
+    /// The thread pool every worker's loop uses as its default executor (to_thread): one
+    /// per process, not per loop.
+    [[nodiscard]] executor& pool() noexcept;
 
 private:
     struct impl;
@@ -132,6 +139,7 @@ task<R> per_core_main(per_core_supervisor& sup, std::size_t i, task<R> main) {
         ~stop_guard() { sup->stopped(i); }
     };
     return cancellable_main(std::move(main), [&sup, i](cancel_scope& scope) {
+        get_running_loop().set_default_executor(sup.pool());
         sup.started(i, scope);
         return stop_guard(&sup, i);
     });

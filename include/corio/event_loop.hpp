@@ -102,6 +102,8 @@ struct timer_entry;
 class timer_heap;
 template <class T>
 class task_state;
+class loop_link;
+std::shared_ptr<loop_link> link_of(event_loop& loop);
 } // namespace detail
 
 /// The event loop (asyncio's `AbstractEventLoop`).
@@ -194,10 +196,17 @@ public:
     template <class F>
     auto run_in_executor(executor& ex, F&& fn);
 
-    /// The thread pool behind `to_thread`, made on first use (asyncio's default executor).
+    /// The thread pool behind `to_thread`, made on first use (asyncio's default executor),
+    /// or the one given to set_default_executor.
     executor& default_executor();
+    /// Use `ex` as the default executor from now on (asyncio's set_default_executor): the
+    /// loop does not own it, and it must outlive the loop. Several loops may share one
+    /// (run_per_core shares one thread pool between its loops). A call that finishes after
+    /// its loop closed is dropped, never delivered to the loop.
+    void set_default_executor(executor& ex);
     /// Finish the default executor's queued calls and join its threads; `run()` does this
-    /// at the end. Blocks the calling thread.
+    /// at the end. Blocks the calling thread. An executor given to set_default_executor is
+    /// left alone (it is not the loop's).
     void shutdown_default_executor();
 
     /// While work is ready, the loop asks the reactor for I/O once every this many batches
@@ -288,6 +297,7 @@ public:
 private:
     friend class detail::task_state_base;
     friend void detail::wake(detail::waiter& w) noexcept;
+    friend std::shared_ptr<detail::loop_link> detail::link_of(event_loop& loop);
     /// Unpark `t` from `w`, which is being woken. If the wait ended by cancellation, `t`
     /// is marked as having a cancellation on its way until it runs again, so that more
     /// cancel() calls meanwhile do not deliver a second one (asyncio throws once).
@@ -384,6 +394,23 @@ event_loop* running_loop() noexcept;
 bool loop_alive(const event_loop* loop) noexcept;
 /// How many loops exist (made, not yet destroyed) on this thread.
 std::size_t loops_on_this_thread() noexcept;
+
+/// A way back to a loop from an executor's thread that stays safe after the loop is gone:
+/// `post` runs call_soon_threadsafe while the loop is open, and drops `fn` once it has
+/// closed (the loop clears it as it closes, under the same lock).
+class loop_link {
+public:
+    explicit loop_link(event_loop* loop) noexcept : m_loop(loop) {}
+    void post(std::function<void()> fn);
+    void clear() noexcept;
+
+private:
+    std::mutex m_mutex;
+    event_loop* m_loop;
+};
+
+/// The link of `loop` (made with its default-executor service).
+std::shared_ptr<loop_link> link_of(event_loop& loop);
 
 /// The control block of a task<T> spawned on a loop.
 template <class T>

@@ -107,7 +107,7 @@ public:
             return false;
         }
         m_state->parked = &m_waiter;
-        ex.submit([state = m_state, fn = std::move(m_fn), loop = &loop]() mutable {
+        ex.submit([state = m_state, fn = std::move(m_fn), link = link_of(loop)]() mutable {
             try {
                 if constexpr (std::is_void_v<R>) {
                     fn();
@@ -121,15 +121,13 @@ public:
             // The callable and the arguments bound to it go before the awaiter is woken,
             // so what they hold is released by the time the await returns.
             fn = nullptr;
-            try {
-                loop->call_soon_threadsafe([state] {
-                    if (state->parked != nullptr) {
-                        wake(*std::exchange(state->parked, nullptr));
-                    }
-                });
-            } catch (const invalid_state_error&) {
-                // The loop closed meanwhile: nobody waits any more; the result is dropped.
-            }
+            // The loop may have closed meanwhile (and be gone: a shared executor outlives
+            // it): then nobody waits any more, and the result is dropped.
+            link->post([state] {
+                if (state->parked != nullptr) {
+                    wake(*std::exchange(state->parked, nullptr));
+                }
+            });
         });
         return true;
     }

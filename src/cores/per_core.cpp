@@ -4,6 +4,7 @@
 // failure) cancels every one of them through its loop's call_soon_threadsafe.
 
 #include "corio/cores.hpp"
+#include "corio/thread_pool.hpp"
 
 #include <cerrno>
 #include <mutex>
@@ -65,6 +66,8 @@ struct per_core_supervisor::impl {
     std::size_t ended_count = 0;
     bool cancelling = false;
     std::exception_ptr first_error;
+    /// Shared by every worker's loop; joined when the supervisor goes, after the workers.
+    thread_pool pool;
 
     explicit impl(std::size_t count) : n(count), workers(count) {}
 
@@ -205,6 +208,10 @@ int per_core_supervisor::wait() {
         }
     }
     return signal;
+}
+
+executor& per_core_supervisor::pool() noexcept {
+    return m->pool;
 }
 
 std::exception_ptr per_core_supervisor::error() const noexcept {

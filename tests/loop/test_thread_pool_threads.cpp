@@ -155,6 +155,33 @@ TEST(run_in_executor, uses_the_given_pool_which_stays_within_its_bound) {
     corio::run(many_calls_bounded_pool());
 }
 
+// set_default_executor: to_thread uses the given executor, and a call that ends after its
+// loop is gone (the executor outlives the loop) is dropped, never delivered to the loop.
+TEST(set_default_executor, to_thread_uses_it_and_a_call_outliving_the_loop_is_dropped) {
+    corio::thread_pool pool(2);
+    std::latch entered(1);
+    std::latch release(1);
+    std::atomic<bool> finished{false};
+    corio::run([&]() -> corio::task<> {
+        corio::get_running_loop().set_default_executor(pool);
+        EXPECT_EQ(&corio::get_running_loop().default_executor(), &pool);
+        EXPECT_EQ(co_await corio::to_thread(add, 1, 2), 3);
+        EXPECT_EQ(pool.thread_count(), 1U);
+        // A call still running when the loop ends: its task is cancelled at the end of
+        // run(), the loop closes and goes; then the call ends.
+        (void)corio::spawn(corio::to_thread([&] {
+            entered.count_down();
+            release.wait();
+            finished = true;
+            return 1;
+        }));
+        co_await corio::to_thread([&] { entered.wait(); });
+    }());
+    release.count_down();
+    pool.shutdown(true); // waits for the call: its result goes to a loop that is gone
+    EXPECT_TRUE(finished.load());
+}
+
 corio::task<int> compute(int x) {
     co_await corio::sleep(1ms);
     co_return x * 2;

@@ -47,6 +47,20 @@ TEST_F(per_core, each_worker_runs_on_its_own_thread_with_its_own_index) {
     EXPECT_GE(corio::usable_cpus(), 1U);
 }
 
+// One thread pool per process: every loop's to_thread goes to the same pool.
+TEST_F(per_core, the_loops_share_one_thread_pool) {
+    std::mutex m;
+    std::set<const corio::executor*> pools;
+    const int status = corio::run_per_core(2, [&](std::size_t) -> corio::task<int> {
+        const int three = co_await corio::to_thread([] { return 3; });
+        std::lock_guard lock(m);
+        pools.insert(&corio::get_running_loop().default_executor());
+        co_return three;
+    });
+    EXPECT_EQ(status, 3);
+    EXPECT_EQ(pools.size(), 1U);
+}
+
 TEST_F(per_core, sigint_cancels_every_loop_once) {
     std::latch started(2);
     std::atomic<int> cancelled{0};

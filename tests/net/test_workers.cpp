@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <latch>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -517,7 +518,8 @@ TEST_F(workers, a_worker_that_does_not_stop_is_killed_after_the_grace_period) {
 TEST_F(workers, forking_is_refused_where_it_would_break) {
     const auto nothing = [](std::size_t) -> corio::task<> { co_return; };
     {
-        std::thread other([] {});
+        std::latch checked(1);
+        std::thread other([&checked] { checked.wait(); }); // alive until run_workers looked
         try {
             (void)corio::run_workers(1, nothing);
             ADD_FAILURE() << "no error with a second thread";
@@ -526,6 +528,7 @@ TEST_F(workers, forking_is_refused_where_it_would_break) {
                       std::string::npos)
                 << e.what();
         }
+        checked.count_down();
         other.join();
     }
     {
