@@ -3,21 +3,29 @@
 #include "links.hpp"
 
 #include <corio/errors.hpp>
+#include <corio/event_loop.hpp>
 #include <corio/http/client.hpp>
 #include <corio/http/message.hpp>
 #include <corio/http/url.hpp>
-#include <corio/sync/queue.hpp>
+#include <corio/on_loop.hpp>
+#include <corio/sync/channel.hpp>
 #include <corio/task_group.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
+#include <future>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_set>
 #include <utility>
+
+#include <pthread.h>
+#include <signal.h>
 
 namespace corio_crawl {
 
@@ -112,7 +120,61 @@ bool is_html(const corio::http::response& r) {
 
 } // namespace
 
-/// A URL waiting in the queue.
+/// Loops on threads of their own, each running until this goes. Their threads block every
+/// asynchronous signal, so that a Ctrl-C reaches the program's own loop, not them.
+class helper_loops {
+public:
+    explicit helper_loops(std::size_t n) {
+        sigset_t all;
+        sigset_t old;
+        sigfillset(&all);
+        for (int synchronous : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) {
+            sigdelset(&all, synchronous);
+        }
+        ::pthread_sigmask(SIG_SETMASK, &all, &old); // the threads inherit it
+        try {
+            for (std::size_t i = 0; i < n; ++i) {
+                std::promise<corio::event_loop*> made;
+                std::future<corio::event_loop*> loop = made.get_future();
+                m_threads.emplace_back([&made] {
+                    corio::event_loop l;
+                    made.set_value(&l);
+                    l.run_forever();
+                });
+                m_loops.push_back(loop.get());
+            }
+        } catch (...) {
+            ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+            stop();
+            throw;
+        }
+        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
+    helper_loops(const helper_loops&) = delete;
+    helper_loops& operator=(const helper_loops&) = delete;
+    ~helper_loops() { stop(); }
+
+    [[nodiscard]] std::size_t size() const noexcept { return m_loops.size(); }
+    [[nodiscard]] corio::event_loop& loop(std::size_t i) const { return *m_loops[i]; }
+
+private:
+    /// Stop each loop (nothing runs on it any more: on_loop waited for its task) and join.
+    void stop() noexcept {
+        for (corio::event_loop* l : m_loops) {
+            l->call_soon_threadsafe([l] { l->stop(); });
+        }
+        for (std::thread& t : m_threads) {
+            t.join();
+        }
+        m_loops.clear();
+        m_threads.clear();
+    }
+
+    std::vector<std::thread> m_threads;
+    std::vector<corio::event_loop*> m_loops;
+};
+
+/// A URL waiting to be fetched.
 struct job {
     corio::http::url target;
     std::string referrer;
@@ -120,26 +182,48 @@ struct job {
     int redirects_left = 0;
 };
 
+/// What fetching a job gave, handed from the loop that fetched it to the coordinator.
+struct fetched {
+    fetch_result result;
+    int redirects_left = 0;
+    /// The links of an HTML page, resolved against its URL.
+    std::vector<corio::http::url> links;
+    /// Links that are not URLs at all (counted as foreign).
+    std::size_t unresolvable = 0;
+    /// A redirect's target, to follow.
+    std::optional<corio::http::url> redirect;
+};
+
 /// Everything a crawl uses; the crawler holds it so that `summary()` outlives `run`.
+///
+/// One coordinator, on the loop that runs `run`, owns what is shared: the set of URLs
+/// seen, the totals, the results. Fetchers, on that loop and on one more loop per extra
+/// thread, take jobs from `jobs` and give back what they found through `done`; the
+/// coordinator queues what is new, and closes `jobs` when every job queued is done.
 class crawl_state {
 public:
     explicit crawl_state(crawl_options o) : options(std::move(o)) {}
 
     crawl_options options;
     corio::http::url root;
-    corio::queue<job> queue;
+    // The coordinator's alone:
     /// Every URL queued (normalised text).
     std::unordered_set<std::string> seen;
     /// New URLs refused for the page limit.
     std::unordered_set<std::string> dropped;
     std::vector<fetch_result> results;
     crawl_summary totals;
-    std::size_t in_flight = 0;
-    corio::http::client* client = nullptr;
+    /// Jobs queued and not yet done.
+    std::size_t outstanding = 0;
     corio::clock::time_point started{};
     corio::clock::time_point finished{};
     bool ran = false;
     bool running = false;
+    // Shared between the loops:
+    std::optional<corio::channel<job>> jobs;
+    std::optional<corio::channel<fetched>> done;
+    std::atomic<std::size_t> in_flight{0};
+    std::atomic<std::size_t> queued{0};
 
     /// Queue `u` unless it was seen, is elsewhere, or the page limit is reached.
     void consider(const corio::http::url& u, const std::string& referrer, int redirects_left) {
@@ -162,21 +246,84 @@ public:
             return;
         }
         seen.insert(std::move(key));
-        queue.put_nowait(job{u, referrer, redirects_left});
+        job j{u, referrer, redirects_left};
+        // Never full: it holds max_pages jobs, and no more are ever queued.
+        (void)jobs->try_send(j);
+        ++queued;
+        ++outstanding;
     }
 
-    /// One worker: take a URL, fetch it, mark it done; until cancelled.
-    corio::task<> worker() {
-        while (true) {
-            job j = co_await queue.get();
-            corio::task<> work = fetch(std::move(j));
-            co_await work;
-            queue.task_done();
+    /// The coordinator: take what the fetchers found until every job queued is done.
+    corio::task<> coordinate() {
+        while (outstanding > 0) {
+            std::optional<fetched> f = co_await done->receive();
+            if (!f) {
+                break;
+            }
+            --outstanding;
+            take(std::move(*f));
+        }
+        jobs->close(); // the fetchers end
+    }
+
+    void take(fetched f) {
+        totals.foreign_links += f.unresolvable;
+        for (const corio::http::url& u : f.links) {
+            consider(u, f.result.url, options.max_redirects);
+        }
+        if (f.redirect) {
+            consider(*f.redirect, f.result.url, f.redirects_left - 1);
+        }
+        count(f.result);
+        results.push_back(std::move(f.result));
+        if (options.on_result) {
+            options.on_result(results.back());
         }
     }
 
-    corio::task<> fetch(job j) {
-        fetch_result r;
+    /// The client options of every loop's client.
+    [[nodiscard]] corio::http::client_options client_options() const {
+        corio::http::client_options c;
+        c.timeout = options.timeout;
+        if (options.timeout > corio::clock::duration::zero()) {
+            c.connect_timeout = std::min(c.connect_timeout, options.timeout);
+        }
+        c.max_redirects = 0; // the crawler follows them itself
+        c.max_connections_per_host = options.workers;
+        c.user_agent = "corio-crawl";
+        if (options.tls) {
+            c.tls = options.tls;
+        }
+        return c;
+    }
+
+    /// `count` fetchers on the running loop, with a client of their own, until `jobs` is
+    /// closed.
+    corio::task<> fetch_here(std::size_t count) {
+        corio::http::client client(client_options());
+        auto body = [this, &client, count](corio::task_group& group) -> corio::task<> {
+            for (std::size_t i = 0; i < count; ++i) {
+                group.spawn(fetcher(client), "crawl worker");
+            }
+            co_return;
+        };
+        co_await corio::with_task_group(body);
+    }
+
+    /// One fetcher: take a job, fetch it, give back what it found; until `jobs` closes.
+    corio::task<> fetcher(corio::http::client& client) {
+        while (std::optional<job> j = co_await jobs->receive()) {
+            --queued;
+            corio::task<fetched> fetching = fetch(std::move(*j), client);
+            fetched f = co_await std::move(fetching);
+            co_await done->send(std::move(f));
+        }
+    }
+
+    corio::task<fetched> fetch(job j, corio::http::client& client) {
+        fetched f;
+        f.redirects_left = j.redirects_left;
+        fetch_result& r = f.result;
         r.url = j.target.str();
         r.referrer = std::move(j.referrer);
         const corio::clock::time_point start = now();
@@ -184,13 +331,13 @@ public:
         {
             ++in_flight;
             struct leaving {
-                std::size_t& count;
+                std::atomic<std::size_t>& count;
                 ~leaving() { --count; }
             } in_flight_guard{in_flight};
             try {
                 corio::http::request req;
                 req.headers.set("Accept", "text/html, */*;q=0.5");
-                corio::task<corio::http::response> sending = client->send(std::move(req), j.target);
+                corio::task<corio::http::response> sending = client.send(std::move(req), j.target);
                 response = co_await sending;
             } catch (const corio::timeout_error& e) {
                 r.kind = outcome::timeout;
@@ -215,27 +362,25 @@ public:
         }
         r.elapsed = now() - start;
         if (response) {
-            examine(j, *response, r);
+            examine(j, *response, f);
         }
-        count(r);
-        results.push_back(std::move(r));
-        if (options.on_result) {
-            options.on_result(results.back());
-        }
+        co_return f;
     }
 
-    /// Classify a response, and queue what it leads to.
-    void examine(const job& j, const corio::http::response& resp, fetch_result& r) {
+    /// Classify a response, and note what it leads to (on the fetcher's loop: the links
+    /// are found here, and queued by the coordinator).
+    void examine(const job& j, const corio::http::response& resp, fetched& f) const {
+        fetch_result& r = f.result;
         r.status = resp.status;
         r.bytes = resp.body.size();
         if (resp.status >= 200 && resp.status < 300) {
             r.kind = outcome::page;
             if (is_html(resp)) {
                 for (const std::string& href : extract_links(resp.body)) {
-                    if (const std::optional<corio::http::url> u = j.target.resolve(href)) {
-                        consider(*u, r.url, options.max_redirects);
+                    if (std::optional<corio::http::url> u = j.target.resolve(href)) {
+                        f.links.push_back(std::move(*u));
                     } else {
-                        ++totals.foreign_links;
+                        ++f.unresolvable;
                     }
                 }
             }
@@ -269,7 +414,7 @@ public:
             return;
         }
         r.kind = outcome::redirect;
-        consider(*target, r.url, j.redirects_left - 1);
+        f.redirect = *target;
     }
 
     void count(const fetch_result& r) {
@@ -320,6 +465,9 @@ crawler::crawler(crawl_options options) {
     if (options.workers == 0) {
         throw std::invalid_argument("crawler: workers must be at least 1");
     }
+    if (options.threads == 0) {
+        throw std::invalid_argument("crawler: threads must be at least 1");
+    }
     if (options.max_pages == 0) {
         throw std::invalid_argument("crawler: max_pages must be at least 1");
     }
@@ -351,21 +499,8 @@ corio::task<crawl_summary> crawler::run(std::string root) {
     s.root = parsed;
     s.totals.root = s.root.str();
     s.started = detail::now();
-
-    corio::http::client_options client_options;
-    client_options.timeout = s.options.timeout;
-    if (s.options.timeout > corio::clock::duration::zero()) {
-        client_options.connect_timeout =
-            std::min(client_options.connect_timeout, s.options.timeout);
-    }
-    client_options.max_redirects = 0; // the crawler follows them itself
-    client_options.max_connections_per_host = s.options.workers;
-    client_options.user_agent = "corio-crawl";
-    if (s.options.tls) {
-        client_options.tls = s.options.tls;
-    }
-    corio::http::client client(client_options);
-    s.client = &client;
+    s.jobs.emplace(s.options.max_pages);
+    s.done.emplace(2 * s.options.workers);
 
     // However run() ends (done, failed, cancelled, or its frame destroyed), the crawl is
     // over: stop the clock, and say whether it got to the end.
@@ -374,7 +509,6 @@ corio::task<crawl_summary> crawler::run(std::string root) {
         bool completed = false;
         void finish() noexcept {
             if (s.running) {
-                s.client = nullptr;
                 s.finished = detail::now();
                 s.running = false;
                 s.totals.cancelled = !completed;
@@ -383,13 +517,22 @@ corio::task<crawl_summary> crawler::run(std::string root) {
         ~finisher() { finish(); }
     } finish{s};
 
+    // The loops: this one, and one per extra thread; the workers spread over them.
+    const std::size_t loops = std::min(s.options.threads, s.options.workers);
+    detail::helper_loops helpers(loops - 1);
+    const auto share = [&s, loops](std::size_t k) {
+        return s.options.workers / loops + (k < s.options.workers % loops ? 1 : 0);
+    };
+
     s.consider(s.root, {}, s.options.max_redirects);
-    auto body = [&s](corio::task_group& group) -> corio::task<> {
-        for (std::size_t i = 0; i < s.options.workers; ++i) {
-            group.spawn(s.worker(), "crawl worker " + std::to_string(i + 1));
+    auto body = [&s, &helpers, &share](corio::task_group& group) -> corio::task<> {
+        group.spawn(s.coordinate(), "crawl coordinator");
+        group.spawn(s.fetch_here(share(0)), "crawl fetchers");
+        for (std::size_t k = 0; k < helpers.size(); ++k) {
+            group.spawn(corio::on_loop(helpers.loop(k), s.fetch_here(share(k + 1))),
+                        "crawl fetchers on thread " + std::to_string(k + 1));
         }
-        co_await s.queue.join(); // every URL queued has been done
-        group.cancel();          // the workers wait in queue.get(): stop them
+        co_return;
     };
     co_await corio::with_task_group(body);
     finish.completed = true;
@@ -407,8 +550,8 @@ crawl_progress crawler::progress() const {
     const detail::crawl_state& s = *m_state;
     crawl_progress p;
     p.done = s.totals.requests;
-    p.queued = s.queue.size();
-    p.in_flight = s.in_flight;
+    p.queued = s.queued.load();
+    p.in_flight = s.in_flight.load();
     p.bytes = s.totals.bytes;
     p.errors = s.totals.errors();
     p.elapsed = s.elapsed();

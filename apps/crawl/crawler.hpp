@@ -2,8 +2,10 @@
 /// \file
 /// `corio_crawl::crawler`: a web crawler on `corio::http::client`, after "A Web Crawler
 /// With asyncio Coroutines" (500 Lines or Less): a queue of URLs, N worker tasks taking
-/// from it, a set of URLs seen, redirects followed by the crawler itself, and
-/// `queue::join()` to know when the crawl is done.
+/// from it, a set of URLs seen, redirects followed by the crawler itself, and a count of
+/// the URLs queued and not done to know when the crawl is done. The workers may run on
+/// several loops, one per thread (`crawl_options::threads`): the queue is then a
+/// `corio::channel`, and what they find comes back to one coordinator.
 ///
 /// ```cpp
 /// corio_crawl::crawler c({.workers = 16});
@@ -68,6 +70,11 @@ struct fetch_result {
 struct crawl_options {
     /// Worker tasks, each fetching one URL at a time (at least 1).
     std::size_t workers = 16;
+    /// Loops fetching, one per thread (at least 1): `run`'s loop and `threads - 1` more,
+    /// each with its own HTTP client, the workers spread over them (no more loops than
+    /// workers). Fetching, TLS and finding the links of a page happen on the fetcher's
+    /// loop; the URLs seen, the totals, the results and `on_result` stay on `run`'s.
+    std::size_t threads = 1;
     /// The most URLs requested, redirects and errors included: links found beyond it are
     /// dropped (`crawl_summary::dropped`).
     std::size_t max_pages = 10000;
@@ -141,7 +148,7 @@ class crawl_state;
 /// of every HTML page it gets. A crawler runs once.
 class crawler {
 public:
-    /// \throws std::invalid_argument if `options.workers` or `options.max_pages` is 0, or
+    /// \throws std::invalid_argument if `options.workers`, `threads` or `max_pages` is 0, or
     /// `max_redirects` or `timeout` is negative.
     explicit crawler(crawl_options options = {});
     crawler(crawler&&) noexcept;

@@ -1,11 +1,12 @@
 // corio-crawl: a web crawler on corio::http::client.
 //
-//   corio-crawl [URL] [--workers N] [--max-pages N] [--timeout SECONDS]
+//   corio-crawl [URL] [--workers N] [--threads N] [--max-pages N] [--timeout SECONDS]
 //               [--max-redirects N] [--quiet] [--site-pages N] [--seed N]
 //               [--cafile FILE] [--insecure] [--tls]
 //
 // Crawls every page of URL's scheme, host and port that can be reached by links from URL
-// (http or https), with N worker tasks (16 by default), and prints a summary: pages,
+// (http or https), with N worker tasks (16 by default; on several loops, one per thread, with
+// --threads), and prints a summary: pages,
 // bytes, errors by kind (TLS errors by their reason), redirects, pages per second. Without
 // a URL it serves a generated site (--site-pages pages, made from --seed) on 127.0.0.1 (over
 // https with a certificate made on the spot with --tls) and crawls that, then checks what it
@@ -49,6 +50,8 @@ constexpr const char* usage =
     "Without a URL, serve a generated site on 127.0.0.1 and crawl that.\n"
     "\n"
     "  --workers N        concurrent requests (default 16)\n"
+    "  --threads N        loops fetching, one per thread, the workers spread over them;\n"
+    "                     0 for one per CPU (default 1)\n"
     "  --max-pages N      the most URLs requested (default 10000)\n"
     "  --timeout SECONDS  the time one request may take, 0 for none (default 10)\n"
     "  --max-redirects N  redirects followed from a link (default 10)\n"
@@ -129,6 +132,11 @@ command_line parse_command_line(int argc, char** argv) {
             std::exit(0);
         } else if (arg == "--workers") {
             cl.crawl.workers = parse_count(arg, next_value(), 1);
+        } else if (arg == "--threads") {
+            cl.crawl.threads = parse_count(arg, next_value(), 0);
+            if (cl.crawl.threads == 0) {
+                cl.crawl.threads = corio::usable_cpus();
+            }
         } else if (arg == "--max-pages") {
             cl.crawl.max_pages = parse_count(arg, next_value(), 1);
         } else if (arg == "--timeout") {
@@ -244,7 +252,8 @@ corio::task<int> crawl_main(command_line cl) {
     std::string root;
     if (cl.url) {
         root = *cl.url;
-        std::printf("crawling %s with %zu workers\n", root.c_str(), cl.crawl.workers);
+        std::printf("crawling %s with %zu workers on %zu thread%s\n", root.c_str(),
+                    cl.crawl.workers, cl.crawl.threads, cl.crawl.threads == 1 ? "" : "s");
     } else {
         corio_crawl::site_options options;
         options.pages = cl.site_pages;
@@ -265,9 +274,9 @@ corio::task<int> crawl_main(command_line cl) {
         root = std::string(cl.tls_site ? "https" : "http") +
                "://127.0.0.1:" + std::to_string(server.port()) + "/";
         std::printf("no URL given: serving a generated site of %zu pages (seed %llu) on %s\n"
-                    "crawling it with %zu workers\n",
+                    "crawling it with %zu workers on %zu thread%s\n",
                     cl.site_pages, static_cast<unsigned long long>(cl.seed), root.c_str(),
-                    cl.crawl.workers);
+                    cl.crawl.workers, cl.crawl.threads, cl.crawl.threads == 1 ? "" : "s");
     }
     std::fflush(stdout);
 

@@ -172,8 +172,9 @@ std::string holder_of(unsigned long inode) {
             if (found) {
                 std::string comm;
                 std::getline(std::ifstream(dir + "/comm"), comm);
+                const std::string pid = e->d_name; // the entry goes with closedir
                 ::closedir(proc);
-                return std::string("pid ") + e->d_name + " (" + comm + ")";
+                return "pid " + pid + " (" + comm + ")";
             }
         }
         ::closedir(proc);

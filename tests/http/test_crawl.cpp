@@ -30,6 +30,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -162,7 +163,7 @@ TEST(crawl_site, rejects_impossible_options) {
 
 /// The whole site, over http, or over https with a certificate made for the test, which
 /// the crawler trusts alone.
-corio::task<> crawl_whole_site(bool tls) {
+corio::task<> crawl_whole_site(bool tls, std::size_t threads = 1) {
     corio_crawl::site_options options = small_site(300);
     options.scheme = tls ? "https" : "http";
     corio_crawl::site site(options);
@@ -170,6 +171,12 @@ corio::task<> crawl_whole_site(bool tls) {
     corio::http::server_options served;
     corio::tls_context server_tls;
     corio_crawl::crawl_options crawling_options = crawl_with(8);
+    crawling_options.threads = threads;
+    std::size_t reported = 0; // on_result runs on this loop, whatever the threads
+    const std::thread::id this_thread = std::this_thread::get_id();
+    crawling_options.on_result = [&reported, this_thread](const corio_crawl::fetch_result&) {
+        reported += std::this_thread::get_id() == this_thread ? 1 : 0;
+    };
     if (tls) {
         server_tls = corio::tls_context::server(certificate.cert_file(), certificate.key_file());
         served.tls = server_tls;
@@ -210,6 +217,7 @@ corio::task<> crawl_whole_site(bool tls) {
     EXPECT_EQ(site.hits().count("/retired.html"), 0U) << "followed a commented-out link";
     EXPECT_EQ(c.progress().in_flight, 0U);
     EXPECT_EQ(c.progress().queued, 0U);
+    EXPECT_EQ(reported, results.size());
 }
 
 TEST_F(crawl, finds_exactly_the_pages_broken_links_and_redirects_of_the_site) {
@@ -218,6 +226,16 @@ TEST_F(crawl, finds_exactly_the_pages_broken_links_and_redirects_of_the_site) {
 
 TEST_F(crawl, finds_exactly_the_same_over_https) {
     corio::run(crawl_whole_site(true));
+}
+
+// The workers spread over three loops (this one and two threads): the same pages, each
+// requested once.
+TEST_F(crawl, finds_exactly_the_same_on_three_threads) {
+    corio::run(crawl_whole_site(false, 3));
+}
+
+TEST_F(crawl, finds_exactly_the_same_over_https_on_two_threads) {
+    corio::run(crawl_whole_site(true, 2));
 }
 
 /// An https site whose certificate the crawler does not trust: every request is a TLS
@@ -428,11 +446,12 @@ int connections_to(std::uint16_t port) {
     return n;
 }
 
-corio::task<> crawl_cancelled_midway() {
+corio::task<> crawl_cancelled_midway(std::size_t threads) {
     corio_crawl::site site(small_site(300));
     corio::server srv = co_await corio::http::serve(site.handler(), "127.0.0.1", 0);
     corio::event forty_done;
     corio_crawl::crawl_options o = crawl_with(4);
+    o.threads = threads;
     std::size_t done = 0;
     o.on_result = [&](const corio_crawl::fetch_result&) {
         if (++done == 40) {
@@ -464,7 +483,13 @@ corio::task<> crawl_cancelled_midway() {
 }
 
 TEST_F(crawl, cancelled_midway_stops_cleanly_with_a_partial_summary) {
-    corio::run(crawl_cancelled_midway());
+    corio::run(crawl_cancelled_midway(1));
+}
+
+// Cancelled with fetchers on another thread: they are cancelled there, and their
+// connections closed, before run() ends.
+TEST_F(crawl, cancelled_midway_on_two_threads_stops_cleanly) {
+    corio::run(crawl_cancelled_midway(2));
 }
 
 corio::task<> run_twice() {

@@ -16,9 +16,9 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
-#include <latch>
 #include <cstdio>
 #include <cstring>
+#include <latch>
 #include <set>
 #include <sstream>
 #include <string>
