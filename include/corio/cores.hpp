@@ -59,6 +59,7 @@
 #include <optional>
 #include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace corio {
@@ -79,6 +80,13 @@ struct worker_options;
 namespace detail {
 
 void set_worker_index(std::size_t i, std::size_t n) noexcept;
+
+/// What a worker's main task gives: void or int (run_workers, run_per_core).
+template <class F>
+using worker_result_t = typename decltype(std::declval<F&>()(std::size_t{0}))::value_type;
+template <class F>
+inline constexpr bool valid_worker_v =
+    std::is_void_v<worker_result_t<F>> || std::is_same_v<worker_result_t<F>, int>;
 
 /// Run `main` inside a cancel scope on the running loop; `on_scope(scope)` is called first
 /// and its result (a guard) lives until the scope is done. A cancelled `task<int>` gives 0.
@@ -204,10 +212,8 @@ struct worker_options {
 /// the connections).
 template <class F>
 int run_workers(std::size_t n, F main_fn, worker_options options = {}) {
-    using T = decltype(main_fn(std::size_t{0}));
-    using R = typename T::value_type;
-    static_assert(std::is_void_v<R> || std::is_same_v<R, int>,
-                  "run_workers: main_fn(i) must give a task<> or a task<int>");
+    static_assert(detail::valid_worker_v<F>, "main_fn(i) must give a task<> or a task<int>");
+    using R = detail::worker_result_t<F>;
     const std::function<int(std::size_t)> body = [&main_fn, &options](std::size_t i) -> int {
         if constexpr (std::is_void_v<R>) {
             run(detail::worker_main<R>(main_fn(i)), options.run);
@@ -227,10 +233,8 @@ int run_workers(std::size_t n, F main_fn, worker_options options = {}) {
 /// if a thread cannot be started.
 template <class F>
 int run_per_core(std::size_t n, F main_fn, run_options options = {}) {
-    using T = decltype(main_fn(std::size_t{0}));
-    using R = typename T::value_type;
-    static_assert(std::is_void_v<R> || std::is_same_v<R, int>,
-                  "run_per_core: main_fn(i) must give a task<> or a task<int>");
+    static_assert(detail::valid_worker_v<F>, "main_fn(i) must give a task<> or a task<int>");
+    using R = detail::worker_result_t<F>;
     if (n == 0) {
         n = usable_cpus();
     }

@@ -71,6 +71,22 @@ struct wire_reply {
     char what[480]; // the call and the address that failed, when error != 0
 };
 
+/// A message of one wire_reply with room for one descriptor (SCM_RIGHTS).
+struct reply_message {
+    wire_reply reply{};
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov{&reply, sizeof reply};
+    msghdr msg{};
+    reply_message() {
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+    }
+    reply_message(const reply_message&) = delete;
+    reply_message& operator=(const reply_message&) = delete;
+};
+
 /// "SIGKILL" for 9.
 std::string signal_name(int signo) {
     const char* abbrev = ::sigabbrev_np(signo);
@@ -655,8 +671,8 @@ void supervisor::answer(worker& w) {
     if (got <= 0) {
         return; // its end closed: it is exiting, and reap() will see it
     }
-    wire_reply a{};
-    unique_fd passed;
+    reply_message m;
+    wire_reply& a = m.reply;
     try {
         if (static_cast<std::size_t>(got) != sizeof q || q.length > sizeof q.address) {
             throw std::system_error(EPROTO, std::generic_category(),
@@ -671,19 +687,12 @@ void supervisor::answer(worker& w) {
         std::memcpy(&a.address, k.address.data(), k.address.size());
         a.length = k.address.size();
         const int fd = k.fd.get();
-        char control[CMSG_SPACE(sizeof(int))] = {};
-        iovec iov{&a, sizeof a};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
         c->cmsg_len = CMSG_LEN(sizeof(int));
         std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        (void)::sendmsg(w.channel, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)::sendmsg(w.channel, &m.msg, MSG_NOSIGNAL | MSG_DONTWAIT);
         return;
     } catch (const std::system_error& e) {
         a.error = e.code().value();
@@ -769,14 +778,9 @@ std::optional<kept_listener> listener_from_supervisor(const listen_request& requ
         throw std::system_error(errno, std::generic_category(),
                                 "run_workers: asking the supervisor for a socket" + where);
     }
-    wire_reply a{};
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    iovec iov{&a, sizeof a};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    reply_message m;
+    wire_reply& a = m.reply;
+    msghdr& msg = m.msg;
     ssize_t got = 0;
     do {
         got = ::recvmsg(g_channel, &msg, MSG_CMSG_CLOEXEC);

@@ -303,6 +303,24 @@ struct pipes {
     }
 };
 
+/// Run `n` workers serving `port` until the load process `load` (reporting on `p.report`)
+/// stops them with SIGTERM; check both ended as they should, and give the load's report.
+std::string serve_under_load(pipes& p, pid_t load, std::size_t n, std::uint16_t port,
+                             corio::worker_options options = {}) {
+    p.report.close_write();
+    const int status = corio::run_workers(
+        n, [port](std::size_t) { return worker_main(port); }, options);
+    EXPECT_EQ(status, 128 + SIGTERM);
+    std::string report = p.report.read_all();
+    EXPECT_EQ(wait_for(load), 0);
+    // No child is left, not even a zombie: every worker was reaped.
+    errno = 0;
+    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+    EXPECT_EQ(errno, ECHILD);
+    p.workers_gone();
+    return report;
+}
+
 } // namespace
 
 TEST_F(workers, each_worker_answers_on_the_one_port_with_its_own_pid) {
@@ -311,12 +329,7 @@ TEST_F(workers, each_worker_answers_on_the_one_port_with_its_own_pid) {
     const pid_t load = fork_load(
         port, p.ready.r, p.report.w, 3,
         [](load_state& st) { return until(st, [&st] { return st.ok >= 96; }); }, SIGTERM);
-    p.report.close_write();
-    const int status = corio::run_workers(3, [port](std::size_t) { return worker_main(port); });
-    EXPECT_EQ(status, 128 + SIGTERM);
-    const std::string report = p.report.read_all();
-    EXPECT_EQ(wait_for(load), 0);
-    p.workers_gone();
+    const std::string report = serve_under_load(p, load, 3, port);
     EXPECT_GE(figure(report, "ok"), 96) << report;
     // 3 workers, 96 connections spread by the kernel over their 3 sockets.
     EXPECT_EQ(figure(report, "pids"), 3) << report;
@@ -383,13 +396,7 @@ TEST_F(workers, a_worker_killed_under_load_costs_only_its_requests_in_flight_and
             });
         },
         SIGTERM);
-    p.report.close_write();
-    const int status = corio::run_workers(
-        2, [port](std::size_t) { return worker_main(port); }, corio::worker_options{});
-    EXPECT_EQ(status, 128 + SIGTERM);
-    const std::string report = p.report.read_all();
-    EXPECT_EQ(wait_for(load), 0);
-    p.workers_gone();
+    const std::string report = serve_under_load(p, load, 2, port);
     EXPECT_GE(figure(report, "ok"), 150) << report;
     EXPECT_EQ(figure(report, "pids"), 3) << report; // two, then the successor
     EXPECT_EQ(figure(report, "refused"), 0) << report;
@@ -419,16 +426,10 @@ TEST_F(workers, sigterm_under_load_answers_the_requests_in_progress_and_ends_eve
             }
         },
         0, true);
-    p.report.close_write();
     corio::worker_options options;
     options.grace_period = 60s; // far longer than the test's timeout: a kill would fail it
-    const int status = corio::run_workers(
-        2, [port](std::size_t) { return worker_main(port); }, options);
-    EXPECT_EQ(status, 128 + SIGTERM);
-    p.workers_gone();
+    const std::string report = serve_under_load(p, load, 2, port, options);
     EXPECT_EQ(p.done.read_all(), "dd"); // both ended by themselves
-    const std::string report = p.report.read_all();
-    EXPECT_EQ(wait_for(load), 0);
     EXPECT_GE(figure(report, "ok"), 21) << report;
     EXPECT_EQ(figure(report, "indexes"), 3) << report; // "0", "1" and the slow request
     EXPECT_EQ(figure(report, "cut"), 0) << report;
@@ -451,13 +452,7 @@ TEST_F(workers, a_rolling_restart_under_load_loses_no_connection) {
                 st, [&] { return new_ones(pids_of(st), before) >= 2 && st.ok >= ok_at_hup + 100; });
         },
         SIGTERM);
-    p.report.close_write();
-    const int status = corio::run_workers(
-        2, [port](std::size_t) { return worker_main(port); }, corio::worker_options{});
-    EXPECT_EQ(status, 128 + SIGTERM);
-    const std::string report = p.report.read_all();
-    EXPECT_EQ(wait_for(load), 0);
-    p.workers_gone();
+    const std::string report = serve_under_load(p, load, 2, port);
     EXPECT_GE(figure(report, "ok"), 150) << report;
     EXPECT_EQ(figure(report, "pids"), 4) << report;
     EXPECT_EQ(figure(report, "refused") + figure(report, "lost") + figure(report, "cut") +
