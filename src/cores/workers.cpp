@@ -532,7 +532,13 @@ void supervisor::step_rolling() {
         }
         // The new worker first: it takes over the slot's socket, whose queue the old one
         // stops taking from as it ends.
-        spawn(i);
+        try {
+            spawn(i);
+        } catch (const std::system_error& e) {
+            std::fprintf(stderr, "corio: worker %zu is not replaced (it goes on): %s\n", i,
+                         e.what());
+            continue;
+        }
         if (worker* w = find(old)) {
             m_rolling_old = old;
             tell_to_stop(*w, SIGTERM);
@@ -555,8 +561,18 @@ void supervisor::on_deadlines() {
     bool restarted = false;
     for (std::size_t i = 0; i < m_n; ++i) {
         if (m_slots[i].restart_at && *m_slots[i].restart_at <= now) {
-            spawn(i);
-            restarted = true;
+            try {
+                spawn(i);
+                restarted = true;
+            } catch (const std::system_error& e) {
+                // (fork or socketpair: out of processes or memory) try again later
+                m_slots[i].restart_at = now + m_options.max_restart_delay;
+                std::fprintf(stderr,
+                             "corio: worker %zu cannot be restarted: %s; trying again in "
+                             "%lld ms\n",
+                             i, e.what(),
+                             static_cast<long long>(m_options.max_restart_delay.count()));
+            }
         }
     }
     if (restarted) {

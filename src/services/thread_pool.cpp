@@ -56,7 +56,10 @@ void thread_pool::submit(std::function<void()> job) {
         throw invalid_state_error("thread_pool.submit: the pool has been shut down");
     }
     m_jobs.push_back(std::move(job));
-    if (m_idle == 0 && m_threads.size() < m_max_threads) {
+    // An idle thread takes one job when it wakes; jobs queued beyond the idle threads (two
+    // submitted before an idle thread woke) need another thread, else the second waits
+    // behind the first, for ever if the first waits for it.
+    if (m_jobs.size() > m_idle && m_threads.size() < m_max_threads) {
         m_threads.reserve(m_threads.size() + 1); // push_back must not throw with a thread
         m_threads.push_back(start_thread_with_signals_blocked([this] { work(); }));
     } else {

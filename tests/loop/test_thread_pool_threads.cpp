@@ -208,6 +208,24 @@ TEST(run_coroutine_threadsafe, submits_a_task_from_another_thread) {
     client.join();
 }
 
+// Two jobs submitted at once while one thread is idle: the idle thread takes one, and the
+// other gets a thread of its own (here the first waits for the second).
+TEST(thread_pool, jobs_beyond_the_idle_threads_get_a_thread) {
+    corio::thread_pool pool(2);
+    std::promise<void> warmed;
+    pool.submit([&warmed] { warmed.set_value(); });
+    warmed.get_future().wait(); // one thread, soon idle
+    std::latch second_ran(1);
+    std::promise<void> both;
+    pool.submit([&] {
+        second_ran.wait();
+        both.set_value();
+    });
+    pool.submit([&] { second_ran.count_down(); });
+    both.get_future().wait();
+    EXPECT_EQ(pool.thread_count(), 2U);
+}
+
 TEST(thread_pool, runs_queued_jobs_before_joining) {
     std::atomic<int> done{0};
     {
