@@ -6,5 +6,6 @@
 #include "corio/http/client.hpp"
 #include "corio/http/message.hpp"
 #include "corio/http/parser.hpp"
+#include "corio/http/router.hpp"
 #include "corio/http/server.hpp"
 #include "corio/http/url.hpp"
