@@ -248,8 +248,16 @@ private:
     std::string stranger(bool only_new);
     [[nodiscard]] bool finished() const;
     [[nodiscard]] int poll_timeout() const;
-    worker* find(pid_t pid);
-    worker* find_by_channel(int fd);
+    /// The live worker with this pid, or whose channel is this fd; nullptr if none.
+    template <class Member>
+    worker* find(Member worker::*member, Member value) {
+        for (worker& w : m_workers) {
+            if (w.*member == value) {
+                return &w;
+            }
+        }
+        return nullptr;
+    }
 
     std::size_t m_n;
     const std::function<int(std::size_t)>& m_body;
@@ -312,24 +320,6 @@ supervisor::~supervisor() {
     ::close(m_signal_fd);
     ::pthread_sigmask(SIG_SETMASK, &m_old_mask, nullptr);
     ::sigaction(SIGCHLD, &m_old_chld, nullptr);
-}
-
-supervisor::worker* supervisor::find(pid_t pid) {
-    for (worker& w : m_workers) {
-        if (w.pid == pid) {
-            return &w;
-        }
-    }
-    return nullptr;
-}
-
-supervisor::worker* supervisor::find_by_channel(int fd) {
-    for (worker& w : m_workers) {
-        if (w.channel == fd) {
-            return &w;
-        }
-    }
-    return nullptr;
 }
 
 void supervisor::spawn(std::size_t slot) {
@@ -539,7 +529,7 @@ void supervisor::step_rolling() {
                          e.what());
             continue;
         }
-        if (worker* w = find(old)) {
+        if (worker* w = find(&worker::pid, old)) {
             m_rolling_old = old;
             tell_to_stop(*w, SIGTERM);
         }
@@ -755,7 +745,7 @@ int supervisor::run() {
         // Requests first: a worker asks, then waits for the answer.
         for (std::size_t i = 1; i < fds.size(); ++i) {
             if ((fds[i].revents & POLLIN) != 0) {
-                if (worker* w = find_by_channel(fds[i].fd)) {
+                if (worker* w = find(&worker::channel, fds[i].fd)) {
                     answer(*w);
                 }
             }

@@ -4,6 +4,8 @@
 
 #include "corio/http/router.hpp"
 
+#include "../core/hex.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <set>
@@ -58,19 +60,6 @@ std::vector<std::string_view> split(std::string_view path) {
     }
 }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /// `s` percent-decoded; std::nullopt for a malformed escape or an encoded '/'.
 std::optional<std::string> decode(std::string_view s) {
     std::string out;
@@ -83,8 +72,8 @@ std::optional<std::string> decode(std::string_view s) {
         if (i + 2 >= s.size()) {
             return std::nullopt; // "%" or "%a" at the end
         }
-        const int hi = hex_value(s[i + 1]);
-        const int lo = hex_value(s[i + 2]);
+        const int hi = detail::hex_digit(s[i + 1]);
+        const int lo = detail::hex_digit(s[i + 2]);
         if (hi < 0 || lo < 0) {
             return std::nullopt;
         }
@@ -241,12 +230,12 @@ task<response> router::operator()(request& req) const {
     // the methods of every route matching the path, for a 405.
     const route_entry* best = nullptr;
     const route_entry* best_get = nullptr;
-    std::set<std::string> allowed;
+    bool path_matched = false;
     for (const route_entry& e : m_routes->entries) {
         if (!match(e, path, nullptr)) {
             continue;
         }
-        allowed.insert(e.method);
+        path_matched = true;
         if (e.method == req.method && (best == nullptr || more_specific(e, *best))) {
             best = &e;
         }
@@ -258,8 +247,16 @@ task<response> router::operator()(request& req) const {
         best = best_get;
     }
     if (best == nullptr) {
-        if (allowed.empty()) {
+        if (!path_matched) {
             co_return plain(404, "Not Found: " + std::string(raw) + "\n");
+        }
+        // A 405: the methods that have a route for this path (gathered only now, so that
+        // routing a request that has one allocates no set).
+        std::set<std::string> allowed;
+        for (const route_entry& e : m_routes->entries) {
+            if (match(e, path, nullptr)) {
+                allowed.insert(e.method);
+            }
         }
         if (allowed.count("GET") != 0) {
             allowed.insert("HEAD");

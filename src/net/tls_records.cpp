@@ -10,6 +10,8 @@
 
 #include "tls_transport.hpp"
 
+#include "../core/hex.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -46,19 +48,6 @@ int secrets_index() {
 std::string openssl_reason(int reason) {
     const char* text = ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, reason));
     return text != nullptr ? text : "tls error " + std::to_string(reason);
-}
-
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 bool from_hex(std::string_view hex, std::vector<unsigned char>& out) {
