@@ -245,13 +245,19 @@ std::system_error closed_before_response(const request& req, const url& target) 
 }
 
 /// Read the response to the request `conn` has sent from `s`, parsing in the stream's
-/// buffer.
-task<response> read_response(stream& s, h1::connection& conn, const request& req,
-                             const url& target) {
+/// buffer: whole, or (`head_only`) until its head is in, returning nothing if its body is
+/// still to come (the head is then `conn.their_response()`).
+task<std::optional<response>> read_response(stream& s, h1::connection& conn, const request& req,
+                                            const url& target, bool head_only) {
     while (true) {
         switch (conn.next_event()) {
         case h1::event::message:
             co_return conn.take_response();
+        case h1::event::body:
+            if (head_only) {
+                co_return std::nullopt;
+            }
+            break;
         case h1::event::error:
             throw protocol_error(conn.error_status(), conn.error_message());
         case h1::event::closed:
@@ -306,29 +312,153 @@ task<stream> open_stream(const client_state& state, const url& target) {
     co_return std::move(*s);
 }
 
+/// The limits of a response read in pieces: no body is too long (body_stream::read_all
+/// enforces max_body on what it keeps).
+http::limits streamed_limits(const http::limits& l) noexcept {
+    http::limits out = l;
+    out.max_body = static_cast<std::size_t>(-1);
+    return out;
+}
+
+/// A response body read in pieces from the connection its head came on, which goes back
+/// to the pool once the body's end has been read (or is closed if the body is dropped
+/// before it, or fails).
+class response_body final : public body_source {
+public:
+    response_body(std::shared_ptr<client_state> state, std::unique_ptr<permit> held,
+                  std::unique_ptr<lease> conn, std::unique_ptr<h1::connection> machine,
+                  std::string prefix)
+        : m_state(std::move(state)), m_permit(std::move(held)), m_lease(std::move(conn)),
+          m_machine(std::move(machine)), m_prefix(std::move(prefix)) {}
+    response_body(const response_body&) = delete;
+    response_body& operator=(const response_body&) = delete;
+    ~response_body() override {
+        m_lease.reset(); // closes the connection unless it was given back
+        m_permit.reset();
+    }
+
+    task<std::optional<std::string>> next() override {
+        if (m_done) {
+            co_return std::nullopt;
+        }
+        if (m_failed) {
+            throw invalid_state_error(m_prefix + "the response body is read after it failed");
+        }
+        m_failed = true; // until this read ends well
+        stream& s = m_lease->get();
+        while (true) {
+            const h1::event ev = m_machine->next_event();
+            if (std::string& held = m_machine->their_response().body; !held.empty()) {
+                std::string piece;
+                piece.swap(held);
+                m_failed = false;
+                co_return piece;
+            }
+            if (ev == h1::event::message) {
+                m_machine->take_response();
+                if (m_machine->keep_alive()) {
+                    m_lease->give_back(get_running_loop().time());
+                } else {
+                    m_lease->close();
+                }
+                m_lease.reset();
+                m_permit.reset();
+                m_done = true;
+                m_failed = false;
+                co_return std::nullopt;
+            }
+            if (ev == h1::event::error) {
+                throw protocol_error(m_machine->error_status(),
+                                     m_prefix + m_machine->error_message());
+            }
+            if (const std::string_view in = s.buffered(); !in.empty()) {
+                s.consume(m_machine->receive(in));
+                continue;
+            }
+            std::size_t n = 0;
+            try {
+                n = co_await s.fill(max_read);
+            } catch (const std::system_error& e) {
+                std::string prefix = m_prefix;
+                prefix.resize(prefix.size() - 2);
+                throw std::system_error(e.code(), prefix + ": reading the body: " + e.what());
+            }
+            if (n == 0) {
+                m_machine->receive_eof(); // completes a body delimited by the close, or fails
+            }
+        }
+    }
+
+private:
+    std::shared_ptr<client_state> m_state;
+    std::unique_ptr<permit> m_permit;
+    std::unique_ptr<lease> m_lease;
+    std::unique_ptr<h1::connection> m_machine;
+    std::string m_prefix;
+    bool m_done = false;
+    bool m_failed = false;
+};
+
+/// Send the body of `req` in pieces from its streamed_body, after the head in `wire`.
+task<> send_pieces(stream& s, h1::connection& machine, const request& req, std::string& wire) {
+    s.write(wire);
+    wire.clear();
+    body_stream& pieces = *req.streamed_body;
+    while (std::optional<std::string> piece = co_await pieces.next()) {
+        machine.send_data(*piece, wire);
+        s.write(wire);
+        wire.clear();
+        co_await s.drain();
+    }
+    machine.send_end(wire);
+}
+
+/// Frame `req` for `machine` into `wire`: whole, or its head (adding chunked framing if it
+/// has none) when its body goes in pieces.
+void frame_request(h1::connection& machine, request& req, std::string& wire) {
+    if (!req.streamed_body) {
+        machine.send_request(req, wire);
+        return;
+    }
+    if (!req.body.empty()) {
+        throw std::invalid_argument("http: a request with both a body and a streamed_body");
+    }
+    if (!req.headers.contains("Content-Length") && !req.headers.contains("Transfer-Encoding")) {
+        if (req.version_minor == 0) {
+            throw std::invalid_argument("http: an HTTP/1.0 request whose body goes in pieces "
+                                        "needs a Content-Length (HTTP/1.0 has no chunked coding)");
+        }
+        req.headers.set("Transfer-Encoding", "chunked");
+    }
+    machine.send_head(req, wire);
+}
+
 /// One request and its response over a pooled connection, retried once on a fresh
-/// connection when a reused one turns out to be closed.
-task<response> exchange(std::shared_ptr<client_state> state, const request& req,
-                        const url& target) {
+/// connection when a reused one turns out to be closed (not with a body sent in pieces,
+/// which cannot be sent again). `streamed`: the response's body is read in pieces, the
+/// connection staying with it.
+task<response> exchange(std::shared_ptr<client_state> state, request& req, const url& target,
+                        bool streamed) {
     const client_options& options = state->options;
+    const http::limits limits = streamed ? streamed_limits(options.limits) : options.limits;
     // The request is refused before a connection is taken if its framing fields disagree
     // with its body (or its method or target would break the request line).
-    std::optional<h1::connection> machine;
-    machine.emplace(h1::role::client, options.limits);
+    auto machine = std::make_unique<h1::connection>(h1::role::client, limits);
     std::string wire;
     try {
-        machine->send_request(req, wire);
+        frame_request(*machine, req, wire);
     } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(error_prefix(req, target) + e.what());
     }
     host_pool& pool =
         state->pool(target.scheme + "://" + target.host + ":" + std::to_string(target.port));
     co_await pool.slots.acquire();
-    const permit held(pool);
+    auto held = std::make_unique<permit>(pool);
     event_loop& loop = get_running_loop();
 
     for (int attempt = 0;; ++attempt) {
-        lease conn(*state, pool);
+        auto leased = std::make_unique<lease>(*state, pool);
+        lease& conn = *leased;
         // A retry always takes a fresh connection: the idle ones may be as stale.
         while (attempt == 0 && !pool.idle.empty()) {
             detail::idle_connection c = std::move(pool.idle.back());
@@ -359,23 +489,42 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
 
         if (attempt != 0) {
             // A fresh connection, a fresh state machine (the request is framed as before).
-            machine.emplace(h1::role::client, options.limits);
+            machine = std::make_unique<h1::connection>(h1::role::client, limits);
             wire.clear();
-            machine->send_request(req, wire);
+            frame_request(*machine, req, wire);
         }
         std::exception_ptr failure;
         bool retry = false;
         try {
+            if (req.streamed_body) {
+                co_await send_pieces(conn.get(), *machine, req, wire);
+            }
             conn.get().write(wire);
             co_await conn.get().drain();
-            task<response> reading = read_response(conn.get(), *machine, req, target);
-            response res = co_await std::move(reading);
+            task<std::optional<response>> reading =
+                read_response(conn.get(), *machine, req, target, streamed);
+            std::optional<response> whole = co_await std::move(reading);
+            if (!whole) {
+                // The head is in; its body follows in pieces, from this connection.
+                response& head = machine->their_response();
+                response res;
+                res.status = head.status;
+                res.reason = std::move(head.reason);
+                res.version_minor = head.version_minor;
+                res.headers = std::move(head.headers);
+                auto body = std::make_unique<response_body>(
+                    state, std::move(held), std::move(leased), std::move(machine),
+                    error_prefix(req, target));
+                res.streamed_body =
+                    std::make_shared<body_stream>(std::move(body), options.limits.max_body);
+                co_return res;
+            }
             if (machine->keep_alive()) {
                 conn.give_back(loop.time());
             } else {
                 conn.close();
             }
-            co_return res;
+            co_return std::move(*whole);
         } catch (const protocol_error& e) {
             // The parser's message says what was wrong; the client's says with which URL.
             throw protocol_error(e.status(), error_prefix(req, target) + e.what());
@@ -383,7 +532,7 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
             failure = std::current_exception();
             const auto code = e.code();
             retry = attempt == 0 && conn.reused() && !machine->received_any() &&
-                    is_idempotent(req.method) &&
+                    is_idempotent(req.method) && !req.streamed_body &&
                     (code == std::errc::connection_reset || code == std::errc::broken_pipe);
         }
         conn.close();
@@ -402,17 +551,25 @@ task<response> exchange(std::shared_ptr<client_state> state, const request& req,
 }
 
 /// `req` to `target`, following redirects.
-task<response> follow(std::shared_ptr<client_state> state, request req, url target) {
+task<response> follow(std::shared_ptr<client_state> state, request req, url target,
+                      bool streamed) {
     const client_options& options = state->options;
     const std::string first = target.str();
     address_request(req, target, options);
     int redirects = 0;
     while (true) {
-        task<response> exchanging = exchange(state, req, target);
+        task<response> exchanging = exchange(state, req, target, streamed);
         response res = co_await std::move(exchanging);
         res.url = target.str();
         res.redirects = redirects;
         if (!is_redirect(res.status) || options.max_redirects <= 0) {
+            co_return res;
+        }
+        // A body sent in pieces cannot be sent again: a redirect that would repeat it (307,
+        // 308) is returned as it is.
+        const bool drops_body = (res.status == 303 && req.method != "HEAD") ||
+                                ((res.status == 301 || res.status == 302) && req.method == "POST");
+        if (req.streamed_body && !drops_body) {
             co_return res;
         }
         const std::optional<std::string_view> location = res.headers.get("Location");
@@ -434,10 +591,10 @@ task<response> follow(std::shared_ptr<client_state> state, request req, url targ
         ++redirects;
         // 303 turns into GET (HEAD stays HEAD); so do 301 and 302 after a POST, as browsers
         // do. 307 and 308 repeat the request as it was.
-        if ((res.status == 303 && req.method != "HEAD") ||
-            ((res.status == 301 || res.status == 302) && req.method == "POST")) {
+        if (drops_body) {
             req.method = "GET";
             req.body.clear();
+            req.streamed_body.reset();
             req.headers.erase("Content-Length");
             req.headers.erase("Content-Type");
             req.headers.erase("Transfer-Encoding");
@@ -494,9 +651,11 @@ client::~client() {
     }
 }
 
-task<response> client::send(request_ref req, url target) {
-    // Copied here, before the lazy task exists: what `req` refers to need only live until
-    // this call returns.
+namespace {
+
+/// Copied here, before the lazy task exists: what `req` refers to need only live until the
+/// call that copies it returns.
+request owned_request(const request_ref& req) {
     request owned;
     owned.method = std::string(req.method.view());
     owned.version_minor = req.version_minor;
@@ -504,10 +663,16 @@ task<response> client::send(request_ref req, url target) {
         owned.headers = *req.headers.get();
     }
     owned.body = std::string(req.body.view());
-    return send_request(std::move(owned), std::move(target));
+    return owned;
 }
 
-task<response> client::send_request(request req, url target) {
+} // namespace
+
+task<response> client::send(request_ref req, url target) {
+    return send_request(owned_request(req), std::move(target), false);
+}
+
+task<response> client::send_request(request req, url target, bool streamed) {
     std::shared_ptr<client_state> state = m_state;
     const clock::duration timeout = checked(state, "send").options.timeout;
     check_scheme(target);
@@ -522,7 +687,8 @@ task<response> client::send_request(request req, url target) {
     if (timeout > clock::duration::zero()) {
         deadline = corio::detail::deadline_after(timeout);
     }
-    task<response> following = follow(std::move(state), std::move(req), std::move(target));
+    task<response> following =
+        follow(std::move(state), std::move(req), std::move(target), streamed);
     if (!deadline) {
         co_return co_await std::move(following);
     }
@@ -533,6 +699,18 @@ task<response> client::send_request(request req, url target) {
                             seconds_text(timeout) + " s");
     }
     co_return std::move(*res);
+}
+
+task<response> client::open(request_ref req, url target) {
+    return send_request(owned_request(req), std::move(target), true);
+}
+
+task<response> client::open(std::string url_text) {
+    url target = url::parse(url_text);
+    request req;
+    req.method = "GET";
+    task<response> sending = send_request(std::move(req), std::move(target), true);
+    co_return co_await std::move(sending);
 }
 
 task<response> client::get(std::string url_text) {

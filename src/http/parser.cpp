@@ -111,6 +111,7 @@ struct parser_core {
         p.m_fields = 0;
         p.m_length = 0;
         p.m_remaining = 0;
+        p.m_body_total = 0;
         if constexpr (is_request) {
             p.m_expects_continue = false;
         } else {
@@ -506,6 +507,13 @@ struct parser_core {
         return true;
     }
 
+    /// Body bytes the message may still have under max_body (those taken out of `body` by
+    /// a reader of the body in pieces counted too).
+    static std::uint64_t room(const Parser& p) noexcept {
+        const std::uint64_t max = p.m_limits.max_body;
+        return max - std::min(p.m_body_total, max);
+    }
+
     [[noreturn]] static void body_too_large(const Parser& p) {
         fail(413, "http: body longer than " + std::to_string(p.m_limits.max_body) + " bytes");
     }
@@ -524,6 +532,7 @@ struct parser_core {
                 body.append(cur, n);
                 cur += n;
                 p.m_remaining -= n;
+                p.m_body_total += n;
                 if (p.m_remaining == 0) {
                     if (p.m_body_mode == by_length) {
                         p.m_state = parse_state::complete;
@@ -535,11 +544,12 @@ struct parser_core {
             }
             case until_close: {
                 const auto n = static_cast<std::size_t>(end - cur);
-                if (n > p.m_limits.max_body - std::min(body.size(), p.m_limits.max_body)) {
+                if (n > room(p)) {
                     body_too_large(p);
                 }
                 body.append(cur, n);
                 cur = end;
+                p.m_body_total += n;
                 break;
             }
             case chunk_cr:
@@ -561,7 +571,7 @@ struct parser_core {
                 if (size == 0) {
                     p.m_body_mode = trailer;
                 } else {
-                    if (size > p.m_limits.max_body - std::min(body.size(), p.m_limits.max_body)) {
+                    if (size > room(p)) {
                         body_too_large(p);
                     }
                     p.m_remaining = size;

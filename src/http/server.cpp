@@ -157,6 +157,16 @@ clock::time_point after(clock::time_point now, clock::duration d) noexcept {
     return d >= clock::time_point::max() - now ? clock::time_point::max() : now + d;
 }
 
+/// The limits a connection's parser enforces: with bodies read in pieces, no body is too
+/// long for it (`body_stream::read_all` enforces `max_body`, on what it keeps).
+http::limits parser_limits(const server_options& options) noexcept {
+    http::limits l = options.limits;
+    if (options.stream_request_bodies) {
+        l.max_body = static_cast<std::size_t>(-1);
+    }
+    return l;
+}
+
 /// What a connection is waiting for when its deadline is set.
 enum class waiting : std::uint8_t {
     nothing,       ///< not waiting on the client (handler running, or between steps)
@@ -172,7 +182,7 @@ class connection : private detail::idle_connection {
 public:
     connection(stream& s, const handler& h, const server_options& options, server_usage& usage)
         : m_stream(s), m_handler(h), m_options(options), m_usage(usage), m_loop(get_running_loop()),
-          m_conn(h1::role::server, options.limits),
+          m_conn(h1::role::server, parser_limits(options)),
           m_server_line(server_line(options.server_name.view())) {}
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
@@ -188,9 +198,25 @@ public:
     task<> refuse();
 
 private:
+    class request_body;
+
     task<> serve();
     /// Answer the complete request in the parser; false if the connection must close.
     task<bool> respond();
+    /// Answer the request whose head is in, its body read in pieces by the handler
+    /// (`stream_request_bodies`); false if the connection must close.
+    task<bool> respond_streamed();
+    /// Call the handler with `req` and send what it answers; false if the connection must
+    /// close. `streamed`: the body is read by the handler (through m_body).
+    task<bool> handle(request& req, bool streamed);
+    /// Send the body of `res` in pieces from its source, once its head went; false if the
+    /// connection must close (the source failed: the connection is aborted).
+    task<bool> send_pieces(const request& req, response& res);
+    /// The next piece of the body of the request under way, for its handler.
+    task<std::optional<std::string>> next_body_piece();
+    /// Report `failure`, which the handler of `req` threw (or the response it gave, which
+    /// could not be sent), through the loop's exception handler.
+    void report(const request& req, std::exception_ptr failure, std::string_view what);
     /// Answer with `status` (a malformed or late request) and close.
     task<> fail(int status, std::string_view why);
     /// Send what is left, half-close, linger, and leave the stream to be closed.
@@ -248,6 +274,8 @@ private:
     std::optional<clock::time_point> m_head_deadline;
     std::optional<clock::time_point> m_body_deadline;
     std::uint64_t m_requests = 0;
+    /// The source of the body of the request under way, when its handler reads it in pieces.
+    request_body* m_body = nullptr;
 
     // The deadline and its timer.
     cancel_scope* m_scope = nullptr;
@@ -330,7 +358,8 @@ task<> connection::serve() {
         }
         if (ev != h1::event::need_data) {
             // The head is in: body, send_continue or message.
-            if (const int status = reserve_body(); status != 0) {
+            if (const int status = m_options.stream_request_bodies ? 0 : reserve_body();
+                status != 0) {
                 const std::string cap = std::to_string(m_options.max_buffered_body_bytes);
                 const std::string why =
                     status == 413
@@ -349,6 +378,20 @@ task<> connection::serve() {
                                    "the connection for a tunnel)");
                 co_return;
             }
+        }
+
+        if (ev != h1::event::need_data && m_options.stream_request_bodies) {
+            if (!co_await respond_streamed()) {
+                co_await finish();
+                co_return;
+            }
+            if (m_out.size() >= flush_threshold) {
+                flush();
+                if (writes_backed_up()) {
+                    co_await drain_writes();
+                }
+            }
+            continue;
         }
 
         if (ev == h1::event::message) {
@@ -507,6 +550,81 @@ bool connection::send(response& res, bool close) {
     return m_conn.send_response(res, m_out, added, close);
 }
 
+/// The body of the request under way, read in pieces by its handler: what the parser has
+/// taken out of the connection, and then more, read as it is asked for.
+class connection::request_body final : public body_source {
+public:
+    explicit request_body(connection& c) noexcept : m_connection(&c) {}
+    request_body(const request_body&) = delete;
+    request_body& operator=(const request_body&) = delete;
+    ~request_body() override {
+        if (m_connection != nullptr) {
+            m_connection->m_body = nullptr;
+        }
+    }
+
+    task<std::optional<std::string>> next() override {
+        if (m_connection == nullptr) {
+            throw invalid_state_error("http: the body of a request read after its handler ended");
+        }
+        co_return co_await m_connection->next_body_piece();
+    }
+
+    /// The handler is over: the body can no longer be read.
+    void detach() noexcept { m_connection = nullptr; }
+    /// The request was taken whole from the state machine (its end has been read).
+    bool taken = false;
+
+private:
+    connection* m_connection;
+};
+
+task<std::optional<std::string>> connection::next_body_piece() {
+    request_body& source = *m_body;
+    while (!source.taken) {
+        receive_buffered();
+        const h1::event ev = m_conn.next_event();
+        if (std::string& held = m_conn.their_request().body; !held.empty()) {
+            std::string piece;
+            piece.swap(held);
+            co_return piece;
+        }
+        switch (ev) {
+        case h1::event::message:
+            m_conn.take_request();
+            source.taken = true;
+            continue;
+        case h1::event::error:
+            throw protocol_error(m_conn.error_status(), m_conn.error_message());
+        case h1::event::closed:
+            throw protocol_error(400, "http: the connection closed before the request's body "
+                                      "ended");
+        case h1::event::send_continue:
+            m_conn.send_continue(m_out);
+            break;
+        default:
+            break;
+        }
+        flush();
+        if (writes_backed_up()) {
+            co_await drain_writes();
+        }
+        if (!m_stream.buffered().empty()) {
+            continue;
+        }
+        // Each wait for more of the body has body_timeout.
+        if (limited(m_options.body_timeout)) {
+            set_deadline(waiting::body, after(m_loop.time(), m_options.body_timeout));
+        }
+        const std::size_t n = co_await m_stream.fill(max_read_step);
+        clear_deadline();
+        if (n == 0) {
+            m_conn.receive_eof();
+        }
+    }
+    co_return std::nullopt;
+}
+
 task<bool> connection::respond() {
     request req = m_conn.take_request();
     // The body stays counted until the handler is done with it.
@@ -514,6 +632,38 @@ task<bool> connection::respond() {
         connection* c;
         ~release_at_end() { c->release_body(); }
     } release{this};
+    co_return co_await handle(req, false);
+}
+
+task<bool> connection::respond_streamed() {
+    // The head is copied, and the body left to arrive in the parser's request, from which
+    // request_body takes it.
+    const request& head = m_conn.their_request();
+    request req;
+    req.method = head.method;
+    req.target = head.target;
+    req.version_minor = head.version_minor;
+    req.headers = head.headers;
+    m_conn.stream_their_body();
+    auto source = std::make_unique<request_body>(*this);
+    m_body = source.get();
+    req.streamed_body =
+        std::make_shared<body_stream>(std::move(source), m_options.limits.max_body);
+    // The source outlives the handler if the program keeps the body_stream: it is detached
+    // then, and reading it throws. (It clears m_body itself if it goes first.)
+    struct detach_at_end {
+        connection& c;
+        ~detach_at_end() {
+            if (c.m_body != nullptr) {
+                c.m_body->detach();
+                c.m_body = nullptr;
+            }
+        }
+    } detach{*this};
+    co_return co_await handle(req, true);
+}
+
+task<bool> connection::handle(request& req, bool streamed) {
     m_head_deadline.reset();
     m_body_deadline.reset();
     ++m_requests;
@@ -521,56 +671,137 @@ task<bool> connection::respond() {
     const std::size_t out_mark = m_out.size();
     std::exception_ptr failure;
     bool refused = false; // the handler returned a response the serializer refuses
+    std::optional<protocol_error> bad_body; // reading the streamed body failed
     try {
         task<response> handling = m_handler(req);
         response res = co_await std::move(handling);
+        if (streamed && m_body != nullptr && !m_body->taken &&
+            m_conn.next_event() == h1::event::message) {
+            // The whole body arrived (unread, or its end not asked for): the exchange can
+            // end as usual, and the connection persist.
+            m_conn.take_request();
+            m_body->taken = true;
+        }
         try {
             // A server shutting down closes the connection after this answer.
-            co_return send(res, m_usage.shutting_down());
+            const bool close = m_usage.shutting_down();
+            if (!res.streamed_body) {
+                co_return send(res, close);
+            }
+            if (!res.body.empty()) {
+                throw std::invalid_argument("http: a response with both a body and a "
+                                            "streamed_body");
+            }
+            if (!res.headers.contains("Content-Length") &&
+                !res.headers.contains("Transfer-Encoding") && req.version_minor == 1) {
+                res.headers.set("Transfer-Encoding", "chunked");
+            }
+            const h1::added_field added[] = {
+                {"Server", m_server_line},
+                {"Date", m_options.date ? http_date_line() : std::string_view()},
+            };
+            m_conn.send_head(res, m_out, added, close);
         } catch (const std::invalid_argument&) {
             refused = true;
             failure = std::current_exception();
         }
+        if (!refused) {
+            co_return co_await send_pieces(req, res);
+        }
     } catch (const cancelled_error&) {
         throw;
+    } catch (const protocol_error& e) {
+        if (streamed) {
+            bad_body.emplace(e);
+        } else {
+            failure = std::current_exception();
+        }
     } catch (...) {
         failure = std::current_exception();
     }
 
-    {
-        std::string message = "http::serve: the handler of " + req.method + " " + req.target;
-        try {
-            const socket_address peer = m_stream.peer_address();
-            if (!peer.empty()) {
-                message += " from " + peer.to_string();
-            }
-        } catch (const std::exception&) {
-            // the connection is gone: the message names no peer
-        }
-        if (refused) {
-            message += " returned a response that cannot be sent as it is (answered 500; "
-                       "nothing of it was sent, so the connection stays usable)";
-        } else {
-            message += " threw an exception (answered 500, connection closed)";
-        }
-        exception_context context;
-        context.message = std::move(message);
-        context.exception = failure;
-        if (const std::optional<task_info> t = current_task()) {
-            context.task_name = t->name;
-        }
-        m_loop.call_exception_handler(context);
+    m_out.resize(out_mark); // nothing half-written stays before the error's answer
+    if (bad_body) {
+        // The client's body was malformed, cut short or too long: its fault, answered with
+        // the status the error carries, and the connection closed (as an unread body
+        // leaves it).
+        response res(bad_body->status(), std::string(reason_phrase(bad_body->status())) + ": " +
+                                              bad_body->what() + "\n");
+        res.headers.set("Content-Type", "text/plain; charset=utf-8");
+        send(res, true);
+        co_return false;
     }
-    m_out.resize(out_mark); // nothing half-written stays before the 500
+    report(req, failure,
+           refused ? " returned a response that cannot be sent as it is (answered 500; "
+                     "nothing of it was sent, so the connection stays usable)"
+                   : " threw an exception (answered 500, connection closed)");
     response res(500, "Internal Server Error\n");
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
     co_return send(res, !refused);
+}
+
+task<bool> connection::send_pieces(const request& req, response& res) {
+    if (!m_conn.body_wanted()) {
+        m_conn.send_end(m_out); // the head of a response to HEAD, a 204 or a 304
+        co_return m_conn.keep_alive();
+    }
+    body_stream& pieces = *res.streamed_body;
+    try {
+        while (true) {
+            std::optional<std::string> piece = co_await pieces.next();
+            if (!piece) {
+                break;
+            }
+            m_conn.send_data(*piece, m_out);
+            flush(); // each piece goes as it comes (server-sent events must not wait)
+            if (writes_backed_up()) {
+                co_await drain_writes();
+            }
+        }
+        m_conn.send_end(m_out);
+    } catch (const cancelled_error&) {
+        throw;
+    } catch (...) {
+        // The head went: all that can be said now is that the body is cut short.
+        report(req, std::current_exception(),
+               "'s body failed while it was being sent (the connection is aborted, so the "
+               "client sees the body cut short)");
+        m_out.clear();
+        m_stream.abort();
+        co_return false;
+    }
+    co_return m_conn.keep_alive();
+}
+
+void connection::report(const request& req, std::exception_ptr failure, std::string_view what) {
+    std::string message = "http::serve: the handler of " + req.method + " " + req.target;
+    try {
+        const socket_address peer = m_stream.peer_address();
+        if (!peer.empty()) {
+            message += " from " + peer.to_string();
+        }
+    } catch (const std::exception&) {
+        // the connection is gone: the message names no peer
+    }
+    message += what;
+    exception_context context;
+    context.message = std::move(message);
+    context.exception = std::move(failure);
+    if (const std::optional<task_info> t = current_task()) {
+        context.task_name = t->name;
+    }
+    m_loop.call_exception_handler(context);
 }
 
 task<> connection::fail(int status, std::string_view why) {
     // What the request holds goes now, not after the linger (the state machine drops the
     // parser's part as it sends the answer).
     release_body();
+    if (m_conn.our_state() != h1::state::idle) {
+        // A response (in pieces) was under way: it can only be cut short.
+        m_stream.abort();
+        co_return;
+    }
     response res(status, std::string(reason_phrase(status)) + ": " + std::string(why) + "\n");
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
     send(res, true);

@@ -177,13 +177,34 @@ public:
     /// Connection refused"); a system_error keeps its code.
     task<response> send(request_ref req, url target);
     /// Send an `http::request`, copied (an lvalue) or moved (an rvalue) into the returned
-    /// task; otherwise as above. (A template only so that a braced `{...}` goes to the
+    /// task; otherwise as above. A request whose `streamed_body` is set sends its body in
+    /// pieces as they come (chunked unless it has a Content-Length), with the connection's
+    /// backpressure; it is not retried, and a 307 or 308 redirect, which would send the body
+    /// again, is returned as it is. (A template only so that a braced `{...}` goes to the
     /// `request_ref` overload: write a request in place that way, not as
     /// `http::request{...}`, which g++ 12 destroys twice inside a `co_await`.)
     template <detail::http_request Request>
     task<response> send(Request&& req, url target) {
         return send_request(std::forward<Request>(req), std::move(target));
     }
+    /// As `send`, but the response comes back as soon as its head has arrived, its body to
+    /// be read in pieces, as it arrives, from `res.body_stream()` (`res.body` is empty), so
+    /// a download of any size takes a bounded buffer (64 KiB at a time): `limits.max_body`
+    /// bounds only `body_stream().read_all()`. The connection stays with the body until its
+    /// end has been read, then goes back to the pool; dropping the response before that
+    /// closes the connection. `timeout` bounds the wait for the head, not the reading of
+    /// the body (bound that with `fail_after`, or cancel it). A response whose body arrived
+    /// with its head (a small one) is given whole, in `body`; `body_stream()` reads either.
+    /// 	hrows as `send`; reading the body throws protocol_error (malformed, cut short)
+    /// and std::system_error (the connection failed), each naming the method and URL.
+    task<response> open(request_ref req, url target);
+    /// `open` with an `http::request` (copied or moved), whose `streamed_body` may be set.
+    template <detail::http_request Request>
+    task<response> open(Request&& req, url target) {
+        return send_request(std::forward<Request>(req), std::move(target), true);
+    }
+    /// A GET of `url_text`, its body read in pieces: see `open`.
+    task<response> open(std::string url_text);
     /// A GET of `url_text`. \throws as `send`; std::invalid_argument for a bad URL.
     task<response> get(std::string url_text);
     /// A HEAD of `url_text` (the response has no body).
@@ -199,8 +220,9 @@ public:
     void close_idle();
 
 private:
-    /// What every `send`, `get`, `head` and `post` runs: a coroutine owning its request.
-    task<response> send_request(request req, url target);
+    /// What every `send`, `open`, `get`, `head` and `post` runs: a coroutine owning its
+    /// request. `streamed`: the response's body is left to be read in pieces.
+    task<response> send_request(request req, url target, bool streamed = false);
 
     /// Shared with the requests in flight, which may outlive the client object.
     std::shared_ptr<detail::client_state> m_state;

@@ -10,8 +10,11 @@
 /// r.body = "Hello, World!";
 /// ```
 
+#include "corio/http/body.hpp"
+
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -63,8 +66,18 @@ struct request {
     /// 1 for HTTP/1.1, 0 for HTTP/1.0.
     int version_minor = 1;
     http::headers headers;
-    /// The whole body, de-chunked.
+    /// The whole body, de-chunked (empty when it is read in pieces: `body_stream()`).
     std::string body;
+    /// A body read in pieces as it arrives: set by a server with
+    /// `server_options::stream_request_bodies` (and then `body` is empty), or by a client
+    /// program sending a body it produces in pieces (`client::send` sends it chunked unless
+    /// a Content-Length is given). Shared by copies of the request.
+    std::shared_ptr<http::body_stream> streamed_body;
+
+    /// The body, read in pieces: `streamed_body`, or (made at the first call) a stream
+    /// over `body`, which it takes. In a handler:
+    /// `while (auto piece = co_await req.body_stream().next()) { ... }`.
+    http::body_stream& body_stream();
 
     /// Whether the connection stays open after this request: HTTP/1.1 unless
     /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
@@ -82,7 +95,12 @@ struct response {
     std::string reason;
     int version_minor = 1;
     http::headers headers;
+    /// The whole body (empty when it comes in pieces: `streamed_body`).
     std::string body;
+    /// A body in pieces: one a handler sends as it is produced (`stream_body`; chunked
+    /// unless a Content-Length is given, or until the connection closes to HTTP/1.0), or
+    /// one a client reads as it arrives (`client::open`). Shared by copies.
+    std::shared_ptr<http::body_stream> streamed_body;
     /// Client only: the URL this response came from, after any redirects.
     std::string url;
     /// Client only: how many redirects were followed to reach it.
@@ -94,6 +112,16 @@ struct response {
 
     /// Whether the connection stays open after this response (as `request::keep_alive`).
     [[nodiscard]] bool keep_alive() const;
+
+    /// Send the body in pieces from `source` (and not `body`, which must be empty).
+    void stream_body(std::unique_ptr<body_source> source);
+    /// ... from what an async generator yields, as it yields it.
+    void stream_body(async_generator<std::string> pieces);
+    /// ... from what a stream reads until its end (a process's output, a socket).
+    void stream_body(corio::stream s);
+    /// The body, read in pieces (`client::open`'s response): `streamed_body`, or a stream
+    /// over `body`, which it takes.
+    http::body_stream& body_stream();
 };
 
 /// The standard reason phrase for a status code ("Not Found"), or "Unknown".

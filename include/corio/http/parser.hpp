@@ -74,7 +74,9 @@ public:
     std::size_t feed(std::string_view data);
 
     [[nodiscard]] parse_state state() const noexcept { return m_state; }
-    /// The request so far: its head once the state is `body`, all of it at `complete`.
+    /// The request so far: its head once the state is `body`, all of it at `complete`. A
+    /// reader of the body in pieces may take what `message().body` holds at any time (the
+    /// parser appends what follows); `max_body` still counts the whole body.
     [[nodiscard]] request& message() noexcept { return m_message; }
     /// Whether the head asked for `100 Continue` (`Expect: 100-continue`, HTTP/1.1).
     [[nodiscard]] bool expects_continue() const noexcept { return m_expects_continue; }
@@ -104,6 +106,7 @@ private:
     std::size_t m_fields = 0;      // header (and then trailer) fields so far
     std::uint64_t m_length = 0;    // the Content-Length
     std::uint64_t m_remaining = 0; // body bytes still expected (length or current chunk)
+    std::uint64_t m_body_total = 0; // body bytes parsed (some may have been taken from body)
 };
 
 /// Parses responses from a byte stream. A response's framing depends on the request it
@@ -123,6 +126,7 @@ public:
     void feed_eof();
 
     [[nodiscard]] parse_state state() const noexcept { return m_state; }
+    /// As `request_parser::message`: the body may be taken in pieces as it arrives.
     [[nodiscard]] response& message() noexcept { return m_message; }
     /// Whether the body runs until the connection closes (no length, not chunked).
     [[nodiscard]] bool body_until_close() const noexcept;
@@ -149,6 +153,7 @@ private:
     std::size_t m_fields = 0;
     std::uint64_t m_length = 0;
     std::uint64_t m_remaining = 0;
+    std::uint64_t m_body_total = 0;
 };
 
 /// Write `r` as an HTTP/1.1 response head and body into `out` (appended). The serializer

@@ -89,6 +89,18 @@ struct server_options {
     /// its body unread; one whose body alone is larger than the cap is answered 413. Bytes
     /// are counted until the handler's task ends. Zero: no limit.
     std::size_t max_buffered_body_bytes = 128 * 1024 * 1024;
+    /// Call the handler as soon as a request's head has arrived, with its body to be read
+    /// in pieces (`req.body_stream()`; `req.body` is empty), so a body of any size costs
+    /// at most 64 KiB of buffer plus the read buffer (another 64 KiB) per connection,
+    /// whatever `max_buffered_body_bytes` says (which then counts nothing). The body is
+    /// read only as the handler asks, which is the client's backpressure; `100 Continue`
+    /// is sent when the handler first asks. `limits.max_body` then bounds only
+    /// `body_stream().read_all()` (413). `body_timeout` bounds each wait for more of the
+    /// body, not the whole of it. A handler that answers before reading the whole body gets
+    /// its response sent, and the connection closes after it. A `protocol_error` escaping
+    /// the handler (a malformed body, `read_all()` past its limit) is answered with its
+    /// status, and the connection closed.
+    bool stream_request_bodies = false;
     /// Passed on to `start_server` (reuse_port, backlog, tls_handshake_timeout, ...).
     corio::server_options tcp{};
     /// HTTPS: TLS on every connection with this server context (`{.tls = ctx}`, copied by

@@ -197,6 +197,7 @@ void connection::finish_exchange() noexcept {
         m_continue_sent = false;
         m_head_request = false;
         m_request_1_0 = false;
+        m_body_streamed = false;
     } else {
         m_our = m_their = state::must_close;
     }
@@ -335,11 +336,20 @@ bool connection::write_response(response& r, std::string& out, std::span<const a
                                     " is interim (1xx); a handler answers with a final status");
     }
     // An answer before the request was taken whole is to a request that failed: the
-    // connection closes after it, and it goes as to HTTP/1.1, not HEAD.
-    const bool answering = m_their == state::done || m_their == state::must_close;
+    // connection closes after it, and it goes as to HTTP/1.1, not HEAD. Unless its handler
+    // reads the body in pieces: then it answers the request whose head it has, and the
+    // connection closes after it since the rest of the body will not be read.
+    const bool taken = m_their == state::done || m_their == state::must_close;
+    const bool early = !taken && m_body_streamed && m_their == state::body;
+    const bool answering = taken || early;
+    if (early) {
+        const request& head = m_requests.message();
+        m_head_request = head.method == "HEAD";
+        m_request_1_0 = head.version_minor == 0;
+    }
     const bool head_only = answering && m_head_request;
     const bool to_1_0 = answering && m_request_1_0;
-    bool keep_alive = answering && m_keep_alive && !close;
+    bool keep_alive = taken && m_keep_alive && !close;
 
     piece_framing pieces;
     const bool bodiless = head_only || r.status == 204 || r.status == 304;
@@ -397,6 +407,7 @@ bool connection::write_response(response& r, std::string& out, std::span<const a
         m_requests.reset(); // what the failed request holds goes now
         m_their = state::must_close;
     }
+    // (early: the handler may still read the body while the response is sent.)
     if (!keep_alive) {
         m_keep_alive = false;
     }

@@ -98,6 +98,14 @@ public:
     /// (server) The request so far: its head once `next_event()` says body, send_continue
     /// or message.
     [[nodiscard]] request& their_request() noexcept { return m_requests.message(); }
+    /// (client) The response so far: its head once `next_event()` says body or message.
+    [[nodiscard]] response& their_response() noexcept { return m_responses.message(); }
+    /// (server) The handler reads the body of the request under way in pieces, taking them
+    /// from `their_request().body` as they arrive (`next_event()` is `body` until the end,
+    /// `send_continue` until `100 Continue` is sent, then `message`: take_request()). A
+    /// response may then go before the body is whole: the connection closes after it (the
+    /// rest of the body is not read), and it is framed for the request's method and version.
+    void stream_their_body() noexcept { m_body_streamed = true; }
     /// (server) The whole request (`event::message`); their side is then done.
     request take_request();
     /// (client) The whole response (`event::message`); their side is then done.
@@ -149,6 +157,11 @@ public:
     /// End the body (the last chunk if chunked). \throws std::invalid_argument if fewer
     /// bytes than the Content-Length were sent.
     void send_end(std::string& out);
+    /// Whether the body sent in pieces has bytes to carry: false after the head of a
+    /// response to HEAD, a 204 or a 304 (send_end() it at once), and outside a body.
+    [[nodiscard]] bool body_wanted() const noexcept {
+        return m_our == state::body && m_send_mode != send_mode::none;
+    }
 
 private:
     /// How the body we send in pieces is framed.
@@ -168,6 +181,7 @@ private:
     bool m_continue_sent = false;            // 100 Continue was sent for the current request
     bool m_head_request = false;             // the request under way is HEAD
     bool m_request_1_0 = false;              // ... is HTTP/1.0
+    bool m_body_streamed = false;            // its body is read in pieces by the handler
     send_mode m_send_mode = send_mode::none; // of our body in pieces
     std::uint64_t m_send_left = 0;           // bytes of a body in pieces still due (Content-Length)
     int m_error_status = 0;
