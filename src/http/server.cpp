@@ -582,12 +582,16 @@ private:
 task<std::optional<std::string>> connection::next_body_piece() {
     request_body& source = *m_body;
     while (!source.taken) {
-        receive_buffered();
-        const h1::event ev = m_conn.next_event();
+        // What the parser holds goes first: at most one step (64 KiB) is parsed at a time.
         if (std::string& held = m_conn.their_request().body; !held.empty()) {
             std::string piece;
             piece.swap(held);
             co_return piece;
+        }
+        receive_buffered();
+        const h1::event ev = m_conn.next_event();
+        if (std::string& held = m_conn.their_request().body; !held.empty()) {
+            continue;
         }
         switch (ev) {
         case h1::event::message:

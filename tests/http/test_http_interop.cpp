@@ -183,6 +183,107 @@ TEST_F(http_interop, wrk_gets_only_successes_for_a_second) {
     }());
 }
 
+/// Reads the body in pieces (the server streams request bodies), answering
+/// "<bytes> <crc32> <largest piece>".
+corio::task<http::response> streamed_digest(http::request& req) {
+    std::string all; // kept only to compute the CRC at the end; bounded by the test's sizes
+    std::size_t largest = 0;
+    while (auto piece = co_await req.body_stream().next()) {
+        largest = std::max(largest, piece->size());
+        all += *piece;
+    }
+    co_return http::response(200, std::to_string(all.size()) + " " +
+                                      std::to_string(corio_net_test::crc32(all)) + " " +
+                                      std::to_string(largest));
+}
+
+http::server_options streaming_small_limit() {
+    http::server_options o;
+    o.stream_request_bodies = true;
+    o.limits.max_body = 1024 * 1024; // the upload below is 6 MiB
+    return o;
+}
+
+TEST_F(http_interop, curl_uploads_a_chunked_body_larger_than_the_limit_to_a_streaming_handler) {
+    if (curl().empty()) {
+        GTEST_SKIP() << "no curl";
+    }
+    corio::run([]() -> corio::task<> {
+        corio_net_test::temp_dir dir;
+        const std::string data = corio_net_test::pattern(6 * 1024 * 1024, 5);
+        std::ofstream(dir.file("upload.bin"), std::ios::binary) << data;
+        test_server srv = co_await start_test_server(streamed_digest, streaming_small_limit());
+        std::vector<std::string> argv{curl(),
+                                      "-sS",
+                                      "-H",
+                                      "Transfer-Encoding: chunked",
+                                      "-T",
+                                      dir.file("upload.bin"),
+                                      srv.url("/up")};
+        run_result r = co_await run_program(argv);
+        EXPECT_EQ(r.code, 0) << r.err;
+        EXPECT_EQ(r.out.substr(0, r.out.rfind(' ')),
+                  std::to_string(data.size()) + " " + std::to_string(corio_net_test::crc32(data)));
+        EXPECT_LE(std::stoul(r.out.substr(r.out.rfind(' ') + 1)), 64U * 1024) << r.out;
+        co_await stop(srv);
+    }());
+}
+
+corio::async_generator<std::string> numbered_lines(int n) {
+    for (int i = 0; i < n; ++i) {
+        co_yield "line " + std::to_string(i) + "\n";
+    }
+}
+
+TEST_F(http_interop, python_http_client_streams_both_ways) {
+    if (python().empty()) {
+        GTEST_SKIP() << "no python3";
+    }
+    corio::run([]() -> corio::task<> {
+        http::handler h = [](http::request& req) -> corio::task<http::response> {
+            if (req.method == "GET") {
+                http::response r;
+                r.stream_body(numbered_lines(10000));
+                co_return r;
+            }
+            co_return co_await streamed_digest(req);
+        };
+        test_server srv = co_await start_test_server(h, streaming_small_limit());
+        // A chunked upload from a generator (3 MiB, over the 1 MiB limit), then a streamed
+        // download read 1000 bytes at a time, on one connection.
+        const std::string script = R"(
+import http.client, sys, zlib
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+def body():
+    for i in range(48):
+        yield bytes([i % 251]) * 65536
+c.request("PUT", "/up", body=body(), encode_chunked=True)
+r = c.getresponse()
+data = b"".join(bytes([i % 251]) * 65536 for i in range(48))
+n, crc, largest = r.read().decode().split()
+print("upload", r.status, int(n) == len(data), int(crc) == zlib.crc32(data), int(largest) <= 65536)
+c.request("GET", "/lines")
+r = c.getresponse()
+print("chunked", r.getheader("Transfer-Encoding"))
+got = b""
+while True:
+    piece = r.read(1000)
+    if not piece:
+        break
+    got += piece
+want = "".join("line %d\n" % i for i in range(10000)).encode()
+print("download", r.status, got == want)
+)";
+        std::vector<std::string> argv{python(), "-c", script, std::to_string(srv.port())};
+        run_result r = co_await run_program(argv);
+        EXPECT_EQ(r.code, 0) << r.err;
+        EXPECT_EQ(r.out, "upload 200 True True True\nchunked chunked\ndownload 200 True\n")
+            << r.err;
+        EXPECT_EQ(srv.log->connections, 1);
+        co_await stop(srv);
+    }());
+}
+
 /// The port `python3 -m http.server` reports on its first line ("Serving HTTP on
 /// 127.0.0.1 port 43210 (http://127.0.0.1:43210/) ...").
 corio::task<std::uint16_t> python_server_port(corio::process& p) {
