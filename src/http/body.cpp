@@ -29,25 +29,40 @@ body_stream& body_stream::operator=(body_stream&&) noexcept = default;
 body_stream::~body_stream() = default;
 
 task<std::optional<std::string>> body_stream::next() {
-    if (m_offset < m_pending.size()) {
-        std::string piece = m_offset == 0 ? std::move(m_pending) : m_pending.substr(m_offset);
+    if (m_offset == m_pending.size()) {
         m_pending.clear();
         m_offset = 0;
-        m_read += piece.size();
-        co_return piece;
-    }
-    while (!m_eof) {
-        std::optional<std::string> piece = co_await m_source->next();
-        if (!piece) {
-            m_eof = true;
-            break;
+        while (!m_eof && m_pending.empty()) {
+            std::optional<std::string> piece = co_await m_source->next();
+            if (!piece) {
+                m_eof = true;
+            } else {
+                m_pending = std::move(*piece);
+            }
         }
-        if (!piece->empty()) {
-            m_read += piece->size();
-            co_return piece;
+        if (m_pending.empty()) {
+            co_return std::nullopt;
         }
     }
-    co_return std::nullopt;
+    co_return take(max_piece);
+}
+
+std::string body_stream::take(std::size_t max) {
+    const std::size_t n = std::min(max, m_pending.size() - m_offset);
+    std::string out;
+    if (m_offset == 0 && n == m_pending.size()) {
+        out = std::move(m_pending);
+        m_pending.clear();
+    } else {
+        out = m_pending.substr(m_offset, n);
+        m_offset += n;
+        if (m_offset == m_pending.size()) {
+            m_pending.clear();
+            m_offset = 0;
+        }
+    }
+    m_read += out.size();
+    return out;
 }
 
 task<std::string> body_stream::read(std::size_t max) {
@@ -66,21 +81,7 @@ task<std::string> body_stream::read(std::size_t max) {
             }
         }
     }
-    const std::size_t n = std::min(max, m_pending.size() - m_offset);
-    std::string out;
-    if (m_offset == 0 && n == m_pending.size()) {
-        out = std::move(m_pending);
-        m_pending.clear();
-    } else {
-        out = m_pending.substr(m_offset, n);
-        m_offset += n;
-        if (m_offset == m_pending.size()) {
-            m_pending.clear();
-            m_offset = 0;
-        }
-    }
-    m_read += out.size();
-    co_return out;
+    co_return take(max);
 }
 
 task<std::string> body_stream::read_all() {

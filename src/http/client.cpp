@@ -14,6 +14,7 @@
 
 #include "corio/http/client.hpp"
 
+#include "content.hpp"
 #include "h1/connection.hpp"
 
 #include "corio/cancel_scope.hpp"
@@ -550,11 +551,50 @@ task<response> exchange(std::shared_ptr<client_state> state, request& req, const
     }
 }
 
+/// Undo the content codings of `res` (its Content-Encoding), whole or (`streamed`, the
+/// response of `open`) in pieces, even if the coded body arrived whole with its head.
+void decode_body(response& res, const client_options& options, const std::string& prefix,
+                 bool streamed) {
+    const std::optional<std::string_view> field = res.headers.get("Content-Encoding");
+    if (!field) {
+        return;
+    }
+    if (streamed && !res.streamed_body) {
+        res.streamed_body = std::make_shared<body_stream>(std::move(res.body));
+        res.body.clear();
+    }
+    std::vector<content_coding> applied;
+    try {
+        applied = parse_content_encoding(*field);
+    } catch (const protocol_error& e) {
+        throw protocol_error(e.status(), prefix + e.what());
+    }
+    if (res.streamed_body && !applied.empty()) {
+        res.streamed_body = std::make_shared<body_stream>(
+            detail::decoding_source(std::move(res.streamed_body), std::move(applied), prefix,
+                                    options.limits.max_body),
+            options.limits.max_body);
+    } else if (!applied.empty() && !res.streamed_body) {
+        try {
+            res.body = decode(applied, res.body, options.limits.max_body);
+        } catch (const protocol_error& e) {
+            throw protocol_error(e.status(), prefix + e.what());
+        }
+    }
+    res.headers.erase("Content-Encoding");
+    res.headers.erase("Content-Length");
+}
+
 /// `req` to `target`, following redirects.
 task<response> follow(std::shared_ptr<client_state> state, request req, url target,
                       bool streamed) {
     const client_options& options = state->options;
     const std::string first = target.str();
+    // The client decodes what it asked to be coded, not what the program asked for.
+    const bool decode = options.decompress && !req.headers.contains("Accept-Encoding");
+    if (decode) {
+        req.headers.set("Accept-Encoding", std::string(accept_encoding_value()));
+    }
     address_request(req, target, options);
     int redirects = 0;
     while (true) {
@@ -563,6 +603,9 @@ task<response> follow(std::shared_ptr<client_state> state, request req, url targ
         res.url = target.str();
         res.redirects = redirects;
         if (!is_redirect(res.status) || options.max_redirects <= 0) {
+            if (decode) {
+                decode_body(res, options, error_prefix(req, target), streamed);
+            }
             co_return res;
         }
         // A body sent in pieces cannot be sent again: a redirect that would repeat it (307,

@@ -35,6 +35,7 @@
 
 #include "../net/listeners.hpp"
 #include "common.hpp"
+#include "content.hpp"
 #include "h1/connection.hpp"
 #include "syntax.hpp"
 
@@ -687,6 +688,9 @@ task<bool> connection::handle(request& req, bool streamed) {
             m_body->taken = true;
         }
         try {
+            if (m_options.compress) {
+                detail::compress_response(req, res, m_options.compress_min_size);
+            }
             // A server shutting down closes the connection after this answer.
             const bool close = m_usage.shutting_down();
             if (!res.streamed_body) {

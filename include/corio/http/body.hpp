@@ -79,7 +79,8 @@ public:
     body_stream& operator=(const body_stream&) = delete;
     ~body_stream();
 
-    /// The next piece, as it came (never empty), or nothing at the end of the body.
+    /// The next piece (never empty, at most `max_piece` bytes: a larger piece from the
+    /// source, or a body in memory, is given out in parts), or nothing at the end.
     /// \throws what the source throws (protocol_error: the body is malformed or too long,
     /// or the connection closed before its end; std::system_error: the connection failed).
     task<std::optional<std::string>> next();
@@ -101,8 +102,13 @@ public:
 
     /// `read_all()`'s default limit: `limits::max_body`'s default, 16 MiB.
     static constexpr std::uint64_t default_max_whole = 16 * 1024 * 1024;
+    /// The most `next()` gives at once.
+    static constexpr std::size_t max_piece = 64 * 1024;
 
 private:
+    /// Up to `max` pending bytes, given out.
+    std::string take(std::size_t max);
+
     std::unique_ptr<body_source> m_source;
     std::uint64_t m_max_whole = default_max_whole;
     /// Bytes taken from the source and not yet given out (from m_offset on).

@@ -85,6 +85,13 @@ struct client_options {
     /// named `std::string`, a `std::string_view`; not a temporary `std::string`, a compile
     /// error), which the client's constructor copies.
     corio::string_ref user_agent = "corio";
+    /// Ask for compressed responses (`Accept-Encoding: gzip, deflate, br`) and decode them:
+    /// the response's body is the decoded one, its Content-Encoding and Content-Length
+    /// fields removed (as Go's client does). `limits.max_body` bounds the decoded size, so a
+    /// decompression bomb is a protocol_error (413) after that many bytes; a body read in
+    /// pieces (`open`) is decoded in pieces of at most 64 KiB. Not when the request names its
+    /// own Accept-Encoding: the body then comes as the server coded it.
+    bool decompress = true;
     /// How connections are opened (default: `open_connection`): see `client_connect`.
     client_connect connect{};
     /// The TLS context of https connections (`{.tls = ctx}`, a client context, copied by

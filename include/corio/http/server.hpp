@@ -101,6 +101,16 @@ struct server_options {
     /// the handler (a malformed body, `read_all()` past its limit) is answered with its
     /// status, and the connection closed.
     bool stream_request_bodies = false;
+    /// Compress responses as the request's Accept-Encoding allows (br, gzip or deflate, the
+    /// client's preference first, then that order), when they are worth it: a type that
+    /// compresses (text/*, JSON, JavaScript, XML, SVG, +json, +xml), no Content-Encoding of
+    /// the handler's, not 206 or bodiless, no `Cache-Control: no-transform`, and a body of
+    /// at least `compress_min_size` bytes or a streamed one (each piece then flushed as it
+    /// comes, so server-sent events arrive at once). Adds Content-Encoding and
+    /// `Vary: Accept-Encoding`, drops the handler's Content-Length.
+    bool compress = false;
+    /// The smallest whole body `compress` compresses.
+    std::size_t compress_min_size = 1024;
     /// Passed on to `start_server` (reuse_port, backlog, tls_handshake_timeout, ...).
     corio::server_options tcp{};
     /// HTTPS: TLS on every connection with this server context (`{.tls = ctx}`, copied by
