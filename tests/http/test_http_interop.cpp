@@ -229,6 +229,42 @@ TEST_F(http_interop, curl_uploads_a_chunked_body_larger_than_the_limit_to_a_stre
     }());
 }
 
+TEST_F(http_interop, curl_compressed_decodes_what_the_server_compresses) {
+    if (curl().empty()) {
+        GTEST_SKIP() << "no curl";
+    }
+    corio::run([]() -> corio::task<> {
+        std::string page;
+        for (int i = 0; page.size() < 200 * 1000; ++i) {
+            page += "<p>paragraph " + std::to_string(i) + " of a page worth compressing</p>\n";
+        }
+        http::handler h = [&page](http::request&) -> corio::task<http::response> {
+            http::response r(200, page);
+            r.headers.set("Content-Type", "text/html; charset=utf-8");
+            co_return r;
+        };
+        http::server_options o;
+        o.compress = true;
+        test_server srv = co_await start_test_server(h, o);
+        // curl --compressed asks for every coding it knows (Debian's: deflate, gzip, br).
+        std::vector<std::string> argv{curl(), "-sS", "-v", "--compressed", srv.url("/")};
+        run_result r = co_await run_program(argv);
+        EXPECT_EQ(r.code, 0) << r.err;
+        EXPECT_TRUE(r.out == page) << r.out.size() << " bytes";
+        EXPECT_NE(r.err.find("< Content-Encoding: br"), std::string::npos) << r.err;
+        // And one coding at a time.
+        for (const std::string coding : {"gzip", "deflate"}) {
+            std::vector<std::string> one{curl(), "-sS", "-v", "--compressed", "-H",
+                                         "Accept-Encoding: " + coding, srv.url("/")};
+            run_result rr = co_await run_program(one);
+            EXPECT_EQ(rr.code, 0) << rr.err;
+            EXPECT_TRUE(rr.out == page) << coding;
+            EXPECT_NE(rr.err.find("< Content-Encoding: " + coding), std::string::npos) << rr.err;
+        }
+        co_await stop(srv);
+    }());
+}
+
 corio::async_generator<std::string> numbered_lines(int n) {
     for (int i = 0; i < n; ++i) {
         co_yield "line " + std::to_string(i) + "\n";

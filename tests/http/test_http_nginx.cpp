@@ -8,6 +8,7 @@
 
 #include <corio/corio.hpp>
 #include <corio/http/client.hpp>
+#include <corio/http/coding.hpp>
 
 #include <gtest/gtest.h>
 
@@ -150,6 +151,51 @@ TEST_F(http_nginx, the_client_reads_large_static_files_whole_and_in_pieces) {
             EXPECT_EQ(part.status, 206);
             EXPECT_TRUE(part.body == blob.substr(1000, 1000));
             EXPECT_EQ(small.connections(), 1U);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        co_await stop_nginx(n);
+        if (failure) {
+            std::rethrow_exception(failure);
+        }
+    }());
+}
+
+TEST_F(http_nginx, the_client_decodes_nginx_gzip_whole_and_in_pieces) {
+    if (nginx().empty()) {
+        GTEST_SKIP() << "no nginx (Debian: nginx-light)";
+    }
+    corio::run([]() -> corio::task<> {
+        nginx_server n;
+        const std::string root = readable_dir(n.dir);
+        std::string text;
+        for (int i = 0; text.size() < 3 * 1024 * 1024; ++i) {
+            text += "line " + std::to_string(i) + " of a text nginx compresses on the fly\n";
+        }
+        std::ofstream(root + "/big.txt", std::ios::binary) << text;
+        ::chmod((root + "/big.txt").c_str(), 0644);
+        co_await start_nginx(n, root);
+        std::exception_ptr failure;
+        try {
+            http::client c;
+            http::response whole = co_await c.get(n.url("/big.txt"));
+            EXPECT_EQ(whole.status, 200);
+            EXPECT_FALSE(whole.headers.contains("Content-Encoding")); // decoded
+            EXPECT_TRUE(whole.body == text) << whole.body.size();
+            http::response pieces = co_await c.open(n.url("/big.txt"));
+            std::string got;
+            while (auto piece = co_await pieces.body_stream().next()) {
+                got += *piece;
+            }
+            EXPECT_TRUE(got == text) << got.size();
+            // What nginx sent was gzip: asked for by name, it comes as it is.
+            http::headers accept;
+            accept.set("Accept-Encoding", "gzip");
+            http::response raw =
+                co_await c.send({.headers = accept}, http::url::parse(n.url("/big.txt")));
+            EXPECT_EQ(raw.headers.get("Content-Encoding").value_or(""), "gzip");
+            EXPECT_LT(raw.body.size(), text.size() / 3);
+            EXPECT_TRUE(http::decode(http::content_coding::gzip, raw.body, text.size()) == text);
         } catch (...) {
             failure = std::current_exception();
         }
