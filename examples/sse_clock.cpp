@@ -67,16 +67,15 @@ corio::task<int> serve(std::uint16_t port, long ticks) {
               res.stream_body(clock_events(ticks));
               co_return res;
           });
-    r.put("/upload", [](http::request& req,
-                        const http::route_params&) -> corio::task<http::response> {
-        std::uint64_t n = 0;
-        while (auto piece = co_await req.body_stream().next()) {
-            n += piece->size();
-        }
-        co_return http::response(200, std::to_string(n) + " bytes\n");
-    });
-    corio::server srv =
-        co_await http::serve(r, "127.0.0.1", port, {.stream_request_bodies = true});
+    r.put("/upload",
+          [](http::request& req, const http::route_params&) -> corio::task<http::response> {
+              std::uint64_t n = 0;
+              while (auto piece = co_await req.body_stream().next()) {
+                  n += piece->size();
+              }
+              co_return http::response(200, std::to_string(n) + " bytes\n");
+          });
+    corio::server srv = co_await http::serve(r, "127.0.0.1", port, {.stream_request_bodies = true});
     std::printf("serving on http://127.0.0.1:%u/ (events at /events)\n",
                 static_cast<unsigned>(srv.port()));
     std::fflush(stdout);

@@ -1,6 +1,8 @@
 #include "links.hpp"
 
+#include <algorithm>
 #include <cstddef>
+#include <optional>
 
 namespace corio_crawl {
 
@@ -79,10 +81,78 @@ std::string_view trim(std::string_view v) {
     return v;
 }
 
+/// Call `visit(word)` for each word of `list`, words separated by any of `separators`.
+template <class F>
+void for_each_word(std::string_view list, std::string_view separators, F visit) {
+    std::size_t i = 0;
+    while (i < list.size()) {
+        const std::size_t end = std::min(list.find_first_of(separators, i), list.size());
+        if (end > i) {
+            visit(list.substr(i, end - i));
+        }
+        i = end + 1;
+    }
+}
+
+/// Whether `rel` (a list of link types separated by spaces) holds `nofollow`.
+bool rel_nofollow(std::string_view rel) {
+    bool found = false;
+    for_each_word(rel, " \t\n\r\f",
+                  [&found](std::string_view word) { found = found || iequals(word, "nofollow"); });
+    return found;
+}
+
+void combine(robots_directives& into, const robots_directives& d) {
+    into.nofollow = into.nofollow || d.nofollow;
+    into.noindex = into.noindex || d.noindex;
+}
+
 } // namespace
 
-std::vector<std::string> extract_links(std::string_view html) {
-    std::vector<std::string> links;
+robots_directives parse_robots_directives(std::string_view content) {
+    robots_directives d;
+    for_each_word(content, ", \t\n\r\f", [&d](std::string_view word) {
+        if (iequals(word, "nofollow")) {
+            d.nofollow = true;
+        } else if (iequals(word, "noindex")) {
+            d.noindex = true;
+        } else if (iequals(word, "none")) {
+            d.nofollow = true;
+            d.noindex = true;
+        }
+    });
+    return d;
+}
+
+robots_directives x_robots_tag(const std::vector<std::string_view>& values,
+                               std::string_view robots_name) {
+    // Directives that hold a colon themselves, so that "max-snippet: 20" is not read as a
+    // crawler named "max-snippet".
+    static constexpr std::string_view with_colon[] = {"unavailable_after", "max-snippet",
+                                                      "max-image-preview", "max-video-preview"};
+    robots_directives d;
+    for (std::string_view value : values) {
+        if (const std::size_t colon = value.find(':'); colon != std::string_view::npos) {
+            const std::string_view name = trim(value.substr(0, colon));
+            bool directive = false;
+            for (std::string_view w : with_colon) {
+                directive = directive || iequals(name, w);
+            }
+            const bool one_word = name.find_first_of(" \t,") == std::string_view::npos;
+            if (!directive && one_word && !name.empty()) {
+                if (!robots_name.empty() && iequals(name, robots_name)) {
+                    combine(d, parse_robots_directives(value.substr(colon + 1)));
+                }
+                continue; // for another crawler
+            }
+        }
+        combine(d, parse_robots_directives(value));
+    }
+    return d;
+}
+
+page_scan scan_page(std::string_view html, std::string_view robots_name) {
+    page_scan scan;
     const std::size_t n = html.size();
     std::size_t i = 0;
     while (i < n) {
@@ -111,6 +181,12 @@ std::vector<std::string> extract_links(std::string_view html) {
             continue;
         }
         const bool anchor = iequals(name, "a");
+        const bool meta = iequals(name, "meta");
+        // What the tag says, for an <a> or a <meta>.
+        std::optional<std::string> href;
+        bool nofollow = false;
+        std::string meta_name;
+        std::string meta_content;
         // The attributes, up to the '>' that ends the tag (quotes may hold a '>').
         while (i < n && html[i] != '>') {
             if (is_space(html[i]) || html[i] == '/') {
@@ -150,12 +226,36 @@ std::vector<std::string> extract_links(std::string_view html) {
                 i = end;
             }
             if (anchor && iequals(attr, "href")) {
-                links.push_back(decode_entities(trim(value)));
+                if (!href) { // the first one counts, as in HTML
+                    href = decode_entities(trim(value));
+                }
+            } else if (anchor && iequals(attr, "rel")) {
+                nofollow = rel_nofollow(decode_entities(value));
+            } else if (meta && iequals(attr, "name")) {
+                meta_name = decode_entities(trim(value));
+            } else if (meta && iequals(attr, "content")) {
+                meta_content = decode_entities(value);
             }
         }
         if (i < n) {
             ++i; // the '>'
         }
+        if (href) {
+            scan.links.push_back({std::move(*href), nofollow});
+        } else if (meta && (iequals(meta_name, "robots") ||
+                            (!robots_name.empty() && iequals(meta_name, robots_name)))) {
+            combine(scan.robots, parse_robots_directives(meta_content));
+        }
+    }
+    return scan;
+}
+
+std::vector<std::string> extract_links(std::string_view html) {
+    page_scan scan = scan_page(html);
+    std::vector<std::string> links;
+    links.reserve(scan.links.size());
+    for (page_link& l : scan.links) {
+        links.push_back(std::move(l.href));
     }
     return links;
 }

@@ -1,17 +1,22 @@
 // corio-crawl: a web crawler on corio::http::client.
 //
 //   corio-crawl [URL] [--workers N] [--threads N] [--max-pages N] [--timeout SECONDS]
-//               [--max-redirects N] [--quiet] [--site-pages N] [--seed N]
+//               [--max-redirects N] [--per-host N] [--delay SECONDS] [--allow-host HOST]...
+//               [--user-agent TEXT] [--ignore-robots] [--max-page-bytes N]
+//               [--output FILE [--resume]] [--quiet] [--site-pages N] [--seed N]
 //               [--cafile FILE] [--insecure] [--tls]
 //
-// Crawls every page of URL's scheme, host and port that can be reached by links from URL
-// (http or https), with N worker tasks (16 by default; on several loops, one per thread, with
-// --threads), and prints a summary: pages,
-// bytes, errors by kind (TLS errors by their reason), redirects, pages per second. Without
-// a URL it serves a generated site (--site-pages pages, made from --seed) on 127.0.0.1 (over
-// https with a certificate made on the spot with --tls) and crawls that, then checks what it
-// found against what the site holds. Ctrl-C (SIGINT) or SIGTERM stops the crawl and prints
-// what was done so far. docs/crawler.md tells more.
+// Crawls every page of URL's scheme, host and port (and of the --allow-host hosts) that can
+// be reached by links from URL (http or https), with N worker tasks (16 by default; on
+// several loops, one per thread, with --threads), obeying each host's robots.txt and robots
+// meta tags and keeping to --per-host requests at once and --delay between them per host,
+// and prints a summary: pages, bytes, errors by kind (TLS errors by their reason),
+// redirects, pages per second. --output writes a JSON line per URL as it is done, and
+// --resume continues the crawl such a file records. Without a URL it serves a generated
+// site (--site-pages pages, made from --seed) on 127.0.0.1 (over https with a certificate
+// made on the spot with --tls) and crawls that, then checks what it found against what the
+// site holds. Ctrl-C (SIGINT) or SIGTERM stops the crawl and prints what was done so far.
+// docs/crawler.md tells more.
 
 #include "crawler.hpp"
 #include "progress.hpp"
@@ -46,24 +51,39 @@ namespace {
 constexpr const char* usage =
     "usage: corio-crawl [URL] [options]\n"
     "\n"
-    "Crawl the pages of URL's scheme, host and port reachable from URL (http or https).\n"
-    "Without a URL, serve a generated site on 127.0.0.1 and crawl that.\n"
+    "Crawl the pages of URL's scheme, host and port reachable from URL (http or https),\n"
+    "obeying robots.txt. Without a URL, serve a generated site on 127.0.0.1 and crawl that.\n"
     "\n"
-    "  --workers N        concurrent requests (default 16)\n"
-    "  --threads N        loops fetching, one per thread, the workers spread over them;\n"
-    "                     0 for one per CPU (default 1)\n"
-    "  --max-pages N      the most URLs requested (default 10000)\n"
-    "  --timeout SECONDS  the time one request may take, 0 for none (default 10)\n"
-    "  --max-redirects N  redirects followed from a link (default 10)\n"
-    "  --quiet            no progress display\n"
-    "  --site-pages N     pages of the generated site (default 3000)\n"
-    "  --seed N           the generated site's seed (default 1)\n"
-    "  --cafile FILE      trust the CA certificates in FILE (PEM) for https, as well as\n"
-    "                     the system's\n"
-    "  --insecure         do not check https certificates at all (dangerous)\n"
-    "  --tls              serve the generated site over https, with a self-signed\n"
-    "                     certificate made on the spot, which the crawl trusts\n"
-    "  --help             this text\n";
+    "  --workers N          concurrent requests (default 16)\n"
+    "  --threads N          loops fetching, one per thread, the workers spread over them;\n"
+    "                       0 for one per CPU (default 1)\n"
+    "  --max-pages N        the most URLs requested (default 10000)\n"
+    "  --timeout SECONDS    the time one request may take, 0 for none (default 10)\n"
+    "  --max-redirects N    redirects followed from a link (default 10)\n"
+    "  --per-host N         requests under way at once to one host (default 8)\n"
+    "  --delay SECONDS      the least time between the starts of two requests to one host\n"
+    "                       (default 0); a robots.txt Crawl-delay raises it for its host\n"
+    "  --allow-host HOST    follow links to HOST too: HOST (any port) or HOST:PORT;\n"
+    "                       may be given more than once\n"
+    "  --user-agent TEXT    the User-Agent, and the name robots.txt groups are matched\n"
+    "                       against (its product token; default corio-crawl)\n"
+    "  --ignore-robots      neither fetch robots.txt nor heed robots meta tags, X-Robots-Tag\n"
+    "                       or rel=nofollow\n"
+    "  --max-page-bytes N   the most bytes read of one response; a longer one is an error\n"
+    "                       (default 8M; suffixes K, M, G for KiB, MiB, GiB)\n"
+    "  --output FILE        write a JSON line per URL as it is done (the file is emptied\n"
+    "                       first)\n"
+    "  --resume             with --output: take the URLs FILE records as done, queue the\n"
+    "                       links they led to, and append\n"
+    "  --quiet              no progress display\n"
+    "  --site-pages N       pages of the generated site (default 3000)\n"
+    "  --seed N             the generated site's seed (default 1)\n"
+    "  --cafile FILE        trust the CA certificates in FILE (PEM) for https, as well as\n"
+    "                       the system's\n"
+    "  --insecure           do not check https certificates at all (dangerous)\n"
+    "  --tls                serve the generated site over https, with a self-signed\n"
+    "                       certificate made on the spot, which the crawl trusts\n"
+    "  --help               this text\n";
 
 /// A command line that cannot be used.
 struct usage_error : std::runtime_error {
@@ -91,6 +111,45 @@ std::uint64_t parse_count(std::string_view option, std::string_view text, std::u
                           std::to_string(min) + ", not '" + s + "'");
     }
     return v;
+}
+
+/// A byte count: digits, maybe followed by K, M or G (KiB, MiB, GiB).
+std::size_t parse_bytes(std::string_view option, std::string_view text) {
+    std::string_view digits = text;
+    std::uint64_t unit = 1;
+    if (!digits.empty()) {
+        switch (digits.back()) {
+        case 'K':
+        case 'k':
+            unit = 1024;
+            break;
+        case 'M':
+        case 'm':
+            unit = 1024 * 1024;
+            break;
+        case 'G':
+        case 'g':
+            unit = 1024 * 1024 * 1024;
+            break;
+        default:
+            break;
+        }
+        if (unit != 1) {
+            digits.remove_suffix(1);
+        }
+    }
+    try {
+        const std::uint64_t v = parse_count(option, digits, 1);
+        if (v > SIZE_MAX / unit) {
+            throw usage_error("too many");
+        }
+        return static_cast<std::size_t>(v * unit);
+    } catch (const usage_error&) {
+        throw usage_error(std::string(option) +
+                          ": expected a number of bytes of at least 1 (with K, M or G after "
+                          "it for KiB, MiB or GiB), not '" +
+                          std::string(text) + "'");
+    }
 }
 
 double parse_seconds(std::string_view option, std::string_view text) {
@@ -145,6 +204,26 @@ command_line parse_command_line(int argc, char** argv) {
         } else if (arg == "--max-redirects") {
             cl.crawl.max_redirects = static_cast<int>(
                 std::min<std::uint64_t>(parse_count(arg, next_value(), 0), INT_MAX));
+        } else if (arg == "--per-host") {
+            cl.crawl.per_host_concurrency = parse_count(arg, next_value(), 1);
+        } else if (arg == "--delay") {
+            cl.crawl.per_host_delay = std::chrono::duration_cast<corio::clock::duration>(
+                std::chrono::duration<double>(parse_seconds(arg, next_value())));
+        } else if (arg == "--allow-host") {
+            cl.crawl.allowed_hosts.emplace_back(next_value());
+        } else if (arg == "--user-agent") {
+            cl.crawl.user_agent = std::string(next_value());
+        } else if (arg == "--ignore-robots") {
+            cl.crawl.obey_robots = false;
+        } else if (arg == "--max-page-bytes") {
+            cl.crawl.max_page_bytes = parse_bytes(arg, next_value());
+        } else if (arg == "--output" || arg == "-o") {
+            cl.crawl.output = std::string(next_value());
+            if (cl.crawl.output.empty()) {
+                throw usage_error("--output: a file name is missing");
+            }
+        } else if (arg == "--resume") {
+            cl.crawl.resume = true;
         } else if (arg == "--quiet" || arg == "-q") {
             cl.quiet = true;
         } else if (arg == "--site-pages") {
@@ -172,6 +251,18 @@ command_line parse_command_line(int argc, char** argv) {
     }
     if (cl.insecure && cl.cafile) {
         throw usage_error("--insecure and --cafile: choose one");
+    }
+    if (cl.crawl.resume && cl.crawl.output.empty()) {
+        throw usage_error("--resume needs --output FILE: the file to resume");
+    }
+    try {
+        const corio_crawl::crawler check(cl.crawl); // an --allow-host that is not a host
+    } catch (const std::invalid_argument& e) {
+        std::string what = e.what(); // "crawler: allowed host 'x/y': a host name, not ..."
+        if (what.starts_with("crawler: ")) {
+            what.erase(0, 9);
+        }
+        throw usage_error("--allow-host: " + what);
     }
     if (cl.cafile || cl.insecure) {
         cl.crawl.tls = corio::tls_context::client();
@@ -283,6 +374,24 @@ corio::task<int> crawl_main(command_line cl) {
     const corio_crawl::progress_mode mode = cl.quiet           ? corio_crawl::progress_mode::quiet
                                             : ::isatty(1) != 0 ? corio_crawl::progress_mode::live
                                                                : corio_crawl::progress_mode::lines;
+    // The results are kept only for the generated site, which is checked against them;
+    // a crawl of the web keeps the first failures, for the summary, and nothing else.
+    cl.crawl.keep_results = site.has_value();
+    std::vector<corio_crawl::fetch_result> failures;
+    constexpr std::size_t listed_failures = 10;
+    if (!cl.crawl.keep_results) {
+        cl.crawl.on_result = [&failures](const corio_crawl::fetch_result& r) {
+            using corio_crawl::outcome;
+            if (failures.size() < listed_failures && r.kind != outcome::page &&
+                r.kind != outcome::redirect && r.kind != outcome::disallowed) {
+                failures.push_back(r);
+            }
+        };
+    }
+    cl.crawl.on_warning = [](const std::string& what) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "corio-crawl: warning: %s\n", what.c_str());
+    };
     corio_crawl::crawler crawler(cl.crawl);
     corio::join_handle<corio_crawl::crawl_summary> crawl = corio::spawn(crawler.run(root), "crawl");
     int received = 0;
@@ -310,7 +419,9 @@ corio::task<int> crawl_main(command_line cl) {
         std::rethrow_exception(failure);
     }
 
-    corio_crawl::print_summary(stdout, crawler.summary(), crawler.results());
+    corio_crawl::print_summary(stdout, crawler.summary(),
+                               cl.crawl.keep_results ? crawler.results() : failures,
+                               listed_failures);
     if (site && received == 0) {
         check_against_site(*site, root, crawler.results());
     }

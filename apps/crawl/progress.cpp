@@ -3,6 +3,7 @@
 #include <corio/errors.hpp>
 #include <corio/sleep.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <exception>
@@ -105,7 +106,7 @@ void print_summary(std::FILE* out, const crawl_summary& s, const std::vector<fet
     const std::pair<const char*, std::size_t> kinds[] = {
         {"timeouts   ", s.timeouts},        {"connection ", s.connection_errors},
         {"protocol   ", s.protocol_errors}, {"redirect   ", s.redirect_errors},
-        {"other      ", s.other_errors},
+        {"too large  ", s.too_large},       {"other      ", s.other_errors},
     };
     for (const auto& [name, count] : kinds) {
         if (count > 0) {
@@ -115,31 +116,55 @@ void print_summary(std::FILE* out, const crawl_summary& s, const std::vector<fet
     for (const auto& [kind, count] : s.tls_errors) {
         std::fprintf(out, "    TLS: %s %6zu\n", kind.c_str(), count);
     }
-    std::fprintf(out, "  ignored links: %zu to other hosts, %zu not http(s)\n", s.offhost_links,
+    std::fprintf(out, "  ignored links: %zu to other hosts, %zu not http(s)", s.offhost_links,
                  s.foreign_links);
+    if (s.nofollow_links > 0) {
+        std::fprintf(out, ", %zu nofollow", s.nofollow_links);
+    }
+    std::fputc('\n', out);
+    if (s.disallowed > 0) {
+        std::fprintf(out, "  disallowed by robots.txt: %zu URL%s not requested\n", s.disallowed,
+                     s.disallowed == 1 ? "" : "s");
+    }
     if (s.dropped > 0) {
         std::fprintf(out, "  page limit reached: %zu more URLs not requested\n", s.dropped);
     }
-    std::size_t failed = 0;
-    for (const fetch_result& r : results) {
-        if (r.kind != outcome::page && r.kind != outcome::redirect) {
-            ++failed;
-        }
+    if (s.resumed > 0) {
+        std::fprintf(out, "  resumed: %zu URL%s done before\n", s.resumed,
+                     s.resumed == 1 ? "" : "s");
     }
-    if (failed == 0 || max_listed == 0) {
+    constexpr std::size_t max_hosts = 5;
+    std::size_t hosts = 0;
+    for (const auto& [origin, what] : s.robots) {
+        if (hosts++ == max_hosts) {
+            std::fprintf(out, "  (robots.txt of %zu more hosts)\n", s.robots.size() - max_hosts);
+            break;
+        }
+        std::fprintf(out, "  robots.txt of %s: %s\n", origin.c_str(), what.c_str());
+    }
+    // The failures: as many as the totals count, listed from what `results` holds.
+    const auto is_failure = [](const fetch_result& r) {
+        return r.kind != outcome::page && r.kind != outcome::redirect &&
+               r.kind != outcome::disallowed;
+    };
+    const std::size_t failed = s.errors();
+    const auto known =
+        static_cast<std::size_t>(std::count_if(results.begin(), results.end(), is_failure));
+    const std::size_t shown = std::min(max_listed, known);
+    if (failed == 0 || shown == 0) {
         return;
     }
-    if (failed > max_listed) {
-        std::fprintf(out, "failed URLs (the first %zu of %zu):\n", max_listed, failed);
+    if (failed > shown) {
+        std::fprintf(out, "failed URLs (the first %zu of %zu):\n", shown, failed);
     } else {
         std::fprintf(out, "failed URLs:\n");
     }
     std::size_t listed = 0;
     for (const fetch_result& r : results) {
-        if (r.kind == outcome::page || r.kind == outcome::redirect) {
+        if (!is_failure(r)) {
             continue;
         }
-        if (listed++ == max_listed) {
+        if (listed++ == shown) {
             break;
         }
         const std::string what = r.kind == outcome::http_error ? std::to_string(r.status)

@@ -31,8 +31,10 @@ enum class progress_mode {
 /// so what is printed next starts on a clean line. Nothing at all in quiet mode.
 corio::task<> show_progress(const crawler& c, progress_mode mode, std::FILE* out);
 
-/// The summary of a crawl: totals, errors by kind, ignored links, and the first
-/// `max_listed` failed URLs with the page that linked to each.
+/// The summary of a crawl: totals, errors by kind, ignored links, what robots.txt said,
+/// and the first `max_listed` failed URLs of `results` with the page that linked to each
+/// (`results` may hold only some of them, the failures first: "the first 10 of" counts
+/// `s.errors()`).
 void print_summary(std::FILE* out, const crawl_summary& s, const std::vector<fetch_result>& results,
                    std::size_t max_listed = 10);
 

@@ -162,9 +162,7 @@ private:
 class relay_source final : public body_source {
 public:
     explicit relay_source(std::shared_ptr<body_stream> body) : m_body(std::move(body)) {}
-    task<std::optional<std::string>> next() override {
-        co_return co_await m_body->next();
-    }
+    task<std::optional<std::string>> next() override { co_return co_await m_body->next(); }
 
 private:
     std::shared_ptr<body_stream> m_body;

@@ -513,9 +513,9 @@ task<response> exchange(std::shared_ptr<client_state> state, request& req, const
                 res.reason = std::move(head.reason);
                 res.version_minor = head.version_minor;
                 res.headers = std::move(head.headers);
-                auto body = std::make_unique<response_body>(
-                    state, std::move(held), std::move(leased), std::move(machine),
-                    error_prefix(req, target));
+                auto body =
+                    std::make_unique<response_body>(state, std::move(held), std::move(leased),
+                                                    std::move(machine), error_prefix(req, target));
                 res.streamed_body =
                     std::make_shared<body_stream>(std::move(body), options.limits.max_body);
                 co_return res;
@@ -586,8 +586,7 @@ void decode_body(response& res, const client_options& options, const std::string
 }
 
 /// `req` to `target`, following redirects.
-task<response> follow(std::shared_ptr<client_state> state, request req, url target,
-                      bool streamed) {
+task<response> follow(std::shared_ptr<client_state> state, request req, url target, bool streamed) {
     const client_options& options = state->options;
     const std::string first = target.str();
     // The client decodes what it asked to be coded, not what the program asked for.

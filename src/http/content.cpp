@@ -24,9 +24,9 @@ bool compressible(std::string_view content_type) noexcept {
         return true;
     }
     static constexpr std::array<std::string_view, 9> listed = {
-        "application/json",       "application/javascript", "application/x-javascript",
-        "application/xml",        "application/xhtml+xml",  "application/wasm",
-        "application/x-ndjson",   "image/svg+xml",          "application/graphql",
+        "application/json",     "application/javascript", "application/x-javascript",
+        "application/xml",      "application/xhtml+xml",  "application/wasm",
+        "application/x-ndjson", "image/svg+xml",          "application/graphql",
     };
     for (const std::string_view t : listed) {
         if (ascii_iequals(type, t)) {
@@ -126,8 +126,8 @@ private:
     void step() {
         const std::size_t room = decoded_piece - m_output.size();
         std::string stage;
-        m_offset += m_decoders.front().feed_some(std::string_view(m_input).substr(m_offset),
-                                                 stage, room);
+        m_offset +=
+            m_decoders.front().feed_some(std::string_view(m_input).substr(m_offset), stage, room);
         m_held = stage.size() == room;
         if (m_offset == m_input.size()) {
             m_input.clear();

@@ -652,8 +652,7 @@ task<bool> connection::respond_streamed() {
     m_conn.stream_their_body();
     auto source = std::make_unique<request_body>(*this);
     m_body = source.get();
-    req.streamed_body =
-        std::make_shared<body_stream>(std::move(source), m_options.limits.max_body);
+    req.streamed_body = std::make_shared<body_stream>(std::move(source), m_options.limits.max_body);
     // The source outlives the handler if the program keeps the body_stream: it is detached
     // then, and reading it throws. (It clears m_body itself if it goes first.)
     struct detach_at_end {
@@ -734,7 +733,7 @@ task<bool> connection::handle(request& req, bool streamed) {
         // the status the error carries, and the connection closed (as an unread body
         // leaves it).
         response res(bad_body->status(), std::string(reason_phrase(bad_body->status())) + ": " +
-                                              bad_body->what() + "\n");
+                                             bad_body->what() + "\n");
         res.headers.set("Content-Type", "text/plain; charset=utf-8");
         send(res, true);
         co_return false;

@@ -208,11 +208,17 @@ corio::task<> crawl_whole_site(bool tls, std::size_t threads = 1) {
     // Off-host and non-http links were seen, counted and left alone.
     EXPECT_EQ(s.offhost_links, site.offhost_links());
     EXPECT_EQ(s.foreign_links, site.foreign_links());
-    // Every URL was requested once, and nothing but what the crawl reports.
-    EXPECT_EQ(site.total_hits(), s.requests);
+    // Every URL was requested once, and nothing but what the crawl reports and the
+    // robots.txt asked for first (the site has none: everything allowed).
+    EXPECT_EQ(site.total_hits(), s.requests + 1);
+    EXPECT_EQ(site.hits().count("/robots.txt"), 1U);
     for (const auto& [path, hits] : site.hits()) {
         EXPECT_EQ(hits, 1U) << path;
     }
+    const std::string origin = root.substr(0, root.size() - 1);
+    EXPECT_EQ(s.robots,
+              (std::map<std::string, std::string>{{origin, "404 Not Found: everything allowed"}}));
+    EXPECT_EQ(s.disallowed, 0U);
     EXPECT_EQ(site.hits().count("/style.css"), 0U) << "followed a <link href>";
     EXPECT_EQ(site.hits().count("/retired.html"), 0U) << "followed a commented-out link";
     EXPECT_EQ(c.progress().in_flight, 0U);
@@ -280,7 +286,7 @@ corio::task<> crawl_with_page_limit() {
     EXPECT_FALSE(s.cancelled);
     EXPECT_EQ(s.requests, 50U);
     EXPECT_EQ(c.results().size(), 50U);
-    EXPECT_EQ(site.total_hits(), 50U);
+    EXPECT_EQ(site.total_hits(), 50U + 1); // and robots.txt
     EXPECT_GT(s.dropped, 0U);
 }
 
@@ -424,6 +430,13 @@ corio::task<> crawl_broken_servers() {
     EXPECT_EQ(b.requests, 1U);
     EXPECT_EQ(b.protocol_errors, 1U)
         << (garbled.results().empty() ? "" : garbled.results()[0].error);
+    // Both failed on the way to robots.txt, which their root then reports (RFC 9309 would
+    // have nothing requested from such a host anyway).
+    for (const corio_crawl::crawler* c : {&refused, &garbled}) {
+        EXPECT_TRUE(!c->results().empty() && c->results()[0].error.starts_with("robots.txt (") &&
+                    c->results()[0].url == c->summary().root)
+            << (c->results().empty() ? "" : c->results()[0].error);
+    }
 }
 
 TEST_F(crawl, counts_connection_and_protocol_errors) {

@@ -193,11 +193,12 @@ TEST_F(http_compression, a_streamed_response_is_compressed_piece_by_piece) {
         http::handler h = [next](http::request&) -> corio::task<http::response> {
             http::response r;
             r.headers.set("Content-Type", "text/event-stream");
-            r.stream_body([](std::shared_ptr<corio::event> go) -> corio::async_generator<std::string> {
-                co_yield "data: first\n\n";
-                co_await go->wait(); // the second event comes only once the first was read
-                co_yield "data: second\n\n";
-            }(next));
+            r.stream_body(
+                [](std::shared_ptr<corio::event> go) -> corio::async_generator<std::string> {
+                    co_yield "data: first\n\n";
+                    co_await go->wait(); // the second event comes only once the first was read
+                    co_yield "data: second\n\n";
+                }(next));
             co_return r;
         };
         test_server srv = co_await start_test_server(h, compressing());

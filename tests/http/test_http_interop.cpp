@@ -213,13 +213,9 @@ TEST_F(http_interop, curl_uploads_a_chunked_body_larger_than_the_limit_to_a_stre
         const std::string data = corio_net_test::pattern(6 * 1024 * 1024, 5);
         std::ofstream(dir.file("upload.bin"), std::ios::binary) << data;
         test_server srv = co_await start_test_server(streamed_digest, streaming_small_limit());
-        std::vector<std::string> argv{curl(),
-                                      "-sS",
-                                      "-H",
-                                      "Transfer-Encoding: chunked",
-                                      "-T",
-                                      dir.file("upload.bin"),
-                                      srv.url("/up")};
+        std::vector<std::string> argv{
+            curl(),        "-sS", "-H", "Transfer-Encoding: chunked", "-T", dir.file("upload.bin"),
+            srv.url("/up")};
         run_result r = co_await run_program(argv);
         EXPECT_EQ(r.code, 0) << r.err;
         EXPECT_EQ(r.out.substr(0, r.out.rfind(' ')),
@@ -254,8 +250,9 @@ TEST_F(http_interop, curl_compressed_decodes_what_the_server_compresses) {
         EXPECT_NE(r.err.find("< Content-Encoding: br"), std::string::npos) << r.err;
         // And one coding at a time.
         for (const std::string coding : {"gzip", "deflate"}) {
-            std::vector<std::string> one{curl(), "-sS", "-v", "--compressed", "-H",
-                                         "Accept-Encoding: " + coding, srv.url("/")};
+            std::vector<std::string> one{curl(),         "-sS", "-v",
+                                         "--compressed", "-H",  "Accept-Encoding: " + coding,
+                                         srv.url("/")};
             run_result rr = co_await run_program(one);
             EXPECT_EQ(rr.code, 0) << rr.err;
             EXPECT_TRUE(rr.out == page) << coding;

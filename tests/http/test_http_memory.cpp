@@ -142,8 +142,7 @@ TEST_F(http_memory, thirty_two_uploads_of_16_mib_at_once) {
             http::request req;
             req.method = "PUT";
             req.headers.set("Content-Length", std::to_string(each));
-            req.streamed_body =
-                std::make_shared<http::body_stream>(http::source_from(zeros(each)));
+            req.streamed_body = std::make_shared<http::body_stream>(http::source_from(zeros(each)));
             uploads.push_back(c.send(std::move(req), http::url::parse(srv.url("/"))));
         }
         std::vector<http::response> done = co_await corio::gather(std::move(uploads));

@@ -74,13 +74,12 @@ corio::task<> start_nginx(nginx_server& n, const std::string& root) {
         << "/fastcgi;\n  uwsgi_temp_path " << prefix << "/uwsgi;\n  scgi_temp_path " << prefix
         << "/scgi;\n  types { text/plain txt; application/octet-stream bin; }\n"
         << "  gzip on;\n  gzip_types text/plain;\n  gzip_min_length 0;\n"
-        << "  server {\n    listen 127.0.0.1:" << n.port << ";\n    root " << root
-        << ";\n  }\n}\n";
+        << "  server {\n    listen 127.0.0.1:" << n.port << ";\n    root " << root << ";\n  }\n}\n";
     corio::process_options options;
     options.stderr_ = corio::pipe;
     options.stdout_ = corio::devnull;
-    std::vector<std::string> argv{nginx(), "-e", "stderr", "-p", prefix, "-c",
-                                  n.dir.file("nginx.conf")};
+    std::vector<std::string> argv{
+        nginx(), "-e", "stderr", "-p", prefix, "-c", n.dir.file("nginx.conf")};
     n.process.emplace(co_await corio::create_subprocess_exec(argv, options));
     // Its sockets are open once the master starts its worker.
     std::string log;
@@ -146,8 +145,8 @@ TEST_F(http_nginx, the_client_reads_large_static_files_whole_and_in_pieces) {
             // A range, on the same connection.
             http::headers range;
             range.set("Range", "bytes=1000-1999");
-            http::response part = co_await small.send(
-                {.headers = range}, http::url::parse(n.url("/big.bin")));
+            http::response part =
+                co_await small.send({.headers = range}, http::url::parse(n.url("/big.bin")));
             EXPECT_EQ(part.status, 206);
             EXPECT_TRUE(part.body == blob.substr(1000, 1000));
             EXPECT_EQ(small.connections(), 1U);

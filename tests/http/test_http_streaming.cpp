@@ -13,10 +13,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <sys/socket.h>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <sys/socket.h>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -80,8 +80,7 @@ http::handler counting(std::shared_ptr<upload_log> log) {
             ++log->pieces;
         }
         log->sum = sum;
-        co_return http::response(200,
-                                 std::to_string(sum.bytes) + " " + std::to_string(sum.value));
+        co_return http::response(200, std::to_string(sum.bytes) + " " + std::to_string(sum.value));
     };
 }
 
@@ -285,8 +284,7 @@ TEST_F(http_streaming, a_producer_that_fails_midway_cuts_the_body_short_and_is_r
     corio::run([&reported]() -> corio::task<> {
         corio::get_running_loop().set_exception_handler(
             [&reported](corio::event_loop&, const corio::exception_context& c) {
-                EXPECT_NE(c.message.find("body failed while it was being sent"),
-                          std::string::npos)
+                EXPECT_NE(c.message.find("body failed while it was being sent"), std::string::npos)
                     << c.message;
                 ++reported;
             });
@@ -315,13 +313,14 @@ TEST_F(http_streaming, a_producer_that_fails_midway_cuts_the_body_short_and_is_r
 http::handler producing(std::size_t count, std::size_t size, std::shared_ptr<std::uint64_t> made) {
     return [count, size, made](http::request&) -> corio::task<http::response> {
         http::response r;
-        r.stream_body([](std::size_t count, std::size_t size,
-                         std::shared_ptr<std::uint64_t> made) -> corio::async_generator<std::string> {
-            for (std::size_t i = 0; i < count; ++i) {
-                *made += size;
-                co_yield piece_at(i * size, size);
-            }
-        }(count, size, made));
+        r.stream_body(
+            [](std::size_t count, std::size_t size,
+               std::shared_ptr<std::uint64_t> made) -> corio::async_generator<std::string> {
+                for (std::size_t i = 0; i < count; ++i) {
+                    *made += size;
+                    co_yield piece_at(i * size, size);
+                }
+            }(count, size, made));
         co_return r;
     };
 }

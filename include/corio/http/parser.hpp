@@ -101,11 +101,11 @@ private:
     std::uint8_t m_body_mode = 0; // none, length, or the chunked sub-state
     std::uint8_t m_framing = 0;   // Content-Length, Transfer-Encoding, Host, Expect seen
     request m_message;
-    std::string m_line;            // a head, chunk-size or trailer line split across feeds
-    std::size_t m_head_bytes = 0;  // bytes of the head (and then the trailer) so far
-    std::size_t m_fields = 0;      // header (and then trailer) fields so far
-    std::uint64_t m_length = 0;    // the Content-Length
-    std::uint64_t m_remaining = 0; // body bytes still expected (length or current chunk)
+    std::string m_line;             // a head, chunk-size or trailer line split across feeds
+    std::size_t m_head_bytes = 0;   // bytes of the head (and then the trailer) so far
+    std::size_t m_fields = 0;       // header (and then trailer) fields so far
+    std::uint64_t m_length = 0;     // the Content-Length
+    std::uint64_t m_remaining = 0;  // body bytes still expected (length or current chunk)
     std::uint64_t m_body_total = 0; // body bytes parsed (some may have been taken from body)
 };
 
