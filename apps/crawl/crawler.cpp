@@ -797,10 +797,14 @@ public:
         }
     }
 
-    /// GET `target`: the response, or nullopt with `r` describing the failure.
-    corio::task<std::optional<corio::http::response>> get(const corio::http::url& target,
-                                                          corio::http::client& client,
-                                                          fetch_result& r, const char* accept) {
+    /// GET `target`: the response, or nullopt with `r` describing the failure. The body
+    /// is read in pieces as it arrives, and only its first `keep(response)` bytes are kept
+    /// (in `body`): memory stays bounded whatever the size of the page. `r.bytes` counts
+    /// all of it; `options.timeout` bounds the whole, body included.
+    template <class Keep>
+    corio::task<std::optional<corio::http::response>>
+    get(const corio::http::url& target, corio::http::client& client, fetch_result& r,
+        const char* accept, Keep keep) {
         std::optional<corio::http::response> response;
         ++in_flight;
         struct leaving {
@@ -808,14 +812,49 @@ public:
             ~leaving() { --count; }
         } in_flight_guard{in_flight};
         try {
+            std::optional<corio::clock::time_point> deadline;
+            if (options.timeout > corio::clock::duration::zero()) {
+                deadline = corio::get_running_loop().time() + options.timeout;
+            }
             corio::http::request req;
             req.headers.set("Accept", accept);
-            corio::task<corio::http::response> sending = client.send(std::move(req), target);
-            response = co_await std::move(sending);
+            corio::task<corio::http::response> opening = client.open(std::move(req), target);
+            response = co_await std::move(opening);
+            corio::task<std::uint64_t> reading = read_body(*response, keep(*response));
+            std::optional<std::uint64_t> total;
+            if (deadline) {
+                corio::cancel_scope scope(*deadline);
+                total = co_await scope.run(std::move(reading));
+            } else {
+                total = co_await std::move(reading);
+            }
+            if (!total) {
+                throw corio::timeout_error("http client: GET " + target.str() +
+                                           ": the body did not arrive within " +
+                                           seconds_text(options.timeout));
+            }
+            r.bytes = static_cast<std::size_t>(*total);
         } catch (const std::exception&) {
             describe_failure(r);
+            response.reset();
         }
         co_return response;
+    }
+
+    /// Read the body of `resp` to its end, keeping its first `keep` bytes in `resp.body`;
+    /// returns the bytes read.
+    static corio::task<std::uint64_t> read_body(corio::http::response& resp, std::size_t keep) {
+        std::uint64_t total = 0;
+        std::string kept;
+        while (std::optional<std::string> piece = co_await resp.body_stream().next()) {
+            total += piece->size();
+            if (kept.size() < keep) {
+                kept.append(*piece, 0, std::min(piece->size(), keep - kept.size()));
+            }
+        }
+        resp.streamed_body.reset();
+        resp.body = std::move(kept);
+        co_return total;
     }
 
     corio::task<fetched> fetch(job j, corio::http::client& client) {
@@ -827,8 +866,13 @@ public:
         r.referrer = std::move(j.referrer);
         r.redirects = j.redirects;
         const corio::clock::time_point start = now();
+        // Only an HTML page's first max_page_bytes are kept: its links are looked for there.
+        const std::size_t cap = options.max_page_bytes;
         corio::task<std::optional<corio::http::response>> getting =
-            get(j.target, client, r, "text/html, */*;q=0.5");
+            get(j.target, client, r, "text/html, */*;q=0.5",
+                [cap](const corio::http::response& resp) -> std::size_t {
+                    return resp.status >= 200 && resp.status < 300 && is_html(resp) ? cap : 0;
+                });
         const std::optional<corio::http::response> response = co_await std::move(getting);
         r.elapsed = now() - start;
         if (response) {
@@ -846,8 +890,10 @@ public:
         corio::http::url target = j.target;
         for (int hops = 0;; ++hops) {
             fetch_result failure;
+            // One byte past what is parsed, to know the file was longer.
             corio::task<std::optional<corio::http::response>> getting =
-                get(target, client, failure, "text/plain, */*;q=0.5");
+                get(target, client, failure, "text/plain, */*;q=0.5",
+                    [](const corio::http::response&) { return robots_txt::max_size + 1; });
             const std::optional<corio::http::response> resp = co_await std::move(getting);
             if (!resp) {
                 // Unreachable: every URL of the host fails so, as it would have.
@@ -919,7 +965,8 @@ public:
     void examine(const job& j, const corio::http::response& resp, fetched& f) const {
         fetch_result& r = f.result;
         r.status = resp.status;
-        r.bytes = resp.body.size();
+        r.truncated = r.bytes > resp.body.size() && resp.status >= 200 && resp.status < 300 &&
+                      is_html(resp);
         if (const std::optional<std::string_view> type = resp.headers.get("Content-Type")) {
             r.content_type = std::string(*type);
         }

@@ -41,7 +41,8 @@ enum class outcome : std::uint8_t {
     tls_error,        ///< the TLS handshake or a record failed (corio::tls_error)
     protocol_error,   ///< a malformed response (corio::http::protocol_error)
     redirect_error,   ///< a redirect without a usable Location, or one too many
-    too_large,        ///< a body longer than `crawl_options::max_page_bytes`
+    too_large,        ///< a body the client refused as too large (413: a body coded twice
+                      ///< whose decoded size passes `max_page_bytes`)
     other_error,      ///< anything else
     disallowed,       ///< not requested: robots.txt disallows it (not an error)
 };
@@ -58,8 +59,11 @@ struct fetch_result {
     outcome kind = outcome::page;
     /// The response's status (0 when there was no response).
     int status = 0;
-    /// Body bytes received.
+    /// Body bytes received (decoded, if the server compressed them).
     std::size_t bytes = 0;
+    /// An HTML page longer than `crawl_options::max_page_bytes`: it was read to its end,
+    /// but only its first `max_page_bytes` were kept and scanned for links.
+    bool truncated = false;
     /// For a redirect: the resolved Location.
     std::string location;
     /// For an error: what went wrong.
@@ -124,8 +128,10 @@ struct crawl_options {
     /// "host" (any port, http or https), "host:port", "[::1]" or "[::1]:8080". Host names
     /// are compared ignoring case; "example.com" does not cover "www.example.com".
     std::vector<std::string> allowed_hosts;
-    /// The most body bytes read of one response (`client_options::limits.max_body`): a
-    /// longer one is a `too_large` error, not memory spent (at least 1).
+    /// The most bytes of one HTML page kept and scanned for links (at least 1). Every
+    /// response is read as it arrives, to its end, in pieces of at most 64 KiB, and only
+    /// these bytes of it are kept: a longer page is counted whole in `bytes` and marked
+    /// `truncated`, and a body of any size (a 1 GB download) costs no more memory.
     std::size_t max_page_bytes = 8 * 1024 * 1024;
     /// Keep every `fetch_result` for `results()`. A long crawl (a million pages) should
     /// not: with an `output` file, or `on_result`, nothing needs them kept.

@@ -458,6 +458,8 @@ std::string format_record(const fetch_result& r) {
     out += r.noindex ? "true" : "false";
     out += ",\"nofollow\":";
     out += r.nofollow ? "true" : "false";
+    out += ",\"truncated\":";
+    out += r.truncated ? "true" : "false";
     out += ",\"tls_reason\":";
     append_optional_string(out, r.tls_reason);
     out += '}';
@@ -520,6 +522,8 @@ fetch_result parse_record(std::string_view line) {
                 r.noindex = in.boolean();
             } else if (key == "nofollow") {
                 r.nofollow = in.boolean();
+            } else if (key == "truncated") {
+                r.truncated = in.boolean();
             } else if (key == "tls_reason") {
                 r.tls_reason = in.string_or_null();
             } else {
