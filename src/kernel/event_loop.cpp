@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -228,8 +229,31 @@ void event_loop::poll_io(bool may_block) {
         }
     }
     ++m_io_polls;
-    const bool anything = m_io->poll(timeout_ns);
-    if (jump && !anything && m_virtual_now < from_ns(m_timer_heap->top().when)) {
+    if (!jump) {
+        m_io->poll(timeout_ns);
+        return;
+    }
+    // The clock jumps only after the whole threshold of real time passed with nothing
+    // happening: a wait can end early with nothing for the loop (io_uring reaps the
+    // completion of a cancellation, or of a poll removed since), and jumping then would
+    // fire a timer (a connect timeout) before the I/O it guards had its chance.
+    const auto threshold = std::chrono::nanoseconds(timeout_ns);
+    const auto start = std::chrono::steady_clock::now();
+    bool anything = m_io->poll(timeout_ns);
+    if (anything) {
+        return;
+    }
+    while (true) {
+        const auto waited = std::chrono::steady_clock::now() - start;
+        if (waited >= threshold) {
+            break;
+        }
+        anything = m_io->poll((threshold - waited).count());
+        if (anything) {
+            return;
+        }
+    }
+    if (m_virtual_now < from_ns(m_timer_heap->top().when)) {
         m_virtual_now = from_ns(m_timer_heap->top().when);
     }
 }

@@ -537,8 +537,7 @@ TEST_F(crawl_polite, per_host_delay_and_crawl_delay_space_the_requests_to_each_h
 
 /// A crawl cancelled while the coordinator waits for a host's delay leaves no task behind.
 /// (The delay is shorter than the client's idle timeout, so that the root reuses the
-/// connection robots.txt came on: on io_uring, a connection opened after the virtual clock
-/// jumped past that timeout meets a loop that jumps again at once, to the connect timeout.)
+/// connection robots.txt came on.)
 corio::task<> cancel_while_waiting_for_the_delay() {
     table_site site = wide_site(5);
     corio::server srv = co_await corio::http::serve(site.handler(), "127.0.0.1", 0);

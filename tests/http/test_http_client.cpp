@@ -149,6 +149,29 @@ TEST_F(http_client, an_idle_connection_older_than_idle_timeout_is_not_reused) {
     }());
 }
 
+TEST_F(http_client, a_connection_opened_after_the_virtual_clock_jumped_is_not_timed_out) {
+    // Under the virtual clock, an hour's sleep makes the pooled connection stale; the next
+    // request closes it and opens another. On io_uring, closing it reaps a cancellation's
+    // completion, which once ended the loop's wait early with nothing to do, and the clock
+    // jumped at once to the connect timeout: the request failed with timeout_error.
+    corio::run_options o;
+    o.virtual_clock = true;
+    o.autojump_threshold = 500ms;
+    corio::run(
+        []() -> corio::task<> {
+            test_server srv = co_await start_test_server(hello);
+            http::client c({.timeout = 30s, .connect_timeout = 10s});
+            EXPECT_EQ((co_await c.get(srv.url("/"))).status, 200);
+            co_await corio::sleep(3600s);
+            const corio::clock::time_point before = corio::get_running_loop().time();
+            EXPECT_EQ((co_await c.get(srv.url("/"))).status, 200);
+            EXPECT_LT(corio::get_running_loop().time() - before, 10s);
+            EXPECT_EQ(srv.log->connections, 2);
+            co_await stop(srv);
+        }(),
+        o);
+}
+
 TEST_F(http_client, connect_timeout_limits_connecting) {
     corio::run([]() -> corio::task<> {
         corio_net_test::silent_listener silent;
