@@ -28,21 +28,26 @@ body_stream::body_stream(body_stream&&) noexcept = default;
 body_stream& body_stream::operator=(body_stream&&) noexcept = default;
 body_stream::~body_stream() = default;
 
+task<> body_stream::refill() {
+    if (m_offset != m_pending.size()) {
+        co_return;
+    }
+    m_pending.clear();
+    m_offset = 0;
+    while (!m_eof && m_pending.empty()) {
+        std::optional<std::string> piece = co_await m_source->next();
+        if (!piece) {
+            m_eof = true;
+        } else {
+            m_pending = std::move(*piece);
+        }
+    }
+}
+
 task<std::optional<std::string>> body_stream::next() {
-    if (m_offset == m_pending.size()) {
-        m_pending.clear();
-        m_offset = 0;
-        while (!m_eof && m_pending.empty()) {
-            std::optional<std::string> piece = co_await m_source->next();
-            if (!piece) {
-                m_eof = true;
-            } else {
-                m_pending = std::move(*piece);
-            }
-        }
-        if (m_pending.empty()) {
-            co_return std::nullopt;
-        }
+    co_await refill();
+    if (m_pending.empty()) {
+        co_return std::nullopt;
     }
     co_return take(max_piece);
 }
@@ -69,18 +74,7 @@ task<std::string> body_stream::read(std::size_t max) {
     if (max == 0) {
         throw std::invalid_argument("http::body_stream::read: max must be at least 1");
     }
-    if (m_offset == m_pending.size()) {
-        m_pending.clear();
-        m_offset = 0;
-        while (!m_eof && m_pending.empty()) {
-            std::optional<std::string> piece = co_await m_source->next();
-            if (!piece) {
-                m_eof = true;
-            } else {
-                m_pending = std::move(*piece);
-            }
-        }
-    }
+    co_await refill();
     co_return take(max);
 }
 

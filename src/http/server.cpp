@@ -381,22 +381,18 @@ task<> connection::serve() {
             }
         }
 
-        if (ev != h1::event::need_data && m_options.stream_request_bodies) {
-            if (!co_await respond_streamed()) {
-                co_await finish();
-                co_return;
+        // With bodies in pieces, the handler is called as soon as the head is in.
+        const bool streamed = ev != h1::event::need_data && m_options.stream_request_bodies;
+        if (streamed || ev == h1::event::message) {
+            // (Each co_await a statement of its own: g++ 12 miscompiles some inside a
+            // condition or a conditional expression.)
+            bool persists = false;
+            if (streamed) {
+                persists = co_await respond_streamed();
+            } else {
+                persists = co_await respond();
             }
-            if (m_out.size() >= flush_threshold) {
-                flush();
-                if (writes_backed_up()) {
-                    co_await drain_writes();
-                }
-            }
-            continue;
-        }
-
-        if (ev == h1::event::message) {
-            if (!co_await respond()) {
+            if (!persists) {
                 co_await finish();
                 co_return;
             }

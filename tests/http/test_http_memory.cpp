@@ -17,6 +17,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -37,33 +38,27 @@ constexpr std::uint64_t big = 1024ULL * 1024 * 1024;
 constexpr std::uint64_t piece_size = 64 * 1024;
 constexpr long rss_limit = 64L * 1024 * 1024;
 
-/// VmHWM (the peak RSS), in bytes; reset to the current RSS by `reset_peak_rss`.
-long peak_rss() {
+/// A field of /proc/self/status in kB ("VmHWM:", the peak RSS; "VmRSS:", the RSS now), in
+/// bytes.
+long status_bytes(std::string_view field) {
     std::ifstream status("/proc/self/status");
     std::string line;
     while (std::getline(status, line)) {
-        if (line.rfind("VmHWM:", 0) == 0) {
-            return std::stol(line.substr(6)) * 1024;
+        if (line.rfind(field, 0) == 0) {
+            return std::stol(line.substr(field.size())) * 1024;
         }
     }
     return 0;
 }
 
-long current_rss() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) {
-            return std::stol(line.substr(6)) * 1024;
-        }
-    }
-    return 0;
+long peak_rss() {
+    return status_bytes("VmHWM:");
 }
 
 /// Start measuring: the peak is reset to the RSS now (Linux ≥ 4.0), which is returned.
 long reset_peak_rss() {
     std::ofstream("/proc/self/clear_refs") << "5";
-    return current_rss();
+    return status_bytes("VmRSS:");
 }
 
 /// The peak RSS grew by less than rss_limit since `base` (printed for the record).

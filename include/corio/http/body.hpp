@@ -108,6 +108,8 @@ public:
 private:
     /// Up to `max` pending bytes, given out.
     std::string take(std::size_t max);
+    /// With nothing pending, take the next piece from the source (none at its end).
+    task<> refill();
 
     std::unique_ptr<body_source> m_source;
     std::uint64_t m_max_whole = default_max_whole;
