@@ -202,14 +202,27 @@ private:
     class request_body;
 
     task<> serve();
-    /// Answer the complete request in the parser; false if the connection must close.
-    task<bool> respond();
-    /// Answer the request whose head is in, its body read in pieces by the handler
-    /// (`stream_request_bodies`); false if the connection must close.
-    task<bool> respond_streamed();
-    /// Call the handler with `req` and send what it answers; false if the connection must
-    /// close. `streamed`: the body is read by the handler (through m_body).
-    task<bool> handle(request& req, bool streamed);
+    /// Call the handler with the complete request in the parser, or (`streamed`) with the
+    /// request whose head is in, its body read in pieces by the handler (through m_body),
+    /// and send what it answers; false if the connection must close.
+    task<bool> respond(bool streamed);
+    /// The request under way as a handler reading its body in pieces gets it.
+    request streamed_request();
+    /// The complete request, or (`streamed`) the one whose head is in.
+    request next_request(bool streamed);
+    /// After the handler of a request read in pieces: if its whole body has arrived, end
+    /// the exchange as for a whole request (the connection may persist).
+    void finish_streamed_request();
+    /// Serialize the head of `res`, whose body goes in pieces (chunked to HTTP/1.1 unless
+    /// framed). \throws std::invalid_argument as `send`, and for a response with both a
+    /// body and a streamed_body.
+    void send_head(const request& req, response& res, bool close);
+    /// Answer what went wrong with the handler of `req`: with the status of `failure`, a
+    /// protocol_error, if `bad_body` (reading the body in pieces failed; the connection
+    /// closes), or 500 after reporting `failure` (the connection stays open if `refused`:
+    /// nothing of the response was sent). Returns whether the connection persists.
+    bool answer_failure(const request& req, std::exception_ptr failure, bool refused,
+                        bool bad_body);
     /// Send the body of `res` in pieces from its source, once its head went; false if the
     /// connection must close (the source failed: the connection is aborted).
     task<bool> send_pieces(const request& req, response& res);
@@ -384,14 +397,7 @@ task<> connection::serve() {
         // With bodies in pieces, the handler is called as soon as the head is in.
         const bool streamed = ev != h1::event::need_data && m_options.stream_request_bodies;
         if (streamed || ev == h1::event::message) {
-            // (Each co_await a statement of its own: g++ 12 miscompiles some inside a
-            // condition or a conditional expression.)
-            bool persists = false;
-            if (streamed) {
-                persists = co_await respond_streamed();
-            } else {
-                persists = co_await respond();
-            }
+            const bool persists = co_await respond(streamed);
             if (!persists) {
                 co_await finish();
                 co_return;
@@ -626,19 +632,9 @@ task<std::optional<std::string>> connection::next_body_piece() {
     co_return std::nullopt;
 }
 
-task<bool> connection::respond() {
-    request req = m_conn.take_request();
-    // The body stays counted until the handler is done with it.
-    struct release_at_end {
-        connection* c;
-        ~release_at_end() { c->release_body(); }
-    } release{this};
-    co_return co_await handle(req, false);
-}
-
-task<bool> connection::respond_streamed() {
-    // The head is copied, and the body left to arrive in the parser's request, from which
-    // request_body takes it.
+/// The head of the request under way, its body left to arrive in the parser's request,
+/// from which `source` takes it.
+request connection::streamed_request() {
     const request& head = m_conn.their_request();
     request req;
     req.method = head.method;
@@ -649,38 +645,45 @@ task<bool> connection::respond_streamed() {
     auto source = std::make_unique<request_body>(*this);
     m_body = source.get();
     req.streamed_body = std::make_shared<body_stream>(std::move(source), m_options.limits.max_body);
-    // The source outlives the handler if the program keeps the body_stream: it is detached
-    // then, and reading it throws. (It clears m_body itself if it goes first.)
-    struct detach_at_end {
+    return req;
+}
+
+request connection::next_request(bool streamed) {
+    // Returned as prvalues, so the request is built where respond() keeps it.
+    if (streamed) {
+        return streamed_request();
+    }
+    return m_conn.take_request();
+}
+
+task<bool> connection::respond(bool streamed) {
+    request req = next_request(streamed);
+    // A whole body stays counted until the handler is done with it. A body read in pieces
+    // may be kept by the program past the handler: its source is detached then, and
+    // reading it throws (it clears m_body itself if it goes first).
+    struct end_of_request {
         connection& c;
-        ~detach_at_end() {
+        ~end_of_request() {
+            c.release_body();
             if (c.m_body != nullptr) {
                 c.m_body->detach();
                 c.m_body = nullptr;
             }
         }
-    } detach{*this};
-    co_return co_await handle(req, true);
-}
-
-task<bool> connection::handle(request& req, bool streamed) {
+    } ending{*this};
     m_head_deadline.reset();
     m_body_deadline.reset();
     ++m_requests;
 
     const std::size_t out_mark = m_out.size();
     std::exception_ptr failure;
-    bool refused = false; // the handler returned a response the serializer refuses
-    std::optional<protocol_error> bad_body; // reading the streamed body failed
+    bool refused = false;  // the handler returned a response the serializer refuses
+    bool bad_body = false; // reading the streamed body failed: `failure` is its protocol_error
     try {
         task<response> handling = m_handler(req);
         response res = co_await std::move(handling);
-        if (streamed && m_body != nullptr && !m_body->taken &&
-            m_conn.next_event() == h1::event::message) {
-            // The whole body arrived (unread, or its end not asked for): the exchange can
-            // end as usual, and the connection persist.
-            m_conn.take_request();
-            m_body->taken = true;
+        if (streamed) {
+            finish_streamed_request();
         }
         try {
             if (m_options.compress) {
@@ -691,19 +694,7 @@ task<bool> connection::handle(request& req, bool streamed) {
             if (!res.streamed_body) {
                 co_return send(res, close);
             }
-            if (!res.body.empty()) {
-                throw std::invalid_argument("http: a response with both a body and a "
-                                            "streamed_body");
-            }
-            if (!res.headers.contains("Content-Length") &&
-                !res.headers.contains("Transfer-Encoding") && req.version_minor == 1) {
-                res.headers.set("Transfer-Encoding", "chunked");
-            }
-            const h1::added_field added[] = {
-                {"Server", m_server_line},
-                {"Date", m_options.date ? http_date_line() : std::string_view()},
-            };
-            m_conn.send_head(res, m_out, added, close);
+            send_head(req, res, close);
         } catch (const std::invalid_argument&) {
             refused = true;
             failure = std::current_exception();
@@ -713,34 +704,64 @@ task<bool> connection::handle(request& req, bool streamed) {
         }
     } catch (const cancelled_error&) {
         throw;
-    } catch (const protocol_error& e) {
-        if (streamed) {
-            bad_body.emplace(e);
-        } else {
-            failure = std::current_exception();
-        }
+    } catch (const protocol_error&) {
+        bad_body = streamed;
+        failure = std::current_exception();
     } catch (...) {
         failure = std::current_exception();
     }
 
     m_out.resize(out_mark); // nothing half-written stays before the error's answer
+    co_return answer_failure(req, std::move(failure), refused, bad_body);
+}
+
+void connection::finish_streamed_request() {
+    if (m_body != nullptr && !m_body->taken && m_conn.next_event() == h1::event::message) {
+        // The whole body arrived (unread, or its end not asked for): the exchange can end
+        // as usual, and the connection persist.
+        m_conn.take_request();
+        m_body->taken = true;
+    }
+}
+
+void connection::send_head(const request& req, response& res, bool close) {
+    if (!res.body.empty()) {
+        throw std::invalid_argument("http: a response with both a body and a streamed_body");
+    }
+    if (!res.headers.contains("Content-Length") && !res.headers.contains("Transfer-Encoding") &&
+        req.version_minor == 1) {
+        res.headers.set("Transfer-Encoding", "chunked");
+    }
+    const h1::added_field added[] = {
+        {"Server", m_server_line},
+        {"Date", m_options.date ? http_date_line() : std::string_view()},
+    };
+    m_conn.send_head(res, m_out, added, close);
+}
+
+bool connection::answer_failure(const request& req, std::exception_ptr failure, bool refused,
+                                bool bad_body) {
     if (bad_body) {
         // The client's body was malformed, cut short or too long: its fault, answered with
         // the status the error carries, and the connection closed (as an unread body
         // leaves it).
-        response res(bad_body->status(), std::string(reason_phrase(bad_body->status())) + ": " +
-                                             bad_body->what() + "\n");
-        res.headers.set("Content-Type", "text/plain; charset=utf-8");
-        send(res, true);
-        co_return false;
+        try {
+            std::rethrow_exception(failure);
+        } catch (const protocol_error& e) {
+            response res(e.status(),
+                         std::string(reason_phrase(e.status())) + ": " + e.what() + "\n");
+            res.headers.set("Content-Type", "text/plain; charset=utf-8");
+            send(res, true);
+        }
+        return false;
     }
-    report(req, failure,
+    report(req, std::move(failure),
            refused ? " returned a response that cannot be sent as it is (answered 500; "
                      "nothing of it was sent, so the connection stays usable)"
                    : " threw an exception (answered 500, connection closed)");
     response res(500, "Internal Server Error\n");
     res.headers.set("Content-Type", "text/plain; charset=utf-8");
-    co_return send(res, !refused);
+    return send(res, !refused);
 }
 
 task<bool> connection::send_pieces(const request& req, response& res) {
