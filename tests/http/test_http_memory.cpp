@@ -12,12 +12,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -146,6 +148,60 @@ TEST_F(http_memory, thirty_two_uploads_of_16_mib_at_once) {
         }
         EXPECT_EQ(srv.log->connections, 32);
         check_rss(base);
+        co_await stop(srv);
+    }());
+}
+
+TEST_F(http_memory, thirty_two_whole_uploads_of_16_mib_stay_under_the_server_wide_cap) {
+    // Whole bodies (no stream_request_bodies): the server holds at most
+    // max_buffered_body_bytes of them at once, counted by Content-Length as each head
+    // arrives; a request that would pass the cap is answered 503 before its body is read.
+    corio::run([]() -> corio::task<> {
+        constexpr std::uint64_t each = measure_rss ? 16ULL * 1024 * 1024 : 1024 * 1024;
+        constexpr std::size_t cap = 8 * each; // 128 MiB: the default cap
+        http::server_options o;
+        o.max_buffered_body_bytes = cap;
+        o.limits.max_body = 2 * each;
+        auto most = std::make_shared<std::size_t>(0);
+        std::shared_ptr<http::server_usage> usage;
+        http::handler h = [most, &usage](http::request& req) -> corio::task<http::response> {
+            *most = std::max(*most, usage->buffered_body_bytes());
+            co_return http::response(200, std::to_string(req.body.size()));
+        };
+        test_server srv = co_await start_test_server(h, o);
+        usage = srv.usage;
+        const long base = reset_peak_rss();
+        http::client c({.max_connections_per_host = 32});
+        std::vector<corio::join_handle<http::response>> uploads;
+        for (int i = 0; i < 32; ++i) {
+            http::request req;
+            req.method = "PUT";
+            req.headers.set("Content-Length", std::to_string(each));
+            req.streamed_body = std::make_shared<http::body_stream>(http::source_from(zeros(each)));
+            uploads.push_back(corio::spawn(c.send(std::move(req), http::url::parse(srv.url("/")))));
+        }
+        int ok = 0;
+        int refused = 0;
+        for (corio::join_handle<http::response>& t : uploads) {
+            try {
+                const http::response r = co_await t;
+                ok += r.status == 200 && r.body == std::to_string(each) ? 1 : 0;
+                refused += r.status == 503 ? 1 : 0;
+            } catch (const std::system_error&) {
+                ++refused; // answered 503 and closed while the body was still going out
+            }
+        }
+        EXPECT_EQ(ok + refused, 32);
+        EXPECT_GE(ok, 1);
+        EXPECT_LE(*most, cap);
+        EXPECT_EQ(usage->buffered_body_bytes(), 0U);
+        std::printf("%d of 32 uploads taken, %d refused; at most %zu MiB held\n", ok, refused,
+                    *most / (1024 * 1024));
+        if (measure_rss) {
+            const long grew = peak_rss() - base;
+            std::printf("peak RSS grew by %.1f MiB\n", static_cast<double>(grew) / (1024 * 1024));
+            EXPECT_LT(grew, static_cast<long>(cap) + rss_limit) << "peak RSS grew by " << grew;
+        }
         co_await stop(srv);
     }());
 }
