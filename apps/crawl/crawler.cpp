@@ -965,8 +965,8 @@ public:
     void examine(const job& j, const corio::http::response& resp, fetched& f) const {
         fetch_result& r = f.result;
         r.status = resp.status;
-        r.truncated = r.bytes > resp.body.size() && resp.status >= 200 && resp.status < 300 &&
-                      is_html(resp);
+        r.truncated =
+            r.bytes > resp.body.size() && resp.status >= 200 && resp.status < 300 && is_html(resp);
         if (const std::optional<std::string_view> type = resp.headers.get("Content-Type")) {
             r.content_type = std::string(*type);
         }

@@ -652,8 +652,8 @@ corio::task<> crawl_with_a_huge_page() {
     site.pages["/small"] = text(std::string(1000, 'x'));
     // An HTML page of 64 KiB: a link at its start is followed, one past 4096 bytes is not.
     page long_page = html({"/early"});
-    long_page.body.insert(long_page.body.size() - 14, std::string(64 * 1024, ' ') +
-                                                          "<a href=\"/late\">late</a>");
+    long_page.body.insert(long_page.body.size() - 14,
+                          std::string(64 * 1024, ' ') + "<a href=\"/late\">late</a>");
     site.pages["/long.html"] = long_page;
     site.pages["/early"] = text("early");
     site.pages["/late"] = text("late");
@@ -666,8 +666,7 @@ corio::task<> crawl_with_a_huge_page() {
     EXPECT_EQ(s.errors(), 0U);
     EXPECT_EQ(s.pages, 5U); // /, /huge, /small, /long.html, /early
     const auto pages = by_path(results, root, outcome::page);
-    EXPECT_EQ(keys(pages), (std::set<std::string>{"/", "/huge", "/small", "/long.html",
-                                                  "/early"}));
+    EXPECT_EQ(keys(pages), (std::set<std::string>{"/", "/huge", "/small", "/long.html", "/early"}));
     if (pages.contains("/huge") && pages.contains("/long.html")) {
         EXPECT_EQ(pages.at("/huge").bytes, 1024U * 1024); // read whole, kept not at all
         EXPECT_FALSE(pages.at("/huge").truncated);        // not HTML: nothing to scan
