@@ -151,13 +151,22 @@ std::string seconds_text(clock::duration d) {
     return text;
 }
 
-/// A permit of a host's pool, returned on destruction.
+/// A permit of a host's pool, returned on destruction (or by release()). Movable, so that
+/// a response read in pieces takes it along.
 class permit {
 public:
     explicit permit(host_pool& p) noexcept : m_pool(&p) {}
+    permit(permit&& other) noexcept : m_pool(std::exchange(other.m_pool, nullptr)) {}
+    permit& operator=(permit&&) = delete;
     permit(const permit&) = delete;
     permit& operator=(const permit&) = delete;
-    ~permit() { m_pool->slots.release(); }
+    ~permit() { release(); }
+
+    void release() noexcept {
+        if (m_pool != nullptr) {
+            std::exchange(m_pool, nullptr)->slots.release();
+        }
+    }
 
 private:
     host_pool* m_pool;
@@ -167,6 +176,11 @@ private:
 class lease {
 public:
     lease(client_state& state, host_pool& pool) noexcept : m_state(&state), m_pool(&pool) {}
+    /// Movable (the stream goes with it), so that a response read in pieces takes it along.
+    lease(lease&& other) noexcept
+        : m_state(other.m_state), m_pool(other.m_pool), m_stream(std::move(other.m_stream)),
+          m_reused(other.m_reused) {}
+    lease& operator=(lease&&) = delete;
     lease(const lease&) = delete;
     lease& operator=(const lease&) = delete;
     ~lease() { close(); }
@@ -326,16 +340,15 @@ http::limits streamed_limits(const http::limits& l) noexcept {
 /// before it, or fails).
 class response_body final : public body_source {
 public:
-    response_body(std::shared_ptr<client_state> state, std::unique_ptr<permit> held,
-                  std::unique_ptr<lease> conn, std::unique_ptr<h1::connection> machine,
-                  std::string prefix)
+    response_body(std::shared_ptr<client_state> state, permit held, lease conn,
+                  std::unique_ptr<h1::connection> machine, std::string prefix)
         : m_state(std::move(state)), m_permit(std::move(held)), m_lease(std::move(conn)),
           m_machine(std::move(machine)), m_prefix(std::move(prefix)) {}
     response_body(const response_body&) = delete;
     response_body& operator=(const response_body&) = delete;
     ~response_body() override {
-        m_lease.reset(); // closes the connection unless it was given back
-        m_permit.reset();
+        m_lease.close(); // unless it was given back
+        m_permit.release();
     }
 
     task<std::optional<std::string>> next() override {
@@ -346,7 +359,7 @@ public:
             throw invalid_state_error(m_prefix + "the response body is read after it failed");
         }
         m_failed = true; // until this read ends well
-        stream& s = m_lease->get();
+        stream& s = m_lease.get();
         while (true) {
             const h1::event ev = m_machine->next_event();
             if (std::string& held = m_machine->their_response().body; !held.empty()) {
@@ -358,12 +371,11 @@ public:
             if (ev == h1::event::message) {
                 m_machine->take_response();
                 if (m_machine->keep_alive()) {
-                    m_lease->give_back(get_running_loop().time());
+                    m_lease.give_back(get_running_loop().time());
                 } else {
-                    m_lease->close();
+                    m_lease.close();
                 }
-                m_lease.reset();
-                m_permit.reset();
+                m_permit.release();
                 m_done = true;
                 m_failed = false;
                 co_return std::nullopt;
@@ -392,8 +404,8 @@ public:
 
 private:
     std::shared_ptr<client_state> m_state;
-    std::unique_ptr<permit> m_permit;
-    std::unique_ptr<lease> m_lease;
+    permit m_permit;
+    lease m_lease;
     std::unique_ptr<h1::connection> m_machine;
     std::string m_prefix;
     bool m_done = false;
@@ -454,12 +466,11 @@ task<response> exchange(std::shared_ptr<client_state> state, request& req, const
     host_pool& pool =
         state->pool(target.scheme + "://" + target.host + ":" + std::to_string(target.port));
     co_await pool.slots.acquire();
-    auto held = std::make_unique<permit>(pool);
+    permit held(pool);
     event_loop& loop = get_running_loop();
 
     for (int attempt = 0;; ++attempt) {
-        auto leased = std::make_unique<lease>(*state, pool);
-        lease& conn = *leased;
+        lease conn(*state, pool);
         // A retry always takes a fresh connection: the idle ones may be as stale.
         while (attempt == 0 && !pool.idle.empty()) {
             detail::idle_connection c = std::move(pool.idle.back());
@@ -514,7 +525,7 @@ task<response> exchange(std::shared_ptr<client_state> state, request& req, const
                 res.version_minor = head.version_minor;
                 res.headers = std::move(head.headers);
                 auto body =
-                    std::make_unique<response_body>(state, std::move(held), std::move(leased),
+                    std::make_unique<response_body>(state, std::move(held), std::move(conn),
                                                     std::move(machine), error_prefix(req, target));
                 res.streamed_body =
                     std::make_shared<body_stream>(std::move(body), options.limits.max_body);
@@ -569,12 +580,14 @@ void decode_body(response& res, const client_options& options, const std::string
     } catch (const protocol_error& e) {
         throw protocol_error(e.status(), prefix + e.what());
     }
-    if (res.streamed_body && !applied.empty()) {
+    if (applied.empty()) {
+        // identity only: nothing to undo
+    } else if (res.streamed_body) {
         res.streamed_body = std::make_shared<body_stream>(
             detail::decoding_source(std::move(res.streamed_body), std::move(applied), prefix,
                                     options.limits.max_body),
             options.limits.max_body);
-    } else if (!applied.empty() && !res.streamed_body) {
+    } else {
         try {
             res.body = decode(applied, res.body, options.limits.max_body);
         } catch (const protocol_error& e) {
